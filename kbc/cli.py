@@ -1,0 +1,183 @@
+"""The kbc command line: parses arguments, calls the library, prints results."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kbc.errors import KbcError
+from kbc.llm import LLM, RunTotals, Templates, make_backend
+from kbc.llm.ledger import parse_since, usage_by_stage
+from kbc.vault import Vault, find_vault, init_vault
+
+
+class KbcGroup(click.Group):
+    """Turns kbc's own errors into one line and Ctrl-C into a resumable stop."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KbcError as exc:
+            click.echo(f"kbc: error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("kbc: interrupted; finished work is kept, rerun to resume", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=KbcGroup)
+@click.version_option(package_name="kbc")
+@click.option("--vault", "vault_path", envvar="KBC_VAULT", type=click.Path(file_okay=False),
+              help="The vault folder (default: the nearest folder upward with kbc.toml).")
+@click.pass_context
+def cli(ctx, vault_path):
+    """kbc compiles research notes in raw/ into a linked Markdown wiki in wiki/.
+
+    \b
+    Example:
+      kbc init my-vault && cd my-vault
+      kbc ingest https://example.org/article paper.pdf
+      kbc compile && kbc stats
+    """
+    ctx.obj = {"vault_path": vault_path}
+
+
+def llm_options(fn):
+    fn = click.option("--base-url", help="OpenAI-compatible endpoint (else KBC_BASE_URL / kbc.toml; "
+                                         "none means the embedded model).")(fn)
+    fn = click.option("--model", help="Model name at the endpoint (else KBC_MODEL / kbc.toml).")(fn)
+    fn = click.option("--budget", type=int, help="Stop cleanly before spending more tokens than this.")(fn)
+    return fn
+
+
+def open_vault(ctx, **overrides) -> Vault:
+    root = find_vault(explicit=ctx.obj.get("vault_path"))
+    return Vault(root, overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+def make_llm(vault: Vault, quiet: bool = False) -> LLM:
+    show = not quiet and sys.stderr.isatty()
+
+    def progress(totals: RunTotals):
+        if show:
+            click.echo(f"\r  {totals.requests} requests, {totals.prompt_tokens:,} prompt tokens "
+                       f"({totals.cached_tokens:,} cached), {totals.completion_tokens:,} completion",
+                       err=True, nl=False)
+
+    settings = vault.settings
+    return LLM(make_backend(settings), vault.db, vault.db_lock, budget=settings.budget,
+               prices=settings.prices, concurrency=settings.concurrency, on_progress=progress)
+
+
+def templates_for(vault: Vault) -> Templates:
+    return Templates([vault.root / "templates"])
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(directory):
+    """Make DIRECTORY a kbc vault (safe to rerun: only adds what is missing).
+
+    \b
+    Example:
+      kbc init research/consensus
+    """
+    created = init_vault(Path(directory))
+    where = Path(directory).resolve()
+    if created:
+        click.echo(f"Initialised vault in {where}: created {', '.join(created)}")
+    else:
+        click.echo(f"{where} is already a kbc vault; nothing to do")
+
+
+@cli.command(name="compile")
+@llm_options
+@click.option("--stale", is_flag=True, help="Also rebuild pages written by an older prompt or another model.")
+@click.option("--full", is_flag=True, help="Rebuild every page.")
+@click.option("--estimate", is_flag=True, help="Print the requests and tokens a run would need; call nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def compile_command(ctx, base_url, model, budget, stale, full, estimate, as_json):
+    """Compile raw/ into wiki/: summaries, concept articles, indexes, backlinks.
+
+    Only new or changed sources are sent to the model; a rerun with nothing changed
+    makes no request.
+
+    \b
+    Example:
+      kbc compile --estimate
+      kbc compile --budget 200000
+    """
+    from kbc.compile import CompileOptions, compile_vault
+    from kbc.search import refresh_index
+
+    vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    llm = make_llm(vault, quiet=as_json)
+    report = compile_vault(vault, llm, templates_for(vault),
+                           CompileOptions(stale=stale, full=full, estimate=estimate))
+    if sys.stderr.isatty() and llm.totals.requests and not as_json:
+        click.echo("", err=True)
+    if not estimate:
+        refresh_index(vault)
+    totals = llm.totals
+    if as_json:
+        emit_json({**report.to_dict(), "tokens": totals.__dict__})
+    elif estimate:
+        e = report.estimate
+        click.echo(f"{e['sources']} sources to compile: {e['extract_requests']} extract requests "
+                   f"({e['extract_requests_cached']} already answered, free), "
+                   f"{e['extract_prompt_tokens']:,} prompt tokens; about {e['write_requests_about']} write "
+                   f"requests, ~{e['write_prompt_tokens_about']:,} prompt tokens. "
+                   f"Total about {e['total_prompt_tokens_about']:,} prompt tokens.")
+    else:
+        click.echo(f"sources: {len(report.new)} new, {len(report.changed)} changed, "
+                   f"{len(report.removed)} removed, {report.unchanged} unchanged")
+        click.echo(f"pages: {len(set(report.written))} written, {len(set(report.deleted_pages))} removed, "
+                   f"{len(set(report.kept_human))} human-edited kept")
+        for name in report.proposals:
+            click.echo(f"proposed update for review: [[{name}]]")
+        click.echo(f"tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
+                   f"{totals.completion_tokens:,} completion in {totals.requests} requests "
+                   f"({totals.cache_hits} from the response cache)")
+        if report.stale:
+            click.echo(f"{len(report.stale)} pages were written by another prompt version or model; "
+                       "`kbc compile --stale` rebuilds them")
+    for error in report.errors:
+        click.echo(f"kbc: error: {error}", err=True)
+    if report.stopped:
+        click.echo(f"kbc: stopped: {report.stopped}", err=True)
+        ctx.exit(3)
+    if report.errors:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.option("--since", help="Only requests since a date (2026-11-30) or a span (2h, 3d, 1w).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+def stats(ctx, since, as_json):
+    """Tokens, cached tokens, cache hit rate and cost, per stage and in total.
+
+    \b
+    Example:
+      kbc stats --since 1d
+      kbc stats --json
+    """
+    vault = open_vault(ctx)
+    usage = usage_by_stage(vault.db, since=parse_since(since) if since else None)
+    if as_json:
+        emit_json(usage)
+        return
+    header = f"{'stage':<10} {'requests':>8} {'cached':>7} {'prompt':>10} {'cached tok':>10} {'hit rate':>8} {'completion':>10} {'cost $':>9}"
+    click.echo(header)
+    rows = list(usage["stages"].items()) + [("total", usage["total"])]
+    for stage, row in rows:
+        click.echo(f"{stage:<10} {row['requests']:>8} {row['cache_hits']:>7} {row['prompt_tokens']:>10,} "
+                   f"{row['cached_tokens']:>10,} {row['cache_hit_rate']:>8.1%} {row['completion_tokens']:>10,} "
+                   f"{row['cost']:>9.4f}")

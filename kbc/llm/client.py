@@ -1,0 +1,262 @@
+"""The one call interface every stage uses: ledger, response cache, retries, budget, prefix groups."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jsonschema
+
+from kbc.errors import KbcError
+from kbc.llm.backends import BackendError
+from kbc.llm.prompts import Prompt, stable_json
+
+
+class ItemFailed(KbcError):
+    """This request could not give a usable answer; other items go on."""
+
+
+class BudgetExceeded(KbcError):
+    """The run stopped before spending past its token budget."""
+
+
+@dataclass
+class Request:
+    stage: str
+    prompt: Prompt
+    schema: dict | None = None
+    max_tokens: int = 1024
+    label: str = ""  # what the request is about, for error messages
+
+
+@dataclass
+class Completion:
+    text: str
+    data: object
+    model: str
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    from_cache: bool = False
+
+
+@dataclass
+class RunTotals:
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_json(text: str):
+    """Models sometimes wrap JSON in a code fence even when asked not to."""
+    stripped = text.strip()
+    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", stripped, re.S)
+    return json.loads(fence.group(1) if fence else stripped)
+
+
+class LLM:
+    def __init__(self, backend, db, db_lock=None, budget: int = 0, prices: dict | None = None,
+                 concurrency: int = 4, on_progress: Callable[[RunTotals], None] | None = None):
+        self.backend = backend
+        self.model = backend.model
+        self.db = db
+        self.db_lock = db_lock or threading.RLock()
+        self.budget = budget
+        self.prices = prices or {}
+        self.concurrency = max(1, concurrency)
+        self.run_id = uuid.uuid4().hex[:12]
+        self.totals = RunTotals()
+        self.on_progress = on_progress
+        self._reserved = 0
+        self._money_lock = threading.Lock()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)
+
+    def complete(self, request: Request) -> Completion:
+        """One request: from the response cache if it was answered before, else from the model."""
+        messages = request.prompt.messages()
+        key = self.request_hash(request)
+        cached = self._cached_response(key)
+        if cached is not None:
+            completion = self._accept(request, cached["text"], cached["finish_reason"])
+            completion.from_cache = True
+            self._record(request, key, prompt=0, cached=0, completion=0, latency=0.0,
+                         finish=cached["finish_reason"], from_cache=True)
+            return completion
+        text, finish, usage = self._call(request, messages, request.max_tokens)
+        if finish == "length":
+            raise ItemFailed(f"{request.label or request.stage}: the answer was cut off at "
+                             f"{request.max_tokens} tokens and was not used")
+        try:
+            completion = self._accept(request, text, finish)
+        except ItemFailed as first:
+            # One retry, telling the model what was wrong with its answer.
+            retry = messages + [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": f"That answer was invalid: {first.reason}. "
+                                            "Reply again with JSON that matches the schema exactly."},
+            ]
+            text, finish, usage = self._call(request, retry, request.max_tokens)
+            if finish == "length":
+                raise ItemFailed(f"{request.label or request.stage}: the answer was cut off at "
+                                 f"{request.max_tokens} tokens and was not used") from None
+            completion = self._accept(request, text, finish)
+        completion.prompt_tokens, completion.cached_tokens, completion.completion_tokens = usage
+        self._store_response(key, text, finish, usage)
+        return completion
+
+    def complete_all(self, requests: list[Request]) -> list[Completion | KbcError]:
+        """Answers in request order; a failed item is its error. Requests that share a prefix
+        go out as one first (it fills the engine's prefix cache), then the rest concurrently."""
+        results: list[Completion | KbcError | None] = [None] * len(requests)
+        warmed: set[str] = set()
+        first, rest = [], []
+        for index, request in enumerate(requests):
+            prefix = request.prompt.prefix_hash()
+            (rest if prefix in warmed else first).append(index)
+            warmed.add(prefix)
+
+        def run(index: int):
+            try:
+                results[index] = self.complete(requests[index])
+            except BudgetExceeded:
+                raise
+            except (ItemFailed, BackendError) as exc:
+                results[index] = exc
+
+        for index in first:
+            run(index)
+        if rest:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                for future in [pool.submit(run, index) for index in rest]:
+                    future.result()
+        return results
+
+    def is_cached(self, request: Request) -> bool:
+        """Would this request be answered from the response cache (at zero tokens)?"""
+        return self._cached_response(self.request_hash(request)) is not None
+
+    def request_hash(self, request: Request) -> str:
+        blob = stable_json({"model": self.model, "messages": request.prompt.messages(),
+                            "schema": request.schema, "max_tokens": request.max_tokens,
+                            "temperature": 0})
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _call(self, request: Request, messages, max_tokens):
+        estimate = self.count_tokens("".join(m["content"] for m in messages)) + max_tokens
+        self._reserve(estimate)
+        started = time.perf_counter()
+        try:
+            raw = self.backend.complete(messages, request.schema, max_tokens,
+                                        request.prompt.prefix_hash())
+        except BackendError as exc:
+            self._release(estimate)
+            self._record(request, "", 0, 0, 0, (time.perf_counter() - started) * 1000,
+                         "error", error=str(exc))
+            raise
+        latency = (time.perf_counter() - started) * 1000
+        self._release(estimate)
+        self._record(request, self.request_hash(request), raw.prompt_tokens, raw.cached_tokens,
+                     raw.completion_tokens, latency, raw.finish_reason)
+        usage = (raw.prompt_tokens, raw.cached_tokens, raw.completion_tokens)
+        return raw.text, raw.finish_reason, usage
+
+    def _accept(self, request: Request, text: str, finish: str) -> Completion:
+        if request.schema is None:
+            if not text.strip():
+                raise _invalid(request, "the answer was empty")
+            return Completion(text=text, data=None, model=self.model)
+        try:
+            data = parse_json(text)
+            jsonschema.validate(data, request.schema)
+        except json.JSONDecodeError as exc:
+            raise _invalid(request, f"not JSON ({exc.msg} at character {exc.pos})") from None
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+            raise _invalid(request, f"{where}: {exc.message[:200]}") from None
+        return Completion(text=text, data=data, model=self.model)
+
+    def _reserve(self, tokens: int) -> None:
+        with self._money_lock:
+            if self.budget and self.totals.tokens + self._reserved + tokens > self.budget:
+                raise BudgetExceeded(
+                    f"token budget reached: {self.totals.tokens:,} of {self.budget:,} tokens spent, "
+                    f"the next request needs up to {tokens:,}; rerun with a larger --budget to resume "
+                    "(finished work is kept)")
+            self._reserved += tokens
+
+    def _release(self, tokens: int) -> None:
+        with self._money_lock:
+            self._reserved -= tokens
+
+    def _cached_response(self, key: str):
+        with self.db_lock:
+            rows = list(self.db.query("select text, finish_reason from responses where request_hash = ?", [key]))
+        return rows[0] if rows else None
+
+    def _store_response(self, key, text, finish, usage) -> None:
+        with self.db_lock:
+            self.db["responses"].upsert({
+                "request_hash": key, "model": self.model, "text": text, "finish_reason": finish,
+                "prompt_tokens": usage[0], "completion_tokens": usage[2], "created": _now(),
+            }, pk="request_hash")
+
+    def _record(self, request: Request, key: str, prompt: int, cached: int, completion: int,
+                latency: float, finish: str, from_cache: bool = False, error: str = "") -> None:
+        prefix = request.prompt.prefix_text()
+        row = {
+            "run_id": self.run_id, "time": _now(), "stage": request.stage,
+            "backend": self.backend.name, "model": self.model,
+            "prompt_tokens": prompt, "cached_tokens": cached, "completion_tokens": completion,
+            "latency_ms": round(latency, 1), "finish_reason": finish, "request_hash": key,
+            "prefix_hash": request.prompt.prefix_hash(),
+            "prefix_tokens": self.count_tokens(prefix) if prefix else 0,
+            "cost": cost(self.prices.get(self.model), prompt, cached, completion),
+            "from_cache": int(from_cache), "error": error,
+        }
+        with self._money_lock:
+            totals = self.totals
+            totals.requests += 1
+            totals.cache_hits += int(from_cache)
+            totals.prompt_tokens += prompt
+            totals.cached_tokens += cached
+            totals.completion_tokens += completion
+        with self.db_lock:
+            self.db["requests"].insert(row)
+        if self.on_progress:
+            self.on_progress(self.totals)
+
+
+def _invalid(request: Request, reason: str) -> ItemFailed:
+    error = ItemFailed(f"{request.label or request.stage}: invalid answer from the model ({reason})")
+    error.reason = reason
+    return error
+
+
+def cost(price: dict | None, prompt: int, cached: int, completion: int) -> float:
+    if not price:
+        return 0.0
+    return ((prompt - cached) * price.get("prompt", 0) + cached * price.get("cached", price.get("prompt", 0))
+            + completion * price.get("completion", 0)) / 1_000_000

@@ -1,0 +1,82 @@
+"""Prompt templates (Jinja2, versioned by content hash) and the stable-first prompt shape."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt ordered from most to least stable, so requests of one stage share a prefix.
+
+    messages = stable_messages + [user: context + item]. Everything but `item` is the stable
+    prefix: instructions, schema, shared context (a catalogue, an earlier answer).
+    """
+    stable_messages: tuple = ()
+    context: str = ""
+    item: str = ""
+    version: str = ""  # content hash of the template that built it
+
+    def messages(self) -> list[dict]:
+        return [*self.stable_messages, {"role": "user", "content": self.context + self.item}]
+
+    def prefix_text(self) -> str:
+        return "".join(m["content"] for m in self.stable_messages) + self.context
+
+    def prefix_hash(self) -> str:
+        blob = json.dumps([list(self.stable_messages), self.context], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def package_template_dir() -> Path:
+    """templates/ ships as kbc.templates in a wheel; in a source checkout it sits beside kbc/."""
+    try:
+        return Path(str(resources.files("kbc.templates")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass
+class Templates:
+    """Looks in the vault's own templates/ first (user overrides), then the package's."""
+    search_path: list[Path] = field(default_factory=list)
+
+    def __post_init__(self):
+        dirs = [p for p in self.search_path if p.is_dir()] + [package_template_dir()]
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+
+    def version(self, name: str) -> str:
+        source, _, _ = self.env.loader.get_source(self.env, name)
+        return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+    def render(self, name: str, **values) -> str:
+        return self.env.get_template(name).render(**values)
+
+    def prompt(self, name: str, **values) -> Prompt:
+        """Render a prompt template's three blocks: `system`, `context` (stable) and `item`."""
+        template = self.env.get_template(name)
+        context = template.new_context(values)
+
+        def block(block_name: str) -> str:
+            if block_name not in template.blocks:
+                return ""
+            return "".join(template.blocks[block_name](context)).strip("\n")
+
+        system, shared, item = block("system"), block("context"), block("item")
+        stable = ({"role": "system", "content": system},) if system else ()
+        return Prompt(stable, shared + "\n\n" if shared else "", item, self.version(name))
+
+
+def stable_json(value) -> str:
+    """JSON that is byte-identical each time for the same value (prefix caches need this)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,154 @@
+"""Full-text search over the wiki (and raw notes): SQLite FTS5, BM25 over heading-sized chunks,
+titles and aliases weighted up, typo tolerance from the index's own vocabulary."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from kbc.vault import ATTACHMENTS, Vault
+from kbc.vault.frontmatter import split
+from kbc.vault.links import WIKILINK
+
+# bm25 weights for the columns title, aliases, heading, body
+WEIGHTS = (10.0, 8.0, 3.0, 1.0)
+_HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Hit:
+    path: str
+    page: str
+    heading: str
+    score: float
+    snippet: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _files(vault: Vault, scope: str) -> dict[str, Path]:
+    folder = vault.wiki_dir if scope == "wiki" else vault.raw_dir
+    found = {}
+    if folder.is_dir():
+        for path in folder.rglob("*.md"):
+            parts = path.relative_to(folder).parts
+            if any(p.startswith(".") for p in parts) or (scope == "raw" and parts[0] == ATTACHMENTS):
+                continue
+            found[vault.rel(path)] = path
+    return found
+
+
+def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """(title, aliases, [(heading, chunk text)]) with wikilinks shown as their text."""
+    try:
+        props, body = split(text)
+    except Exception:
+        props, body = {}, text
+    title = str(props.get("title") or fallback_title)
+    aliases = " ".join(str(a) for a in props.get("aliases") or [] if a)
+    body = WIKILINK.sub(lambda m: m["shown"] or m["target"], body)
+    chunks, heading, start = [], "", 0
+    for match in _HEADING.finditer(body):
+        if body[start:match.start()].strip():
+            chunks.append((heading, body[start:match.start()].strip()))
+        heading, start = match.group(2).strip(), match.end()
+    if body[start:].strip() or not chunks:
+        chunks.append((heading, body[start:].strip()))
+    return title, aliases, chunks
+
+
+def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
+    """Bring the index in line with the files (edits made in Obsidian included). Returns the
+    number of files (re)indexed or dropped."""
+    db = vault.db
+    changed = 0
+    with vault.db_lock, db.conn:
+        for scope in scopes:
+            files = _files(vault, scope)
+            known = {row["path"]: row for row in db.query(
+                "select * from indexed_files where scope = ?", [scope])}
+            for rel in set(known) - set(files):
+                db.execute("delete from chunks where path = ?", [rel])
+                db.execute("delete from indexed_files where path = ?", [rel])
+                changed += 1
+            for rel, path in files.items():
+                stat = path.stat()
+                row = known.get(rel)
+                if row and row["mtime_ns"] == stat.st_mtime_ns and row["size"] == stat.st_size:
+                    continue
+                title, aliases, chunks = chunk_page(path.read_text(encoding="utf-8", errors="replace"), path.stem)
+                db.execute("delete from chunks where path = ?", [rel])
+                db.conn.executemany(
+                    "insert into chunks (title, aliases, heading, body, path, scope) values (?,?,?,?,?,?)",
+                    [(title, aliases, heading, text, rel, scope) for heading, text in chunks])
+                db.execute("insert or replace into indexed_files (path, scope, mtime_ns, size) values (?,?,?,?)",
+                           [rel, scope, stat.st_mtime_ns, stat.st_size])
+                changed += 1
+    return changed
+
+
+def reindex(vault: Vault, scopes: tuple[str, ...] = ("wiki", "raw")) -> int:
+    with vault.db_lock, vault.db.conn:
+        vault.db.execute("delete from chunks")
+        vault.db.execute("delete from indexed_files")
+    return refresh_index(vault, scopes)
+
+
+class Searcher:
+    """Holds the vocabulary and titles between queries; refreshes when files change."""
+
+    def __init__(self, vault: Vault, scope: str = "wiki"):
+        self.vault, self.scope = vault, scope
+        self._vocab: set[str] | None = None
+        self._titles: dict[str, str] | None = None
+
+    def _load(self) -> None:
+        if refresh_index(self.vault, (self.scope,)) or self._vocab is None:
+            db = self.vault.db
+            if "chunks_vocab" not in db.table_names():
+                db.execute("create virtual table if not exists chunks_vocab using fts5vocab(chunks, 'row')")
+            self._vocab = {row[0] for row in db.execute("select term from chunks_vocab")}
+            self._titles = {row[1]: row[0] for row in db.execute(
+                "select distinct title, path from chunks where scope = ?", [self.scope])}
+
+    def _terms(self, query: str) -> list[str]:
+        terms = []
+        for word in _WORD.findall(query.lower()):
+            if word in self._vocab or len(word) < 4 or not self._vocab:
+                terms.append(word)
+                continue
+            best = process.extractOne(word, self._vocab, scorer=fuzz.ratio, score_cutoff=80)
+            terms.append(best[0] if best else word)
+        return terms
+
+    def search(self, query: str, limit: int = 10, marks: tuple[str, str] = ("**", "**")) -> list[Hit]:
+        self._load()
+        terms = self._terms(query)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        rows = self.vault.db.execute(
+            f"select path, title, heading, bm25(chunks, {', '.join(map(str, WEIGHTS))}) as rank, "
+            "snippet(chunks, 3, ?, ?, '…', 16) from chunks where chunks match ? and scope = ? "
+            "order by rank limit ?",
+            [marks[0], marks[1], match, self.scope, limit * 4]).fetchall()
+        best: dict[str, Hit] = {}
+        for path, title, heading, rank, snippet in rows:
+            if path not in best:
+                best[path] = Hit(path, Path(path).stem, heading, round(-rank, 4), snippet)
+        # A title close to the whole query (typos included) ranks first.
+        for title, path in self._titles.items():
+            closeness = fuzz.WRatio(query.lower(), title.lower())
+            if closeness >= 88:
+                hit = best.get(path) or Hit(path, Path(path).stem, "", 0.0, title)
+                hit.score += closeness / 10
+                best[path] = hit
+        return sorted(best.values(), key=lambda h: -h.score)[:limit]
+
+
+def search(vault: Vault, query: str, limit: int = 10, scope: str = "wiki") -> list[Hit]:
+    return Searcher(vault, scope).search(query, limit)

@@ -1,0 +1,113 @@
+"""The vault: a folder with kbc.toml, raw/, wiki/, .obsidian/ and .kbc/ (state)."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from kbc.errors import VaultNotFound
+from kbc.vault.config import DEFAULT_TOML, Settings, load_settings
+from kbc.vault.db import open_db
+from kbc.vault.files import atomic_write
+from kbc.vault.frontmatter import split as split_front_matter
+from kbc.vault.links import link_key
+
+CONFIG_FILE = "kbc.toml"
+ATTACHMENTS = "attachments"
+
+OBSIDIAN_APP = {
+    "attachmentFolderPath": f"raw/{ATTACHMENTS}",
+    "newLinkFormat": "shortest",
+    "useMarkdownLinks": False,
+    "alwaysUpdateLinks": True,
+}
+
+
+class Vault:
+    def __init__(self, root: Path, overrides: dict | None = None, env: dict | None = None):
+        self.root = Path(root).resolve()
+        self.raw_dir = self.root / "raw"
+        self.wiki_dir = self.root / "wiki"
+        self.state_dir = self.root / ".kbc"
+        self.settings: Settings = load_settings(self.root / CONFIG_FILE, env=env, overrides=overrides)
+        # One connection shared by worker threads; sqlite3 objects need serialised use.
+        self.db_lock = threading.RLock()
+
+    @cached_property
+    def db(self):
+        return open_db(self.state_dir / "kbc.db")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.raw_dir / ATTACHMENTS
+
+    def rel(self, path: Path) -> str:
+        return Path(path).resolve().relative_to(self.root).as_posix()
+
+    def wiki_pages(self) -> dict[str, Path]:
+        """Every Markdown page of the wiki by its link key (case-folded name)."""
+        pages = {}
+        for path in sorted(self.wiki_dir.rglob("*.md")):
+            if any(part.startswith(".") for part in path.relative_to(self.wiki_dir).parts):
+                continue
+            pages[link_key(path.stem)] = path
+        return pages
+
+    def note_names(self) -> list[str]:
+        """Names of every note a wikilink may point at: wiki pages and raw notes."""
+        names = [p.stem for p in self.wiki_pages().values()]
+        if self.raw_dir.is_dir():
+            names += [p.stem for p in self.raw_dir.rglob("*.md")
+                      if not any(part.startswith(".") for part in p.relative_to(self.raw_dir).parts)]
+        return names
+
+    def page_aliases(self) -> dict[str, str]:
+        """alias key -> page name, read from the pages' front matter."""
+        aliases = {}
+        for key, path in self.wiki_pages().items():
+            try:
+                props, _ = split_front_matter(path.read_text(encoding="utf-8"))
+            except Exception:
+                continue
+            for alias in props.get("aliases") or []:
+                if isinstance(alias, str):
+                    aliases.setdefault(link_key(alias), path.stem)
+        return aliases
+
+
+def init_vault(root: Path) -> list[str]:
+    """Create the vault layout; rerunning only adds what is missing. Returns what was created."""
+    root = Path(root)
+    created = []
+    for folder in ("raw", "wiki", ".kbc"):
+        if not (root / folder).is_dir():
+            (root / folder).mkdir(parents=True)
+            created.append(folder + "/")
+    if not (root / CONFIG_FILE).exists():
+        atomic_write(root / CONFIG_FILE, DEFAULT_TOML)
+        created.append(CONFIG_FILE)
+    app = root / ".obsidian" / "app.json"
+    if not app.exists():
+        atomic_write(app, json.dumps(OBSIDIAN_APP, indent=2) + "\n")
+        created.append(".obsidian/app.json")
+    ignore = root / ".kbc" / ".gitignore"
+    if not ignore.exists():
+        atomic_write(ignore, "*\n")
+    return created
+
+
+def find_vault(start: Path | None = None, explicit: str | None = None) -> Path:
+    """Like git: --vault / KBC_VAULT, else the nearest folder upward holding kbc.toml."""
+    explicit = explicit or os.environ.get("KBC_VAULT")
+    if explicit:
+        root = Path(explicit)
+        if not (root / CONFIG_FILE).is_file():
+            raise VaultNotFound(f"{root}: not a kbc vault (no {CONFIG_FILE}); run `kbc init {root}`")
+        return root.resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise VaultNotFound(f"{here}: no kbc vault here or above (no {CONFIG_FILE}); run `kbc init`")

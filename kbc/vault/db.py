@@ -1,0 +1,85 @@
+"""The vault's one SQLite database (.kbc/kbc.db), its schema kept by numbered migrations."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+import sqlite_utils
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_ledger_and_cache(db: sqlite_utils.Database) -> None:
+    db["requests"].create({
+        "id": int, "run_id": str, "time": str, "stage": str, "backend": str, "model": str,
+        "prompt_tokens": int, "cached_tokens": int, "completion_tokens": int,
+        "latency_ms": float, "finish_reason": str, "request_hash": str,
+        "prefix_hash": str, "prefix_tokens": int, "cost": float, "from_cache": int, "error": str,
+    }, pk="id")
+    db["requests"].create_index(["stage"])
+    db["requests"].create_index(["time"])
+    db["responses"].create({
+        "request_hash": str, "model": str, "text": str, "finish_reason": str,
+        "prompt_tokens": int, "completion_tokens": int, "created": str,
+    }, pk="request_hash")
+
+
+@migration
+def m002_compile_manifest(db: sqlite_utils.Database) -> None:
+    db["sources"].create({
+        "path": str, "sha256": str, "title": str, "summary_page": str, "extraction": str,
+        "prompt_version": str, "model": str, "compiled_at": str,
+    }, pk="path")
+    db["concepts"].create({
+        "key": str, "name": str, "aliases": str, "definition": str, "category": str,
+        "page": str, "input_hash": str, "prompt_version": str, "model": str,
+    }, pk="key")
+    db["claims"].create({
+        "id": int, "source_path": str, "concept_key": str, "kind": str, "text": str, "lines": str,
+    }, pk="id")
+    db["claims"].create_index(["source_path"])
+    db["claims"].create_index(["concept_key"])
+    db["pages"].create({
+        "path": str, "kind": str, "body_hash": str, "prompt_version": str, "model": str,
+        "written_at": str,
+    }, pk="path")
+
+
+@migration
+def m003_search_index(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE VIRTUAL TABLE chunks USING fts5("
+        "title, aliases, heading, body, path UNINDEXED, scope UNINDEXED, "
+        "tokenize='porter unicode61')"
+    )
+    db["indexed_files"].create({"path": str, "scope": str, "mtime_ns": int, "size": int},
+                               pk="path")
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    db = sqlite_utils.Database(conn)
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"number": int, "name": str}, pk="number")
+    done = {row["number"] for row in db["_migrations"].rows}
+    for number, step in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        with db.conn:
+            step(db)
+            db["_migrations"].insert({"number": number, "name": step.__name__})

@@ -1,0 +1,34 @@
+"""Closed-world links: every [[link]] points at a page that exists, or is not a link."""
+from __future__ import annotations
+
+from rapidfuzz import fuzz, process
+
+from kbc.vault.links import link_key, rewrite_links
+
+FUZZY_SURE = 90
+
+
+class LinkResolver:
+    def __init__(self, page_names: list[str], aliases: dict[str, str] | None = None):
+        self.pages = {link_key(name): name for name in page_names}
+        self.aliases = {link_key(a): name for a, name in (aliases or {}).items()}
+
+    def resolve(self, target: str) -> str | None:
+        key = link_key(target)
+        if not key:
+            return None
+        if key in self.pages:
+            return self.pages[key]
+        if key in self.aliases:
+            return self.aliases[key]
+        if len(key) < 4:
+            return None
+        choices = {**{k: v for k, v in self.aliases.items()}, **self.pages}
+        best = process.extract(key, list(choices), scorer=fuzz.ratio, limit=2)
+        if best and best[0][1] >= FUZZY_SURE and (len(best) == 1 or best[1][1] < best[0][1]
+                                                   or choices[best[1][0]] == choices[best[0][0]]):
+            return choices[best[0][0]]
+        return None
+
+    def fix(self, text: str) -> str:
+        return rewrite_links(text, self.resolve)

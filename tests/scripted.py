@@ -1,0 +1,187 @@
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1, for tests and benchmarks.
+
+It speaks /v1/chat/completions for real (the openai client talks to it over HTTP) and
+answers either from a script of canned replies (errors, cut-offs, bad JSON) or from a
+deterministic "model" that produces schema-valid answers from the prompt. Like vLLM, it
+keeps a prefix cache and reports `prompt_tokens_details.cached_tokens` in 16-token blocks.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BLOCK = 16
+
+
+def count_tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+class ScriptedModel:
+    """Deterministic answers that fit kbc's schemas, made from the words of the prompt."""
+
+    def answer(self, body: dict) -> str:
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+        prompt = body["messages"][-1]["content"]
+        if schema is None:
+            return self.text_answer(body)
+        title = schema.get("title")
+        handler = getattr(self, f"answer_{title}", None)
+        if handler:
+            return json.dumps(handler(prompt, body))
+        return json.dumps(fill(schema, prompt))
+
+    def text_answer(self, body: dict) -> str:
+        pages = sorted(set(re.findall(r"^=== (.+?) ===$", body["messages"][-1]["content"], re.M)))
+        cited = " ".join(f"[[{p}]]" for p in pages[:3])
+        return f"According to the wiki, this is answered in {cited}." if pages else \
+            "The wiki does not hold the answer to this question."
+
+    def answer_source_extraction(self, prompt: str, body: dict) -> dict:
+        title = re.search(r'Source "(.+?)"', prompt)
+        lines = re.findall(r"^(\d+)\| (.*)$", prompt, re.M)
+        text = " ".join(line for _, line in lines)
+        terms = Counter(m for m in re.findall(r"\b([A-Z][a-z]{3,}(?: [A-Z][a-z]{3,})?)\b", text))
+        names = [t for t, n in terms.most_common(12) if n >= 1][:6]
+        concepts = []
+        for name in names:
+            hits = [(num, line) for num, line in lines if name in line][:3]
+            concepts.append({
+                "name": name,
+                "aliases": [],
+                "definition": f"{name} as described in the source.",
+                "claims": [{"text": _sentence_with(line, name), "lines": num} for num, line in hits],
+            })
+        summary = " ".join(line for _, line in lines[:3])[:400] or "An empty source."
+        return {"title": title.group(1) if title else "Untitled", "summary": summary, "concepts": concepts}
+
+    def answer_concept_articles(self, prompt: str, body: dict) -> dict:
+        item = prompt.split("Existing pages:", 1)[-1]
+        articles = []
+        for block in re.split(r"^## ", item, flags=re.M)[1:]:
+            name = block.split("\n", 1)[0].strip()
+            claims = re.findall(r"^- \[(\d+)\] (.+)$", block, re.M)
+            paragraph = " ".join(text for _, text in claims)[:600] or f"{name} is a concept."
+            articles.append({"name": name, "paragraphs": [
+                {"text": paragraph, "sources": sorted({int(n) for n, _ in claims}) or [1]}]})
+        return {"articles": articles}
+
+
+def _sentence_with(line: str, name: str) -> str:
+    for sentence in re.split(r"(?<=[.!?])\s+", line):
+        if name in sentence:
+            return sentence.strip()[:300]
+    return line.strip()[:300]
+
+
+def fill(schema: dict, prompt: str):
+    """Any schema-valid value, for schemas the scripted model has no special answer for."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        return {key: fill(sub, prompt) for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [fill(schema["items"], prompt) for _ in range(max(schema.get("minItems", 1), 1))]
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return True
+    return "answer"
+
+
+class ScriptedServer:
+    """Start with `with ScriptedServer() as server:`; point kbc at `server.base_url`.
+
+    `server.script` is a list of canned replies used before the model: each is a dict with
+    `status` (HTTP code), or `content` and `finish_reason`, optionally `usage`.
+    """
+
+    def __init__(self, model: ScriptedModel | None = None, prefix_cache: bool = True):
+        self.model = model or ScriptedModel()
+        self.prefix_cache = prefix_cache
+        self.script: list[dict] = []
+        self.requests: list[dict] = []
+        self._seen: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                status, payload = server.handle(self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def handle(self, path: str, body: dict):
+        if not path.endswith("/chat/completions"):
+            return 404, {"error": {"message": f"no route {path}"}}
+        with self._lock:
+            self.requests.append(body)
+            canned = self.script.pop(0) if self.script else None
+        if canned and "status" in canned:
+            return canned["status"], {"error": {"message": canned.get("message", "scripted failure")}}
+        prompt_text = "".join(m["content"] for m in body["messages"])
+        content = canned["content"] if canned else self.model.answer(body)
+        finish = canned.get("finish_reason", "stop") if canned else "stop"
+        prompt_tokens = count_tokens(prompt_text)
+        cached = self._cached_tokens(prompt_text)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(content),
+                 "total_tokens": prompt_tokens + count_tokens(content),
+                 "prompt_tokens_details": {"cached_tokens": cached}}
+        if canned and "usage" in canned:
+            usage.update(canned["usage"])
+        return 200, {
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0,
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": usage,
+        }
+
+    def _cached_tokens(self, prompt_text: str) -> int:
+        """Longest prefix shared with an earlier prompt, in whole 16-token blocks (as vLLM)."""
+        if not self.prefix_cache:
+            return 0
+        with self._lock:
+            best = max((_common_prefix(old, prompt_text) for old in self._seen), default=0)
+            self._seen = self._seen[-63:] + [prompt_text]
+        tokens = min(best // 4, count_tokens(prompt_text) - 1)
+        return max(tokens // BLOCK * BLOCK, 0)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix, by binary search over slice comparisons (fast in C)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
