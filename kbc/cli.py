@@ -148,6 +148,8 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, as_json
         if report.stale:
             click.echo(f"{len(report.stale)} pages were written by another prompt version or model; "
                        "`kbc compile --stale` rebuilds them")
+    for warning in report.warnings:
+        click.echo(f"kbc: warning: {warning}", err=True)
     for error in report.errors:
         click.echo(f"kbc: error: {error}", err=True)
     if report.stopped:

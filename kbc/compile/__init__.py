@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.compile.concepts import ConceptMatcher, concept_key
 from kbc.compile.sources import Source, numbered_lines, scan_sources, split_to_fit
 from kbc.errors import KbcError
-from kbc.llm import LLM, BudgetExceeded, Request, Templates, stable_json
+from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
 from kbc.vault import Vault
 from kbc.vault.files import atomic_write, page_name, sha256_text
 from kbc.vault.indexes import index_entry_for, write_indexes
@@ -29,6 +29,7 @@ WRITE_TEMPLATE = "prompts/write.j2"
 CATALOGUE_TOKENS = 2000  # the shared context of a stage: fixed per run, bounded as the wiki grows
 WRITE_BATCH_CONCEPTS = 6
 WRITE_BATCH_CLAIM_TOKENS = 2500
+TOKENS_PER_ARTICLE = 600  # room in the answer for one article of up to four paragraphs
 
 EXTRACT_SCHEMA = {
     "title": "source_extraction",
@@ -38,7 +39,7 @@ EXTRACT_SCHEMA = {
     "properties": {
         "title": {"type": "string"},
         "summary": {"type": "string", "minLength": 1},
-        "concepts": {"type": "array", "items": {
+        "concepts": {"type": "array", "maxItems": 8, "items": {
             "type": "object",
             "additionalProperties": False,
             "required": ["name", "aliases", "definition", "claims"],
@@ -68,7 +69,7 @@ WRITE_SCHEMA = {
         "required": ["name", "paragraphs"],
         "properties": {
             "name": {"type": "string"},
-            "paragraphs": {"type": "array", "items": {
+            "paragraphs": {"type": "array", "minItems": 1, "maxItems": 4, "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["text", "sources"],
@@ -99,6 +100,7 @@ class CompileReport:
     proposals: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     stopped: str = ""
     estimate: dict | None = None
 
@@ -223,6 +225,9 @@ class Compiler:
         matcher = self._matcher()
         claims, concept_names = [], []
         for concept in data["concepts"]:
+            if not _is_name(concept["name"]):
+                continue
+            concept["aliases"] = [a for a in concept["aliases"] if _is_name(a)]
             names = [concept["name"], *concept["aliases"]]
             key = matcher.match(names) or concept_key(concept["name"])
             if not key:
@@ -233,8 +238,11 @@ class Compiler:
             if concept["definition"].strip():
                 claims.append({"source_path": source.path, "concept_key": key, "kind": "definition",
                                "text": concept["definition"].strip(), "lines": ""})
+            seen_claims = set()
             for claim in concept["claims"]:
-                if claim["text"].strip():
+                # A "claim" that only repeats the name says nothing; duplicates add nothing.
+                if len(claim["text"].split()) >= 3 and claim["text"] not in seen_claims:
+                    seen_claims.add(claim["text"])
                     claims.append({"source_path": source.path, "concept_key": key, "kind": "claim",
                                    "text": claim["text"].strip(), "lines": claim["lines"].strip()})
         with self.vault.db_lock, self.db.conn:
@@ -306,7 +314,12 @@ class Compiler:
 
     def _free_name(self, wanted: str, kind: str = "concept") -> str:
         """A page name unique in the whole vault (case-insensitive), as Obsidian needs."""
-        taken = {link_key(p.stem) for p in self.vault.root.rglob("*.md") if ".kbc" not in p.parts}
+        # A page kbc wrote that no concept or source claims any more is free to reuse: that
+        # is how a fresh clone (no database) adopts the committed wiki instead of renaming it.
+        adoptable = self.vault.wiki_dir / ("concepts" if kind == "concept" else "sources")
+        taken = {link_key(p.stem) for p in self.vault.root.rglob("*.md")
+                 if ".kbc" not in p.parts
+                 and not (p.parent == adoptable and page_state(self.vault, p) == "ours")}
         taken |= {link_key(r["page"]) for r in self.db["concepts"].rows}
         taken |= {link_key(Path(r["summary_page"]).stem) for r in self.db["sources"].rows}
         base = page_name(wanted)
@@ -378,23 +391,34 @@ class Compiler:
         if not dirty:
             return
         page_names = self._page_catalogue(inputs)
-        batches = _batches(dirty, self.llm.count_tokens)
+        batches = _batches(dirty, self.llm.count_tokens, max(1, min(WRITE_BATCH_CONCEPTS,
+                                                                    self.max_output // TOKENS_PER_ARTICLE)))
         planned = [self._write_request(batch, page_names) for batch in batches]
         results = self.llm.complete_all([request for request, _ in planned])
         resolver = LinkResolver(self._all_page_names(inputs), self._all_aliases(inputs))
         for batch, (_, source_pages), result in zip(batches, planned, results):
-            if isinstance(result, Exception):
-                self.report.errors.append(str(result))
+            if isinstance(result, BackendError):
+                self.report.errors.append(str(result))  # endpoint trouble: retried next run
                 continue
-            articles = {concept_key(a["name"]): a for a in result.data["articles"]}
-            for key, entry, path, state in batch:
-                article = articles.get(key) or articles.get(concept_key(entry["row"]["name"]))
-                if article is None and len(batch) == 1 and len(articles) == 1:
-                    article = next(iter(articles.values()))
-                if article is None or not any(p["text"].strip() for p in article["paragraphs"]):
-                    self.report.errors.append(f"concept {entry['row']['name']}: the model wrote no article for it")
-                    continue
-                self._write_article(key, entry, path, state, article, source_pages, resolver)
+            articles = [] if isinstance(result, ItemFailed) else result.data["articles"]
+            by_name = {concept_key(a["name"]): a for a in articles}
+            for position, (key, entry, path, state) in enumerate(batch):
+                # The schema asks for one article per concept in order; names are checked
+                # first because a model may reorder them.
+                article = by_name.get(key)
+                if article is None and len(articles) == len(batch):
+                    article = articles[position]
+                if article is None or not any(_is_prose(p["text"]) for p in article["paragraphs"]):
+                    # No usable prose: the claims themselves, cited, make the page. It is
+                    # marked with prompt version "claims", so `--stale` asks the model again.
+                    self.report.warnings.append(
+                        f"concept {entry['row']['name']}: no usable article from the model"
+                        + (f" ({result})" if isinstance(result, ItemFailed) else "")
+                        + "; wrote its claims as the page (`kbc compile --stale` retries)")
+                    article, source_pages_used, version = _claims_article(entry), _sources_of(entry), "claims"
+                else:
+                    source_pages_used, version = source_pages, self.write_version
+                self._write_article(key, entry, path, state, article, source_pages_used, resolver, version)
 
     def _page_catalogue(self, inputs) -> list[str]:
         names = self._all_page_names(inputs)
@@ -410,7 +434,7 @@ class Compiler:
         names = {entry["row"]["page"] for entry in inputs.values()}
         names |= {Path(row["summary_page"]).stem for row in self.db["sources"].rows}
         names |= set(self.vault.note_names())
-        return sorted(names, key=str.casefold)
+        return sorted((n for n in names if not _is_index_name(n)), key=str.casefold)
 
     def _all_aliases(self, inputs) -> dict[str, str]:
         aliases = dict(self.vault.page_aliases())
@@ -446,17 +470,20 @@ class Compiler:
         prompt = self.templates.prompt(WRITE_TEMPLATE, page_names=page_names, concepts=concepts,
                                        sources=source_pages)
         label = "concepts " + ", ".join(entry["row"]["name"] for _, entry, _, _ in batch)
-        max_tokens = min(self.max_output, 400 + 500 * len(batch))
-        return Request("write", prompt, WRITE_SCHEMA, max_tokens, label=label), source_pages
+        # One article per concept asked for, no more, no fewer.
+        schema = json.loads(json.dumps(WRITE_SCHEMA))
+        schema["properties"]["articles"].update(minItems=len(batch), maxItems=len(batch))
+        return Request("write", prompt, schema, self.max_output, label=label,
+                       check=_check_articles), source_pages
 
     def _write_article(self, key, entry, path: Path, state: str, article: dict,
-                       numbered_sources: list[str], resolver) -> None:
+                       numbered_sources: list[str], resolver, version: str) -> None:
         row, material = entry["row"], entry["material"]
         request_sources = sorted({c["source_page"] for c in material["claims"]}, key=str.casefold)
         paragraphs = []
         for paragraph in article["paragraphs"]:
             text = resolver.fix(" ".join(paragraph["text"].split()))
-            if not text:
+            if not _is_prose(text):
                 continue
             cited = [numbered_sources[n - 1] for n in paragraph["sources"]
                      if 1 <= n <= len(numbered_sources) and numbered_sources[n - 1] in request_sources]
@@ -481,31 +508,30 @@ class Compiler:
             "tags": ["concept"],
             "sources": [f"[[{name}]]" for name in request_sources],
             "updated": today(),
-            "kbc_prompt": self.write_version,
+            "kbc_prompt": version,
             "kbc_model": self.llm.model,
         }
-        if state == "edited":
+        if state in ("edited", "foreign"):
             proposal = self.vault.wiki_dir / "proposals" / f"{row['page']} (proposed).md"
             write_page(self.vault, proposal, {**props, "kind": "proposal", "aliases": [],
                                               "proposal_for": f"[[{row['page']}]]"},
-                       body, "proposal", self.write_version, self.llm.model)
+                       body, "proposal", version, self.llm.model)
             self.report.kept_human.append(row["page"])
             self.report.proposals.append(proposal.stem)
-        elif write_page(self.vault, path, props, body, "concept", self.write_version, self.llm.model):
+        elif write_page(self.vault, path, props, body, "concept", version, self.llm.model):
             self.report.written.append(row["page"])
         with self.vault.db_lock:
             self.db["concepts"].update(key, {"input_hash": entry["hash"],
-                                             "prompt_version": self.write_version,
+                                             "prompt_version": version,
                                              "model": self.llm.model})
 
     # -- stage 3: bookkeeping by code -------------------------------------------------------
 
     def _bookkeep(self) -> None:
-        pages = self.vault.wiki_pages()
-        resolver = LinkResolver(self.vault.note_names(), self.vault.page_aliases())
-        entries = [e for e in (index_entry_for(p) for p in pages.values()) if e]
+        entries = [e for e in (index_entry_for(p) for p in self.vault.wiki_pages().values()) if e]
         write_indexes(self.vault, entries, self.vault.settings.index_max_tokens)
         pages = self.vault.wiki_pages()
+        resolver = LinkResolver(self.vault.note_names(), self.vault.page_aliases())
         inbound: dict[str, set[str]] = {}
         for path in pages.values():
             if page_state(self.vault, path) == "ours":
@@ -546,6 +572,8 @@ class Compiler:
             lines.append("- Kept human edits: " + ", ".join(f"[[{n}]]" for n in sorted(set(r.kept_human))))
         for error in r.errors:
             lines.append(f"- Error: {error}")
+        for warning in r.warnings:
+            lines.append(f"- Warning: {warning}")
         if r.stopped:
             lines.append(f"- Stopped: {r.stopped}")
         lines.append(f"- Tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
@@ -592,14 +620,14 @@ class Compiler:
         }
 
 
-def _batches(dirty, count_tokens) -> list[list]:
+def _batches(dirty, count_tokens, per_batch: int) -> list[list]:
     """Concepts that share sources go in one write request, up to a size that keeps answers short."""
     ordered = sorted(dirty, key=lambda d: (
         min((c["source_path"] for c in d[1]["material"]["claims"]), default=""), d[0]))
     batches, current, size = [], [], 0
     for item in ordered:
         cost = sum(count_tokens(c["text"]) for c in item[1]["material"]["claims"]) + 20
-        if current and (len(current) >= WRITE_BATCH_CONCEPTS or size + cost > WRITE_BATCH_CLAIM_TOKENS):
+        if current and (len(current) >= per_batch or size + cost > WRITE_BATCH_CLAIM_TOKENS):
             batches.append(current)
             current, size = [], 0
         current.append(item)
@@ -622,6 +650,47 @@ def _merge_parts(parts: list[dict]) -> dict:
                 merged[key] = {**concept, "claims": list(concept["claims"])}
     return {"title": parts[0]["title"], "summary": " ".join(p["summary"].strip() for p in parts),
             "concepts": list(merged.values())}
+
+
+def _sources_of(entry) -> list[str]:
+    return list(dict.fromkeys(c["source_page"] for c in entry["material"]["claims"]))
+
+
+def _claims_article(entry) -> dict:
+    """An article made by code from a concept's claims, one paragraph per source."""
+    sources = _sources_of(entry)
+    paragraphs = []
+    for number, source in enumerate(sources, start=1):
+        texts = [c["text"].rstrip(".") + "." for c in entry["material"]["claims"]
+                 if c["source_page"] == source and c["kind"] == "claim"]
+        if texts:
+            paragraphs.append({"text": " ".join(texts), "sources": [number]})
+    return {"name": entry["row"]["name"], "paragraphs": paragraphs}
+
+
+def _check_articles(data: dict) -> str:
+    for number, article in enumerate(data["articles"], start=1):
+        if not any(_is_prose(p["text"]) for p in article["paragraphs"]):
+            return (f"article {number} ({article['name'][:40]!r}) has no readable paragraph; "
+                    "write plain sentences from the claims")
+    return ""
+
+
+def _is_name(name: str) -> bool:
+    """A concept name is a short phrase with letters, not a number, a line or a sentence."""
+    name = name.strip()
+    return 0 < len(name) <= 80 and any(c.isalpha() for c in name) and "|" not in name \
+        and len(name.split()) <= 8
+
+
+def _is_prose(text: str) -> bool:
+    """Rejects empty and degenerate text (a model stuck repeating a few tokens)."""
+    words = text.split()
+    if len(words) < 4:
+        return False
+    if len(words) >= 12 and len(set(words)) / len(words) < 0.3:
+        return False
+    return len(zlib.compress(text.encode())) * 8 >= len(text) or len(text) < 200
 
 
 def _first_sentence(text: str) -> str:

@@ -47,7 +47,7 @@ class OpenAIBackend:
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
-    def complete(self, messages, schema, max_tokens, prefix_key) -> RawCompletion:
+    def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
         openai = self._openai
         kwargs = {}
         if schema is not None:
@@ -57,7 +57,8 @@ class OpenAIBackend:
             kwargs["prompt_cache_key"] = prefix_key
         try:
             response = self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0, **kwargs)
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
+                **kwargs)
         except openai.APIStatusError as exc:
             raise BackendError(f"{self.base_url}: HTTP {exc.status_code} from the endpoint: {_short(exc.message)}") from None
         except openai.APITimeoutError:
@@ -122,16 +123,18 @@ class LlamaCppBackend:
         with self._lock:
             return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def complete(self, messages, schema, max_tokens, prefix_key) -> RawCompletion:
+    def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
         kwargs = {}
         if schema is not None:
-            # llama.cpp turns the schema into a grammar: the output cannot leave it.
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            # llama.cpp turns the schema into a grammar: the output cannot leave it. Small
+            # models loop inside open-ended arrays and strings, so the grammar bounds them.
+            kwargs["response_format"] = {"type": "json_object", "schema": bounded(schema)}
         with self._lock:
             before = list(self.llm.input_ids[: self.llm.n_tokens])
             try:
                 response = self.llm.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=0, **kwargs)
+                    messages=messages, max_tokens=max_tokens, temperature=temperature,
+                    **kwargs)
             except ValueError as exc:  # e.g. the prompt exceeds the context window
                 raise BackendError(f"embedded model: {_short(str(exc))}") from None
             usage = response.get("usage") or {}
@@ -152,6 +155,20 @@ class LlamaCppBackend:
             cached_tokens=cached,
             completion_tokens=usage.get("completion_tokens", 0),
         )
+
+
+def bounded(schema, max_items: int = 4, max_chars: int = 300):
+    """A copy of a JSON schema whose arrays and strings have an upper size."""
+    if isinstance(schema, list):
+        return [bounded(s, max_items, max_chars) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: bounded(value, max_items, max_chars) for key, value in schema.items()}
+    if out.get("type") == "array":
+        out.setdefault("maxItems", max_items)
+    if out.get("type") == "string" and "enum" not in out:
+        out.setdefault("maxLength", max_chars)
+    return out
 
 
 def make_backend(settings) -> OpenAIBackend | LlamaCppBackend:

@@ -34,6 +34,9 @@ class Request:
     schema: dict | None = None
     max_tokens: int = 1024
     label: str = ""  # what the request is about, for error messages
+    # The stage's own check of a schema-valid answer: returns what is wrong, or "" if fine.
+    # A complaint is treated like a schema error (one retry telling the model why).
+    check: Callable[[object], str] | None = None
 
 
 @dataclass
@@ -116,7 +119,8 @@ class LLM:
                 {"role": "user", "content": f"That answer was invalid: {first.reason}. "
                                             "Reply again with JSON that matches the schema exactly."},
             ]
-            text, finish, usage = self._call(request, retry, request.max_tokens)
+            # Some sampling freedom, so a model stuck in a loop can get out of it.
+            text, finish, usage = self._call(request, retry, request.max_tokens, temperature=0.7)
             if finish == "length":
                 raise ItemFailed(f"{request.label or request.stage}: the answer was cut off at "
                                  f"{request.max_tokens} tokens and was not used") from None
@@ -164,13 +168,13 @@ class LLM:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _call(self, request: Request, messages, max_tokens):
+    def _call(self, request: Request, messages, max_tokens, temperature: float = 0.0):
         estimate = self.count_tokens("".join(m["content"] for m in messages)) + max_tokens
         self._reserve(estimate)
         started = time.perf_counter()
         try:
             raw = self.backend.complete(messages, request.schema, max_tokens,
-                                        request.prompt.prefix_hash())
+                                        request.prompt.prefix_hash(), temperature)
         except BackendError as exc:
             self._release(estimate)
             self._record(request, "", 0, 0, 0, (time.perf_counter() - started) * 1000,
@@ -196,6 +200,9 @@ class LLM:
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "top level"
             raise _invalid(request, f"{where}: {exc.message[:200]}") from None
+        complaint = request.check(data) if request.check else ""
+        if complaint:
+            raise _invalid(request, complaint)
         return Completion(text=text, data=data, model=self.model)
 
     def _reserve(self, tokens: int) -> None:

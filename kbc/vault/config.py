@@ -48,7 +48,7 @@ class Settings:
     concurrency: int = 4
     budget: int = 0
     context_window: int = 8192
-    max_output_tokens: int = 2048
+    max_output_tokens: int = 3000
     index_max_tokens: int = 8000
     ask_context_tokens: int = 8000
     prices: dict = field(default_factory=dict)

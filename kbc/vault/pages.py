@@ -37,7 +37,10 @@ def is_manual(props: dict) -> bool:
 
 def page_state(vault: Vault, path: Path) -> str:
     """'missing', 'ours' (as kbc wrote it), 'edited' (a person changed the body), 'manual'
-    (marked `kbc: manual`), or 'foreign' (not written by kbc)."""
+    (marked `kbc: manual`), or 'foreign' (not written by kbc).
+
+    The hash of the body kbc wrote travels in the page's own front matter (`kbc_hash`), so
+    edits are recognised in any clone of the vault, with or without its database."""
     if not path.exists():
         return "missing"
     try:
@@ -46,22 +49,15 @@ def page_state(vault: Vault, path: Path) -> str:
         return "edited"
     if is_manual(props):
         return "manual"
-    row = _get(vault, path)
-    if row is None:
+    if "kbc_hash" not in props:
         return "foreign"
-    return "ours" if row["body_hash"] == body_hash(body) else "edited"
-
-
-def _get(vault: Vault, path: Path):
-    with vault.db_lock:
-        rows = list(vault.db.query("select * from pages where path = ?", [vault.rel(path)]))
-    return rows[0] if rows else None
+    return "ours" if props["kbc_hash"] == body_hash(body) else "edited"
 
 
 def write_page(vault: Vault, path: Path, props: dict, body: str, kind: str,
                prompt_version: str = "", model: str = "") -> bool:
     """Write a kbc page atomically and register its body hash. Returns False if unchanged."""
-    text = render(props, body)
+    text = render({**props, "kbc_hash": body_hash(body)}, body)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     atomic_write(path, text)
@@ -85,7 +81,7 @@ def set_backlinks(vault: Vault, path: Path, names: list[str]) -> bool:
     new_body = own_body(body) + ("\n" + section if section else "")
     if new_body == body:
         return False
-    text = render(props, new_body)
+    text = render(props, new_body)  # kbc_hash is unchanged: the backlinks are not hashed
     atomic_write(path, text)
     return True
 

