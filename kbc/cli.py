@@ -183,3 +183,48 @@ def stats(ctx, since, as_json):
         click.echo(f"{stage:<10} {row['requests']:>8} {row['cache_hits']:>7} {row['prompt_tokens']:>10,} "
                    f"{row['cached_tokens']:>10,} {row['cache_hit_rate']:>8.1%} {row['completion_tokens']:>10,} "
                    f"{row['cost']:>9.4f}")
+
+
+@cli.command(name="ingest")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source.")
+@click.pass_context
+def ingest_command(ctx, sources, as_json):
+    """Turn SOURCES (URLs, files, folders, or - for one per line on stdin) into notes in raw/.
+
+    Web pages, PDFs, images, Markdown/text notes, datasets (csv, tsv, json, jsonl) and git
+    repositories. Ingesting the same content again changes nothing.
+
+    \b
+    Example:
+      kbc ingest https://example.org/post paper.pdf ~/clippings/
+      cat urls.txt | kbc ingest -
+    """
+    from kbc.ingest import Ingester
+    from kbc.search import refresh_index
+
+    vault = open_vault(ctx)
+
+    def expanded():
+        for source in sources:
+            if source == "-":
+                yield from (line.strip() for line in sys.stdin if line.strip())
+            else:
+                yield source
+
+    def show(result):
+        if as_json:
+            return
+        if result.status == "failed":
+            click.echo(f"kbc: error: {result.error}", err=True)
+        else:
+            click.echo(f"{result.status:<9} {result.note}  <- {result.source}")
+        for warning in result.warnings:
+            click.echo(f"kbc: warning: {warning}", err=True)
+
+    results = Ingester(vault).ingest_all(expanded(), on_result=show)
+    refresh_index(vault, ("raw",))
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+    if any(r.status == "failed" for r in results):
+        ctx.exit(1)

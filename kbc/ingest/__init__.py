@@ -1,0 +1,144 @@
+"""Ingest: whatever a researcher collects, as clean Markdown notes in raw/.
+
+Each source ends as created / updated / unchanged / failed; a failure is one line naming
+the source and the reason, and leaves raw/ as it was. The other sources go on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import urlparse
+
+from kbc.errors import KbcError
+from kbc.ingest.fetch import FetchError, fetch
+from kbc.ingest.files import (DATA_EXTENSIONS, IMAGE_EXTENSIONS, TEXT_EXTENSIONS, convert_dataset,
+                              convert_image, convert_repository, convert_text_note, is_repository)
+from kbc.ingest.notes import existing_notes, store
+from kbc.ingest.pdf import convert_pdf, looks_like_pdf
+from kbc.ingest.web import IMAGE_TYPES, convert_html, image_name
+from kbc.vault import Vault
+
+MAX_BYTES = 50 * 1024 * 1024
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+TIMEOUT = 30.0
+HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
+
+
+@dataclass
+class IngestResult:
+    source: str
+    status: str  # created | updated | unchanged | failed
+    note: str = ""  # path relative to the vault
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Ingester:
+    vault: Vault
+    max_bytes: int = MAX_BYTES
+    timeout: float = TIMEOUT
+
+    def __post_init__(self):
+        self.known = existing_notes(self.vault)
+
+    def ingest_all(self, sources: Iterable[str],
+                   on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
+        results = []
+        for source in sources:
+            for result in self.ingest(source):
+                results.append(result)
+                if on_result:
+                    on_result(result)
+        return results
+
+    def ingest(self, source: str) -> list[IngestResult]:
+        source = source.strip()
+        if not source:
+            return []
+        if urlparse(source).scheme in ("http", "https"):
+            return [self._one(source, lambda: self._from_url(source))]
+        path = Path(source).expanduser()
+        if path.is_dir():
+            if is_repository(path):
+                return [self._one(source, lambda: ([convert_repository(path, str(path.resolve()))], []))]
+            return [result for child in sorted(path.rglob("*"))
+                    if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts)
+                    for result in self.ingest(str(child))]
+        return [self._one(source, lambda: self._from_file(path))]
+
+    def _one(self, source: str, convert) -> IngestResult:
+        try:
+            notes, warnings = convert()
+            status, path = store(self.vault, notes[0], self.known)
+            return IngestResult(source, status, self.vault.rel(path), warnings=warnings)
+        except KbcError as exc:
+            return IngestResult(source, "failed", error=str(exc))
+        except OSError as exc:
+            return IngestResult(source, "failed", error=f"{source}: {exc.strerror or exc}")
+
+    # -- kinds ------------------------------------------------------------------------------
+
+    def _from_url(self, url: str):
+        fetched = fetch(url, self.max_bytes, self.timeout)
+        kind = fetched.content_type
+        if kind == "application/pdf" or looks_like_pdf(fetched.data):
+            return [convert_pdf(fetched.data, url, _stem(url))], []
+        if kind.startswith("image/"):
+            return [convert_image(fetched.data, Path(image_name(url, kind)), url)], []
+        if kind in ("text/html", "application/xhtml+xml") or not kind:
+            note, warnings = convert_html(fetched.data, url, fetched.url, self._download_image)
+            return [note], warnings
+        if kind in ("text/markdown", "text/plain"):
+            return [convert_text_note(fetched.data, Path(_stem(url) + ".md"), url)], []
+        raise KbcError(f"{url}: unsupported content type {kind}")
+
+    def _download_image(self, url: str):
+        try:
+            if urlparse(url).scheme in ("http", "https"):
+                got = fetch(url, MAX_IMAGE_BYTES, self.timeout)
+                return image_name(url, got.content_type), got.data
+            local = Path(urlparse(url).path if url.startswith("file:") else url)
+            if local.is_file() and local.suffix.lower().lstrip(".") in IMAGE_TYPES:
+                return local.name, local.read_bytes()
+        except (FetchError, OSError):
+            return None
+        return None
+
+    def _from_file(self, path: Path):
+        if not path.exists():
+            raise KbcError(f"{path}: no such file or folder")
+        size = path.stat().st_size
+        if size > self.max_bytes:
+            raise KbcError(f"{path}: {size:,} bytes, over the {self.max_bytes:,}-byte limit")
+        if size == 0:
+            raise KbcError(f"{path}: empty file")
+        data = path.read_bytes()
+        source = str(path.resolve())
+        suffix = path.suffix.lower()
+        if suffix == ".pdf" or looks_like_pdf(data):
+            return [convert_pdf(data, source, path.stem)], []
+        if suffix in HTML_EXTENSIONS:
+            base = path.resolve().parent.as_posix() + "/"
+            note, warnings = convert_html(data, source, None, lambda src: self._download_image(
+                src if "://" in src else base + src.lstrip("/")))
+            return [note], warnings
+        if suffix in IMAGE_EXTENSIONS:
+            return [convert_image(data, path, source)], []
+        if suffix in DATA_EXTENSIONS:
+            return [convert_dataset(data, path, source)], []
+        if suffix in TEXT_EXTENSIONS:
+            return [convert_text_note(data, path, source)], []
+        raise KbcError(f"{path}: unsupported file type {suffix or '(no extension)'}")
+
+
+def _stem(url: str) -> str:
+    return Path(urlparse(url).path).stem or urlparse(url).netloc
+
+
+def ingest(vault: Vault, sources: Iterable[str], on_result=None) -> list[IngestResult]:
+    return Ingester(vault).ingest_all(sources, on_result)
