@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -444,7 +445,9 @@ class Compiler:
         return aliases
 
     def _write_request(self, batch, page_names) -> tuple[Request, list[str]]:
-        """One request for a batch of concepts; sources are numbered across the batch."""
+        """One request for a batch of concepts; sources are numbered across the batch. An
+        update sends the current article (citations as [n]) and only the claims that changed
+        since it was written, not every claim again."""
         source_pages: list[str] = []
         concepts = []
         for key, entry, path, state in batch:
@@ -455,17 +458,25 @@ class Compiler:
             current, keep = "", ""
             if state in ("ours", "edited") and path.exists():
                 _, body = read_page(path)
-                text = _article_text(body)
+                text = _numbered_citations(_article_text(body), source_pages)
                 if state == "edited":
                     keep = text
                 elif not self.options.full:
                     current = text
+            claims = [c for c in material["claims"] if c["kind"] == "claim"]
+            removed = []
+            written = json.loads(entry["row"]["written_claims"] or "null")
+            if current and written is not None:
+                ids = {_claim_id(c): c for c in claims}
+                claims = [c for i, c in ids.items() if i not in written]
+                removed = [text for i, text in written.items() if i not in ids]
             concepts.append({
                 "name": material["name"], "aliases": material["aliases"],
-                "definitions": [c["text"] for c in material["claims"] if c["kind"] == "definition"],
+                "definitions": [] if current else
+                [c["text"] for c in material["claims"] if c["kind"] == "definition"],
                 "claims": [{"text": c["text"], "source_number": source_pages.index(c["source_page"]) + 1}
-                           for c in material["claims"] if c["kind"] == "claim"],
-                "current": current, "keep": keep,
+                           for c in claims],
+                "removed": removed, "current": current, "keep": keep,
             })
         prompt = self.templates.prompt(WRITE_TEMPLATE, page_names=page_names, concepts=concepts,
                                        sources=source_pages)
@@ -520,8 +531,10 @@ class Compiler:
             self.report.proposals.append(proposal.stem)
         elif write_page(self.vault, path, props, body, "concept", version, self.llm.model):
             self.report.written.append(row["page"])
+        written = {_claim_id(c): c["text"] for c in material["claims"] if c["kind"] == "claim"}
         with self.vault.db_lock:
             self.db["concepts"].update(key, {"input_hash": entry["hash"],
+                                             "written_claims": stable_json(written),
                                              "prompt_version": version,
                                              "model": self.llm.model})
 
@@ -650,6 +663,22 @@ def _merge_parts(parts: list[dict]) -> dict:
                 merged[key] = {**concept, "claims": list(concept["claims"])}
     return {"title": parts[0]["title"], "summary": " ".join(p["summary"].strip() for p in parts),
             "concepts": list(merged.values())}
+
+
+def _claim_id(claim: dict) -> str:
+    return sha256_text(claim["source_page"] + "\n" + claim["text"])[:12]
+
+
+_CITATION = re.compile(r"\s*\((\[\[[^\]]+\]\](?:,\s*\[\[[^\]]+\]\])*)\)")
+
+
+def _numbered_citations(text: str, sources: list[str]) -> str:
+    """'... ([[A (source)]], [[B (source)]])' becomes '... [1][2]' for the model to keep."""
+    def number(match: re.Match) -> str:
+        names = re.findall(r"\[\[([^\]|]+)", match.group(1))
+        return " " + "".join(f"[{sources.index(n) + 1}]" for n in names if n in sources)
+
+    return _CITATION.sub(number, text)
 
 
 def _sources_of(entry) -> list[str]:

@@ -174,4 +174,4 @@ def bounded(schema, max_items: int = 4, max_chars: int = 300):
 def make_backend(settings) -> OpenAIBackend | LlamaCppBackend:
     if settings.uses_endpoint:
         return OpenAIBackend(settings.base_url, settings.model, settings.api_key)
-    return LlamaCppBackend(settings.local_model or None, context_window=settings.context_window)
+    return LlamaCppBackend(settings.local_model or None, context_window=settings.context_window or 8192)

@@ -22,6 +22,9 @@ local_model = ""
 concurrency = 4
 # Tokens a whole run may spend (prompt + completion); 0 means no limit.
 budget = 0
+# The model's context window in tokens; 0 means 32768 for an endpoint, 8192 embedded.
+# Sources longer than fits are split into parts, never cut.
+context_window = 0
 
 [compile]
 # No index page grows past this many tokens; bigger indexes split into a hierarchy.
@@ -47,7 +50,7 @@ class Settings:
     local_model: str = ""
     concurrency: int = 4
     budget: int = 0
-    context_window: int = 8192
+    context_window: int = 0  # 0: 32768 for an endpoint, 8192 for the embedded model
     max_output_tokens: int = 3000
     index_max_tokens: int = 8000
     ask_context_tokens: int = 8000

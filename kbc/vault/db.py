@@ -63,6 +63,12 @@ def m003_search_index(db: sqlite_utils.Database) -> None:
                                pk="path")
 
 
+@migration
+def m004_concept_written_claims(db: sqlite_utils.Database) -> None:
+    # The claims an article was last written from: an update sends only what changed.
+    db["concepts"].add_column("written_claims", str)
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
