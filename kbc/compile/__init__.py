@@ -19,11 +19,10 @@ from kbc.errors import KbcError
 from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
 from kbc.vault import Vault
 from kbc.vault.files import atomic_write, page_name, sha256_text
-from kbc.vault.indexes import index_entry_for, write_indexes
+from kbc.vault.bookkeeping import is_navigation, refresh_wiki
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.links import find_links, link_key
-from kbc.vault.pages import (own_body, page_state, read_page, registered_pages, remove_page,
-                             set_backlinks, today, write_page)
+from kbc.vault.links import link_key
+from kbc.vault.pages import own_body, page_state, read_page, registered_pages, remove_page, today, write_page
 
 EXTRACT_TEMPLATE = "prompts/extract.j2"
 WRITE_TEMPLATE = "prompts/write.j2"
@@ -435,7 +434,7 @@ class Compiler:
         names = {entry["row"]["page"] for entry in inputs.values()}
         names |= {Path(row["summary_page"]).stem for row in self.db["sources"].rows}
         names |= set(self.vault.note_names())
-        return sorted((n for n in names if not _is_index_name(n)), key=str.casefold)
+        return sorted((n for n in names if not is_navigation(n)), key=str.casefold)
 
     def _all_aliases(self, inputs) -> dict[str, str]:
         aliases = dict(self.vault.page_aliases())
@@ -541,29 +540,7 @@ class Compiler:
     # -- stage 3: bookkeeping by code -------------------------------------------------------
 
     def _bookkeep(self) -> None:
-        entries = [e for e in (index_entry_for(p) for p in self.vault.wiki_pages().values()) if e]
-        write_indexes(self.vault, entries, self.vault.settings.index_max_tokens)
-        pages = self.vault.wiki_pages()
-        resolver = LinkResolver(self.vault.note_names(), self.vault.page_aliases())
-        inbound: dict[str, set[str]] = {}
-        for path in pages.values():
-            if page_state(self.vault, path) == "ours":
-                _, body = read_page(path)
-                fixed = resolver.fix(body)
-                if fixed != body:
-                    props, _ = read_page(path)
-                    write_page(self.vault, path, props, fixed, _kind_of(self.vault, path),
-                               *(_versions_of(self.vault, path)))
-            _, body = read_page(path)
-            for link in find_links(body):
-                target = resolver.resolve(link.target)
-                if target and link_key(target) != link_key(path.stem):
-                    inbound.setdefault(link_key(target), set()).add(path.stem)
-        for key, path in pages.items():
-            if path.parent.name == "indexes" or path.stem in ("index", "log"):
-                continue
-            sources = sorted(n for n in inbound.get(key, ()) if not _is_index_name(n))
-            set_backlinks(self.vault, path, sources)
+        refresh_wiki(self.vault)
         self._append_log()
 
     def _append_log(self) -> None:
@@ -736,19 +713,6 @@ def _article_text(body: str) -> str:
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
     return "\n".join(lines).strip()
-
-
-def _is_index_name(name: str) -> bool:
-    return name == "index" or name == "log" or name.startswith("Index of ")
-
-
-def _kind_of(vault: Vault, path: Path) -> str:
-    return registered_pages(vault).get(vault.rel(path), {}).get("kind", "page")
-
-
-def _versions_of(vault: Vault, path: Path) -> tuple[str, str]:
-    row = registered_pages(vault).get(vault.rel(path), {})
-    return row.get("prompt_version", ""), row.get("model", "")
 
 
 def compile_vault(vault: Vault, llm: LLM, templates: Templates,

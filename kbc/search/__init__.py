@@ -2,6 +2,7 @@
 titles and aliases weighted up, typo tolerance from the index's own vocabulary."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,6 @@ from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.frontmatter import split
 from kbc.vault.links import WIKILINK
 
-# bm25 weights for the columns title, aliases, heading, body
-WEIGHTS = (10.0, 8.0, 3.0, 1.0)
 _HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -30,15 +29,27 @@ class Hit:
         return dict(self.__dict__)
 
 
-def _files(vault: Vault, scope: str) -> dict[str, Path]:
+def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
+    """Markdown files of a scope with their stat, by path relative to the vault. Runs before
+    every query, so it walks with os.scandir and no path resolution."""
     folder = vault.wiki_dir if scope == "wiki" else vault.raw_dir
+    prefix = "wiki" if scope == "wiki" else "raw"
     found = {}
-    if folder.is_dir():
-        for path in folder.rglob("*.md"):
-            parts = path.relative_to(folder).parts
-            if any(p.startswith(".") for p in parts) or (scope == "raw" and parts[0] == ATTACHMENTS):
+    pending = [(str(folder), prefix)]
+    while pending:
+        directory, rel = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            found[vault.rel(path)] = path
+            if entry.is_dir():
+                if not (scope == "raw" and rel == "raw" and entry.name == ATTACHMENTS):
+                    pending.append((entry.path, f"{rel}/{entry.name}"))
+            elif entry.name.endswith(".md"):
+                found[f"{rel}/{entry.name}"] = entry.stat()
     return found
 
 
@@ -75,8 +86,8 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
                 db.execute("delete from chunks where path = ?", [rel])
                 db.execute("delete from indexed_files where path = ?", [rel])
                 changed += 1
-            for rel, path in files.items():
-                stat = path.stat()
+            for rel, stat in files.items():
+                path = vault.root / rel
                 row = known.get(rel)
                 if row and row["mtime_ns"] == stat.st_mtime_ns and row["size"] == stat.st_size:
                     continue
@@ -109,11 +120,14 @@ class Searcher:
     def _load(self) -> None:
         if refresh_index(self.vault, (self.scope,)) or self._vocab is None:
             db = self.vault.db
-            if "chunks_vocab" not in db.table_names():
-                db.execute("create virtual table if not exists chunks_vocab using fts5vocab(chunks, 'row')")
-            self._vocab = {row[0] for row in db.execute("select term from chunks_vocab")}
-            self._titles = {row[1]: row[0] for row in db.execute(
-                "select distinct title, path from chunks where scope = ?", [self.scope])}
+            # The words as written (the index itself holds stems), for correcting typos.
+            vocab: set[str] = set()
+            titles = {}
+            for title, aliases, heading, body, path in db.execute(
+                    "select title, aliases, heading, body, path from chunks where scope = ?", [self.scope]):
+                vocab.update(_WORD.findall(f"{title} {aliases} {heading} {body}".lower()))
+                titles[title] = path
+            self._vocab, self._titles = vocab, titles
 
     def _terms(self, query: str) -> list[str]:
         terms = []
@@ -131,15 +145,16 @@ class Searcher:
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
-        rows = self.vault.db.execute(
-            f"select path, title, heading, bm25(chunks, {', '.join(map(str, WEIGHTS))}) as rank, "
-            "snippet(chunks, 3, ?, ?, '…', 16) from chunks where chunks match ? and scope = ? "
-            "order by rank limit ?",
-            [marks[0], marks[1], match, self.scope, limit * 4]).fetchall()
+        db = self.vault.db
+        # `rank` is bm25 with the column weights (set in the schema); FTS5 orders by it fast.
+        rows = db.execute("select rowid, path, heading, rank from chunks where chunks match ? "
+                          "and scope = ? order by rank limit ?", [match, self.scope, limit * 4]).fetchall()
         best: dict[str, Hit] = {}
-        for path, title, heading, rank, snippet in rows:
+        rowids: dict[str, int] = {}
+        for rowid, path, heading, rank in rows:
             if path not in best:
-                best[path] = Hit(path, Path(path).stem, heading, round(-rank, 4), snippet)
+                best[path] = Hit(path, Path(path).stem, heading, round(-rank, 4), "")
+                rowids[path] = rowid
         # A title close to the whole query (typos included) ranks first.
         for title, path in self._titles.items():
             closeness = fuzz.WRatio(query.lower(), title.lower())
@@ -147,7 +162,13 @@ class Searcher:
                 hit = best.get(path) or Hit(path, Path(path).stem, "", 0.0, title)
                 hit.score += closeness / 10
                 best[path] = hit
-        return sorted(best.values(), key=lambda h: -h.score)[:limit]
+        hits = sorted(best.values(), key=lambda h: -h.score)[:limit]
+        for hit in hits:  # snippets only for what is shown
+            if hit.path in rowids:
+                hit.snippet = db.execute(
+                    "select snippet(chunks, 3, ?, ?, '…', 16) from chunks where chunks match ? and rowid = ?",
+                    [marks[0], marks[1], match, rowids[hit.path]]).fetchone()[0]
+        return hits
 
 
 def search(vault: Vault, query: str, limit: int = 10, scope: str = "wiki") -> list[Hit]:

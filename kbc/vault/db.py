@@ -69,6 +69,18 @@ def m004_concept_written_claims(db: sqlite_utils.Database) -> None:
     db["concepts"].add_column("written_claims", str)
 
 
+@migration
+def m005_ask_sessions(db: sqlite_utils.Database) -> None:
+    # The last question's exact messages, so a follow-up reuses them as a cached prefix.
+    db["ask_sessions"].create({"id": int, "created": str, "messages": str, "pages": str}, pk="id")
+
+
+@migration
+def m006_search_rank(db: sqlite_utils.Database) -> None:
+    # bm25 weights for the columns title, aliases, heading, body: titles and aliases count most.
+    db.execute("insert into chunks(chunks, rank) values('rank', 'bm25(10.0, 8.0, 3.0, 1.0)')")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

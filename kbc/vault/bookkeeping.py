@@ -1,0 +1,45 @@
+"""What code keeps true across the whole wiki after any command writes pages: indexes,
+closed-world links and backlinks. No LLM involved."""
+from __future__ import annotations
+
+from kbc.vault import Vault
+from kbc.vault.indexes import index_entry_for, write_indexes
+from kbc.vault.linkcheck import LinkResolver
+from kbc.vault.links import find_links, link_key
+from kbc.vault.pages import page_state, read_page, registered_pages, set_backlinks, write_page
+
+
+def is_navigation(name: str) -> bool:
+    """Index pages and the log: linked from everywhere, so left out of backlinks."""
+    return name in ("index", "log") or name.startswith("Index of ")
+
+
+def refresh_wiki(vault: Vault) -> list[str]:
+    """Rewrite the indexes, unlink links to missing pages in kbc's own pages, and refresh
+    every backlinks section. Pages a person edited are read, never written. Returns the
+    names of the pages whose links were repaired."""
+    entries = [e for e in (index_entry_for(p) for p in vault.wiki_pages().values()) if e]
+    write_indexes(vault, entries, vault.settings.index_max_tokens)
+    pages = vault.wiki_pages()
+    resolver = LinkResolver(vault.note_names(), vault.page_aliases())
+    registry = registered_pages(vault)
+    repaired = []
+    inbound: dict[str, set[str]] = {}
+    for path in pages.values():
+        props, body = read_page(path)
+        if page_state(vault, path) == "ours":
+            fixed = resolver.fix(body)
+            if fixed != body:
+                row = registry.get(vault.rel(path), {})
+                write_page(vault, path, props, fixed, row.get("kind", str(props.get("kind", "page"))),
+                           row.get("prompt_version", ""), row.get("model", ""))
+                repaired.append(path.stem)
+                body = fixed
+        for link in find_links(body):
+            target = resolver.resolve(link.target)
+            if target and link_key(target) != link_key(path.stem) and not is_navigation(path.stem):
+                inbound.setdefault(link_key(target), set()).add(path.stem)
+    for key, path in pages.items():
+        if not is_navigation(path.stem):
+            set_backlinks(vault, path, sorted(inbound.get(key, ())))
+    return repaired
