@@ -293,3 +293,65 @@ def ask_command(ctx, question, base_url, model, budget, save, follow_up, as_json
     click.echo(f"\n({answer.prompt_tokens:,} prompt tokens, {answer.cached_tokens:,} cached, "
                f"{answer.completion_tokens:,} completion"
                + (f"; saved to {answer.saved}" if answer.saved else "") + ")", err=True)
+
+
+@cli.command(name="lint")
+@llm_options
+@click.option("--fix", "mend", is_flag=True, help="Mend what code can (links, indexes, front matter).")
+@click.option("--deep", is_flag=True, help="Also ask the model: contradictions, unsupported claims, next questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON (for CI).")
+@click.pass_context
+def lint_command(ctx, base_url, model, budget, mend, deep, as_json):
+    """Check the wiki's health; exit 1 while problems remain.
+
+    Structural checks need no model: missing link targets, orphans, sources without a
+    summary, pages missing from the indexes, likely duplicate concepts, stale, empty or
+    cut-off pages, invalid front matter, oversized indexes, missing images.
+
+    \b
+    Example:
+      kbc lint --fix
+      kbc lint --deep --budget 100000
+    """
+    from kbc.compile import EXTRACT_TEMPLATE, WRITE_TEMPLATE
+    from kbc.lint import Expectations, check, fix
+    from kbc.llm.backends import configured_model_name
+    from kbc.search import refresh_index
+
+    vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    templates = templates_for(vault)
+    expect = Expectations({"concept": templates.version(WRITE_TEMPLATE),
+                           "source-summary": templates.version(EXTRACT_TEMPLATE)},
+                          configured_model_name(vault.settings))
+    fixed = []
+    if mend:
+        fixed, problems = fix(vault, expect)
+        refresh_index(vault)
+    else:
+        problems = check(vault, expect)
+    deep_report = None
+    if deep:
+        from kbc.lint.deep import deep_lint
+
+        deep_report = deep_lint(vault, make_llm(vault, quiet=as_json), templates)
+        refresh_index(vault)
+    if as_json:
+        emit_json({"problems": [p.to_dict() for p in problems], "fixed": [p.to_dict() for p in fixed],
+                   "deep": deep_report.to_dict() if deep_report else None})
+    else:
+        for problem in fixed:
+            click.echo(f"fixed    {problem.line()}")
+        for problem in problems:
+            click.echo(problem.line())
+        if deep_report:
+            click.echo(f"deep: {deep_report.checked} concepts checked, {deep_report.reused} unchanged; "
+                       f"{len(deep_report.contradictions)} contradictions, {len(deep_report.unsupported)} "
+                       f"unsupported claims, {len(deep_report.candidates)} article candidates; see [[health]]")
+        click.echo(f"{len(problems)} problems" + (f", {len(fixed)} fixed" if mend else ""))
+    if deep_report:
+        for error in deep_report.errors:
+            click.echo(f"kbc: error: {error}", err=True)
+        if deep_report.stopped:
+            click.echo(f"kbc: stopped: {deep_report.stopped}", err=True)
+    if problems:
+        ctx.exit(1)

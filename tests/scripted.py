@@ -70,6 +70,14 @@ class ScriptedModel:
         return {"articles": articles}
 
 
+    def answer_concept_health(self, prompt: str, body: dict) -> dict:
+        return {"contradictions": [], "unsupported": []}
+
+    def answer_next_questions(self, prompt: str, body: dict) -> dict:
+        concepts = prompt.split("Concepts with pages:", 1)[-1].split("\n\n", 1)[0].split()
+        return {"questions": [f"How does {name} relate to the others?" for name in concepts[:3]]}
+
+
 def _sentence_with(line: str, name: str) -> str:
     for sentence in re.split(r"(?<=[.!?])\s+", line):
         if name in sentence:

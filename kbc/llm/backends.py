@@ -175,3 +175,13 @@ def make_backend(settings) -> OpenAIBackend | LlamaCppBackend:
     if settings.uses_endpoint:
         return OpenAIBackend(settings.base_url, settings.model, settings.api_key)
     return LlamaCppBackend(settings.local_model or None, context_window=settings.context_window or 8192)
+
+
+def configured_model_name(settings) -> str:
+    """The name the ledger and pages record for the configured model, without loading it."""
+    if settings.uses_endpoint:
+        return settings.model
+    try:
+        return Path(settings.local_model).stem if settings.local_model else default_local_model().stem
+    except BackendError:
+        return ""

@@ -59,10 +59,10 @@ class Templates:
         source, _, _ = self.env.loader.get_source(self.env, name)
         return hashlib.sha256(source.encode()).hexdigest()[:12]
 
-    def render(self, name: str, **values) -> str:
+    def render(self, name: str, /, **values) -> str:
         return self.env.get_template(name).render(**values)
 
-    def prompt(self, name: str, **values) -> Prompt:
+    def prompt(self, name: str, /, **values) -> Prompt:
         """Render a prompt template's three blocks: `system`, `context` (stable) and `item`."""
         template = self.env.get_template(name)
         context = template.new_context(values)

@@ -11,7 +11,7 @@ from kbc.vault.pages import page_state, read_page, registered_pages, set_backlin
 
 def is_navigation(name: str) -> bool:
     """Index pages and the log: linked from everywhere, so left out of backlinks."""
-    return name in ("index", "log") or name.startswith("Index of ")
+    return name in ("index", "log", "health") or name.startswith("Index of ")
 
 
 def refresh_wiki(vault: Vault) -> list[str]:

@@ -81,6 +81,12 @@ def m006_search_rank(db: sqlite_utils.Database) -> None:
     db.execute("insert into chunks(chunks, rank) values('rank', 'bm25(10.0, 8.0, 3.0, 1.0)')")
 
 
+@migration
+def m007_lint_checks(db: sqlite_utils.Database) -> None:
+    # Per concept: the hash of what deep lint last sent, and what it found.
+    db["lint_checks"].create({"key": str, "input_hash": str, "findings": str}, pk="key")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

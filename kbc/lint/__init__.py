@@ -1,0 +1,201 @@
+"""Lint: structural health checks of a wiki (code only, fast) and what code can mend."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from kbc.vault import Vault
+from kbc.vault.bookkeeping import is_navigation, refresh_wiki
+from kbc.vault.files import sha256_text
+from kbc.vault.frontmatter import FrontMatterError, split
+from kbc.vault.indexes import estimate_tokens, index_entry_for
+from kbc.vault.linkcheck import LinkResolver
+from kbc.vault.links import find_links, is_file_link, link_key
+from kbc.vault.pages import page_state, read_page, write_page
+
+LIST_PROPERTIES = ("tags", "aliases", "cssclasses")
+TAG = re.compile(r"^[\w/-]*[^\W\d][\w/-]*$")
+DUPLICATE_SCORE = 85  # looser than compile's merge: lint only asks a person to look
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str
+    page: str
+    detail: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def line(self) -> str:
+        return f"{self.check}: [[{self.page}]]: {self.detail}"
+
+
+@dataclass
+class Expectations:
+    """What the current templates and model would write, to tell stale pages."""
+    versions: dict  # page kind -> prompt version
+    model: str
+
+
+def check(vault: Vault, expect: Expectations | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    pages = vault.wiki_pages()
+    parsed: dict[str, tuple[dict, str]] = {}
+    for key, path in pages.items():
+        try:
+            parsed[key] = split(path.read_text(encoding="utf-8"))
+        except FrontMatterError as exc:
+            problems.append(Problem("invalid-front-matter", path.stem, str(exc)))
+            parsed[key] = ({}, path.read_text(encoding="utf-8").split("---", 2)[-1])
+        except UnicodeDecodeError:
+            problems.append(Problem("invalid-front-matter", path.stem, "not UTF-8 text"))
+            parsed[key] = ({}, "")
+    resolver = LinkResolver(vault.note_names(), vault.page_aliases())
+    exact = {link_key(n) for n in vault.note_names()} | {link_key(a) for a in vault.page_aliases()}
+    files = {p.name.casefold() for p in vault.root.rglob("*") if p.is_file() and ".kbc" not in p.parts}
+    inbound: dict[str, set[str]] = {}
+    indexed: set[str] = set()
+    for key, (props, body) in parsed.items():
+        name = pages[key].stem
+        problems += _front_matter_problems(name, props)
+        for link in find_links(body):
+            target = link.target
+            if not target:
+                continue
+            if is_file_link(target):
+                if target.rsplit("/", 1)[-1].casefold() not in files:
+                    problems.append(Problem("missing-embed", name, f"{target} is not in the vault"))
+                continue
+            if link_key(target) not in exact:
+                problems.append(Problem("dangling-link", name, f"[[{target}]] points at no page"))
+                continue
+            resolved = resolver.resolve(target)
+            if resolved and link_key(resolved) != key:
+                if name == "index" or name.startswith("Index of "):
+                    indexed.add(link_key(resolved))
+                else:  # a link from an index does not make a page less of an orphan
+                    inbound.setdefault(link_key(resolved), set()).add(name)
+        if not body.strip() or not re.sub(r"^#.*$", "", body, flags=re.M).strip():
+            problems.append(Problem("empty-page", name, "the page has no text"))
+        elif _looks_cut_off(body):
+            problems.append(Problem("cut-off-page", name, "the text stops mid-sentence or inside a code block"))
+        if (name == "index" or name.startswith("Index of ")) and estimate_tokens(body) > vault.settings.index_max_tokens:
+            problems.append(Problem("index-too-large", name,
+                                    f"about {estimate_tokens(body):,} tokens, over the {vault.settings.index_max_tokens:,} limit"))
+    for key, path in pages.items():
+        if is_navigation(path.stem) or parsed[key][0].get("kind") == "proposal":
+            continue
+        if not inbound.get(key):
+            problems.append(Problem("orphan-page", path.stem, "no page links here"))
+        if index_entry_for(path) and key not in indexed:
+            problems.append(Problem("not-in-index", path.stem, "missing from the index pages"))
+    problems += _duplicates(pages, parsed)
+    problems += _source_problems(vault, pages, expect)
+    if expect:
+        problems += _stale_by_version(vault, pages, parsed, expect)
+    return sorted(set(problems), key=lambda p: (p.check, p.page.casefold(), p.detail))
+
+
+def _front_matter_problems(name: str, props: dict) -> list[Problem]:
+    problems = []
+    for key in LIST_PROPERTIES:
+        if key in props and not isinstance(props[key], list):
+            problems.append(Problem("invalid-front-matter", name, f"`{key}` must be a list"))
+    for tag in props.get("tags") or [] if isinstance(props.get("tags"), list) else []:
+        if not isinstance(tag, str) or not TAG.match(tag):
+            problems.append(Problem("invalid-front-matter", name, f"tag {tag!r} is not a valid tag"))
+    for key in ("tag", "alias", "cssclass"):
+        if key in props:
+            problems.append(Problem("invalid-front-matter", name, f"`{key}` is gone since Obsidian 1.9: use `{key}s`"))
+    return problems
+
+
+def _looks_cut_off(body: str) -> bool:
+    text = re.sub(r"<!--.*?-->", "", body, flags=re.S).rstrip()
+    if text.count("```") % 2:
+        return True
+    last = text.split("\n")[-1].strip()
+    prose = last and not last.startswith(("#", "-", "*", "|", ">", "!", "[")) and len(last) > 60
+    return bool(prose and not re.search(r"[.!?:;)\]\"'`*”’]$", last))
+
+
+def _duplicates(pages, parsed) -> list[Problem]:
+    """Concept pages whose names or aliases are near-identical: one idea on two pages."""
+    names = []
+    for key, (props, _) in parsed.items():
+        if props.get("kind") == "concept":
+            labels = [pages[key].stem] + [a for a in props.get("aliases") or [] if isinstance(a, str)]
+            names.append((pages[key].stem, [link_key(label) for label in labels]))
+    problems = []
+    for i, (first, first_labels) in enumerate(names):
+        for second, second_labels in names[i + 1:]:
+            score = max(fuzz.token_sort_ratio(a, b) for a in first_labels for b in second_labels)
+            if score >= DUPLICATE_SCORE:
+                problems.append(Problem("duplicate-concept", first, f"same concept as [[{second}]]?"))
+    return problems
+
+
+def _source_problems(vault: Vault, pages, expect) -> list[Problem]:
+    """Raw notes without a summary page, and summaries older than their source."""
+    problems = []
+    manifest = {row["path"]: row for row in vault.db["sources"].rows}
+    for note in sorted(vault.raw_dir.rglob("*.md")) if vault.raw_dir.is_dir() else []:
+        rel = vault.rel(note)
+        if "/attachments/" in rel or any(p.startswith(".") for p in note.relative_to(vault.raw_dir).parts):
+            continue
+        row = manifest.get(rel)
+        if row is None or link_key(Path(row["summary_page"]).stem) not in pages:
+            problems.append(Problem("source-without-summary", note.stem, f"{rel} has no summary page; run `kbc compile`"))
+        elif row["sha256"] != sha256_text(note.read_text(encoding="utf-8", errors="replace")):
+            problems.append(Problem("stale-page", Path(row["summary_page"]).stem,
+                                    f"{rel} changed since the page was written; run `kbc compile`"))
+    return problems
+
+
+def _stale_by_version(vault, pages, parsed, expect: Expectations) -> list[Problem]:
+    problems = []
+    for key, (props, _) in parsed.items():
+        version = expect.versions.get(props.get("kind"))
+        if version is None or "kbc_prompt" not in props:
+            continue
+        if props.get("kbc_prompt") != version or props.get("kbc_model") != expect.model:
+            problems.append(Problem("stale-page", pages[key].stem,
+                                    "written by another prompt version or model; run `kbc compile --stale`"))
+    return problems
+
+
+def fix(vault: Vault, expect: Expectations | None = None) -> tuple[list[Problem], list[Problem]]:
+    """Mend what code can: links, indexes, backlinks and front matter of pages kbc owns.
+    Pages a person edited are never written. Returns (problems fixed, problems left)."""
+    before = check(vault, expect)
+    for path in vault.wiki_pages().values():
+        if page_state(vault, path) != "ours":
+            continue
+        props, body = read_page(path)
+        mended = _mended_front_matter(props)
+        if mended != props:
+            mended.pop("kbc_hash", None)
+            write_page(vault, path, mended, body, str(props.get("kind", "page")),
+                       str(props.get("kbc_prompt", "")), str(props.get("kbc_model", "")))
+    refresh_wiki(vault)
+    after = check(vault, expect)
+    return [p for p in before if p not in after], after
+
+
+def _mended_front_matter(props: dict) -> dict:
+    mended = dict(props)
+    for old in ("tag", "alias", "cssclass"):
+        if old in mended:
+            value = mended.pop(old)
+            mended.setdefault(old + ("es" if old == "cssclass" else "s"), value)
+    for key in LIST_PROPERTIES:
+        if key in mended and not isinstance(mended[key], list):
+            mended[key] = [mended[key]] if mended[key] else []
+    if "tags" in mended:
+        tags = (re.sub(r"[^\w/-]+", "-", str(t)).strip("-") for t in mended["tags"])
+        mended["tags"] = [t for t in tags if t and TAG.match(t)]
+    return mended
