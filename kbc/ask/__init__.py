@@ -6,19 +6,16 @@ import json
 from dataclasses import dataclass, field
 
 from kbc.llm import LLM, Prompt, Request, Templates
-from kbc.search import Searcher
+from kbc.search import gather
 from kbc.vault import Vault
-from kbc.vault.bookkeeping import is_navigation, refresh_wiki
+from kbc.vault.bookkeeping import refresh_wiki
 from kbc.vault.files import page_name
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.links import find_links, link_key
-from kbc.vault.pages import own_body, read_page, today, write_page
+from kbc.vault.links import find_links
+from kbc.vault.pages import today, write_page
 
 ASK_TEMPLATE = "prompts/ask.j2"
 ANSWER_TOKENS = 1024
-PAGE_TOKENS = 1500  # no single page may take more of the budget than this
-RELEVANCE_FLOOR = 0.4  # a hit scoring under this share of the best one is not worth reading
-MAX_PAGES = 5  # a careful reader opens a handful of pages, not a tenth of the wiki
 NOTHING_FOUND = "The wiki holds nothing on this question yet."
 
 
@@ -36,55 +33,6 @@ class Answer:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def gather(vault: Vault, question: str, budget: int, count_tokens,
-           exclude: set[str] = frozenset()) -> list[dict]:
-    """The pages a careful reader would open: the best search hits, then pages the best hit
-    links to, each cut to fit, until the budget is spent."""
-    searcher = Searcher(vault)
-    hits = [h for h in searcher.search(question, limit=12) if not is_navigation(h.page)]
-    if not hits:
-        return []
-    pages = vault.wiki_pages()
-    best = hits[0].score
-    wanted = [h.page for h in hits if h.score >= best * RELEVANCE_FLOOR][: MAX_PAGES - 1]
-    first = pages.get(link_key(wanted[0]))
-    if first is not None:
-        _, body = read_page(first)
-        wanted += [link.target for link in find_links(own_body(body)) if not link.embed]
-    chosen, spent, seen = [], 0, set(exclude)
-    for name in wanted:
-        path = pages.get(link_key(name))
-        if len(chosen) >= MAX_PAGES:
-            break
-        if path is None or path.stem in seen or is_navigation(path.stem):
-            continue
-        seen.add(path.stem)
-        _, body = read_page(path)
-        text = _cut(own_body(body).strip(), min(PAGE_TOKENS, budget - spent), count_tokens)
-        if not text:
-            break
-        cost = count_tokens(text) + 12
-        chosen.append({"name": path.stem, "text": text})
-        spent += cost
-    return chosen
-
-
-def _cut(text: str, tokens: int, count_tokens) -> str:
-    """The page's opening paragraphs that fit in `tokens`."""
-    if tokens <= 50:
-        return ""
-    if count_tokens(text) <= tokens:
-        return text
-    kept, used = [], 0
-    for paragraph in text.split("\n\n"):
-        cost = count_tokens(paragraph) + 1
-        if used + cost > tokens:
-            break
-        kept.append(paragraph)
-        used += cost
-    return "\n\n".join(kept)
 
 
 def ask(vault: Vault, llm: LLM, templates: Templates, question: str,

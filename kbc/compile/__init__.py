@@ -18,7 +18,7 @@ from kbc.compile.sources import Source, numbered_lines, scan_sources, split_to_f
 from kbc.errors import KbcError
 from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
 from kbc.vault import Vault
-from kbc.vault.files import atomic_write, page_name, sha256_text
+from kbc.vault.files import page_name, sha256_text
 from kbc.vault.bookkeeping import is_navigation, refresh_wiki
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.links import link_key

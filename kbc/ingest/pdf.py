@@ -5,7 +5,6 @@ import re
 import statistics
 
 import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 
 from kbc.errors import KbcError
 from kbc.ingest.notes import Note

@@ -10,8 +10,10 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from kbc.vault import ATTACHMENTS, Vault
+from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.frontmatter import split
-from kbc.vault.links import WIKILINK
+from kbc.vault.links import WIKILINK, find_links, link_key
+from kbc.vault.pages import own_body, read_page
 
 _HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -169,6 +171,60 @@ class Searcher:
                     "select snippet(chunks, 3, ?, ?, '…', 16) from chunks where chunks match ? and rowid = ?",
                     [marks[0], marks[1], match, rowids[hit.path]]).fetchone()[0]
         return hits
+
+
+PAGE_TOKENS = 1500  # no single page may take more of the budget than this
+RELEVANCE_FLOOR = 0.4  # a hit scoring under this share of the best one is not worth reading
+MAX_PAGES = 5  # a careful reader opens a handful of pages, not a tenth of the wiki
+
+
+def gather(vault: Vault, question: str, budget: int, count_tokens,
+           exclude: set[str] = frozenset()) -> list[dict]:
+    """The pages a careful reader would open: the best search hits, then pages the best hit
+    links to, each cut to fit, until the budget is spent."""
+    searcher = Searcher(vault)
+    hits = [h for h in searcher.search(question, limit=12) if not is_navigation(h.page)]
+    if not hits:
+        return []
+    pages = vault.wiki_pages()
+    best = hits[0].score
+    wanted = [h.page for h in hits if h.score >= best * RELEVANCE_FLOOR][: MAX_PAGES - 1]
+    first = pages.get(link_key(wanted[0]))
+    if first is not None:
+        _, body = read_page(first)
+        wanted += [link.target for link in find_links(own_body(body)) if not link.embed]
+    chosen, spent, seen = [], 0, set(exclude)
+    for name in wanted:
+        path = pages.get(link_key(name))
+        if len(chosen) >= MAX_PAGES:
+            break
+        if path is None or path.stem in seen or is_navigation(path.stem):
+            continue
+        seen.add(path.stem)
+        _, body = read_page(path)
+        text = _cut(own_body(body).strip(), min(PAGE_TOKENS, budget - spent), count_tokens)
+        if not text:
+            break
+        cost = count_tokens(text) + 12
+        chosen.append({"name": path.stem, "text": text})
+        spent += cost
+    return chosen
+
+
+def _cut(text: str, tokens: int, count_tokens) -> str:
+    """The page's opening paragraphs that fit in `tokens`."""
+    if tokens <= 50:
+        return ""
+    if count_tokens(text) <= tokens:
+        return text
+    kept, used = [], 0
+    for paragraph in text.split("\n\n"):
+        cost = count_tokens(paragraph) + 1
+        if used + cost > tokens:
+            break
+        kept.append(paragraph)
+        used += cost
+    return "\n\n".join(kept)
 
 
 def search(vault: Vault, query: str, limit: int = 10, scope: str = "wiki") -> list[Hit]:
