@@ -8,7 +8,7 @@ KBC    := $(VENV)/bin/kbc
 # llama.cpp's default -march=native build crashes on these CPUs (AMX): build portable code.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: install demo test test-fast test-slow clean
+.PHONY: install browser demo test test-fast test-slow clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -25,11 +25,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's Chromium and its driver, for the browser tests of `kbc serve` (root, as in CI).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 demo: $(VENV)/.installed
 	$(KBC) compile
 	$(KBC) stats
 
-test: install
+test: install browser
 	$(PYTHON) -m pytest -q
 
 test-fast: install

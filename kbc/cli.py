@@ -422,3 +422,37 @@ def report_command(ctx, topic, base_url, model, budget, as_json):
       kbc report "How systems agree on a leader"
     """
     _make_output(ctx, "report", topic, base_url, model, budget, as_json)
+
+
+@cli.command(name="serve")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; only 127.0.0.1 unless you mean to share the wiki.")
+@llm_options
+@click.pass_context
+def serve_command(ctx, port, host, base_url, model, budget):
+    """Serve the wiki in a browser: pages, backlinks, search as you type, ask, stats.
+
+    \b
+    Example:
+      kbc serve --port 8080
+    """
+    from kbc.ask import ask
+    from kbc.serve import Site, make_server
+
+    vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    llm_holder = []
+
+    def answer(question):
+        if not llm_holder:  # the embedded model loads on the first question, not at start
+            llm_holder.append(make_llm(vault, quiet=True))
+        return ask(vault, llm_holder[0], templates_for(vault), question)
+
+    server = make_server(Site(vault, ask=answer), host, port)
+    click.echo(f"Serving {vault.wiki_dir} on http://{host}:{server.server_port}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()

@@ -40,3 +40,30 @@ def to_plain_text(markdown: str) -> str:
             flush()
     flush()
     return "\n".join(out) + ("\n" if out else "")
+
+
+def wikilink_plugin(md: MarkdownIt, render) -> None:
+    """An inline rule for [[Page]], [[Page#Heading|shown]] and ![[file.png]]; `render(meta)`
+    returns the HTML for one link (meta: target, anchor, shown, embed)."""
+
+    def rule(state, silent: bool) -> bool:
+        src, pos = state.src, state.pos
+        embed = src.startswith("![[", pos)
+        if not (embed or src.startswith("[[", pos)):
+            return False
+        start = pos + (3 if embed else 2)
+        end = src.find("]]", start)
+        if end < 0 or "\n" in src[start:end] or "[" in src[start:end]:
+            return False
+        match = WIKILINK.fullmatch(src[pos:end + 2])
+        if match is None:
+            return False
+        if not silent:
+            token = state.push("wikilink", "", 0)
+            token.meta = {"target": match["target"].strip(), "anchor": (match["anchor"] or "")[1:],
+                          "shown": match["shown"] or "", "embed": embed}
+        state.pos = end + 2
+        return True
+
+    md.inline.ruler.before("link", "wikilink", rule)
+    md.add_render_rule("wikilink", lambda self, tokens, idx, options, env: render(tokens[idx].meta))
