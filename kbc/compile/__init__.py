@@ -17,6 +17,7 @@ from kbc.compile.concepts import ConceptMatcher, concept_key
 from kbc.compile.sources import Source, numbered_lines, scan_sources, split_to_fit
 from kbc.errors import KbcError
 from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
+from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
 from kbc.vault.files import page_name, sha256_text
 from kbc.vault.bookkeeping import is_navigation, refresh_wiki
@@ -31,54 +32,13 @@ WRITE_BATCH_CONCEPTS = 6
 WRITE_BATCH_CLAIM_TOKENS = 2500
 TOKENS_PER_ARTICLE = 600  # room in the answer for one article of up to four paragraphs
 
-EXTRACT_SCHEMA = {
-    "title": "source_extraction",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["title", "summary", "concepts"],
-    "properties": {
-        "title": {"type": "string"},
-        "summary": {"type": "string", "minLength": 1},
-        "concepts": {"type": "array", "maxItems": 8, "items": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["name", "aliases", "definition", "claims"],
-            "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "aliases": {"type": "array", "items": {"type": "string"}},
-                "definition": {"type": "string"},
-                "claims": {"type": "array", "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["text", "lines"],
-                    "properties": {"text": {"type": "string"}, "lines": {"type": "string"}},
-                }},
-            },
-        }},
-    },
-}
-
-WRITE_SCHEMA = {
-    "title": "concept_articles",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["articles"],
-    "properties": {"articles": {"type": "array", "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "paragraphs"],
-        "properties": {
-            "name": {"type": "string"},
-            "paragraphs": {"type": "array", "minItems": 1, "maxItems": 4, "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["text", "sources"],
-                "properties": {"text": {"type": "string"},
-                               "sources": {"type": "array", "items": {"type": "integer"}}},
-            }},
-        },
-    }}},
-}
+EXTRACT_SCHEMA = obj(
+    "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
+    concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT), definition=TEXT,
+                       claims=array(obj(text=TEXT, lines=TEXT))), max_items=8))
+WRITE_SCHEMA = obj(
+    "concept_articles",
+    articles=array(obj(name=TEXT, paragraphs=array(obj(text=TEXT, sources=array(INTEGER)), 1, 4))))
 
 
 @dataclass

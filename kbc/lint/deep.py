@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
+from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
 from kbc.vault.files import sha256_text
@@ -21,26 +22,12 @@ QUESTIONS_TEMPLATE = "prompts/questions.j2"
 CANDIDATE_MIN_PAGES = 3
 _PHRASE = re.compile(r"\b([A-Z][a-zA-Z0-9-]+(?: [A-Z][a-zA-Z0-9-]+){0,3})\b")
 
-QUOTE = {"type": "string"}
-LINT_SCHEMA = {
-    "title": "concept_health", "type": "object", "additionalProperties": False,
-    "required": ["contradictions", "unsupported"],
-    "properties": {
-        "contradictions": {"type": "array", "maxItems": 8, "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["claim_a", "source_a", "claim_b", "source_b", "explanation"],
-            "properties": {"claim_a": QUOTE, "source_a": {"type": "integer"}, "claim_b": QUOTE,
-                           "source_b": {"type": "integer"}, "explanation": QUOTE}}},
-        "unsupported": {"type": "array", "maxItems": 8, "items": {
-            "type": "object", "additionalProperties": False, "required": ["text", "reason"],
-            "properties": {"text": QUOTE, "reason": QUOTE}}},
-    },
-}
-QUESTIONS_SCHEMA = {
-    "title": "next_questions", "type": "object", "additionalProperties": False,
-    "required": ["questions"],
-    "properties": {"questions": {"type": "array", "maxItems": 8, "items": {"type": "string"}}},
-}
+LINT_SCHEMA = obj(
+    "concept_health",
+    contradictions=array(obj(claim_a=TEXT, source_a=INTEGER, claim_b=TEXT, source_b=INTEGER, explanation=TEXT),
+                         max_items=8),
+    unsupported=array(obj(text=TEXT, reason=TEXT), max_items=8))
+QUESTIONS_SCHEMA = obj("next_questions", questions=array(TEXT, max_items=8))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kbc.errors import KbcError
 from kbc.llm import LLM, Request, Templates
+from kbc.llm.schema import BOOLEAN, NUMBER, TEXT, array, obj
 from kbc.search import gather
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
@@ -24,45 +25,17 @@ REPORT_TEMPLATE = "prompts/report.j2"
 CONTEXT_TOKENS = 6000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 
-TEXT = {"type": "string"}
-SLIDES_SCHEMA = {
-    "title": "slide_deck", "type": "object", "additionalProperties": False,
-    "required": ["title", "slides"],
-    "properties": {
-        "title": TEXT,
-        "slides": {"type": "array", "minItems": 3, "maxItems": 13, "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["title", "bullets", "image"],
-            "properties": {"title": TEXT, "bullets": {"type": "array", "maxItems": 6, "items": TEXT},
-                           "image": TEXT}}},
-    },
-}
-CHART_SCHEMA = {
-    "title": "chart_data", "type": "object", "additionalProperties": False,
-    "required": ["found", "chart_type", "title", "x_label", "y_label", "series"],
-    "properties": {
-        "found": {"type": "boolean"},
-        "chart_type": {"type": "string", "enum": ["bar", "line", "scatter", "pie"]},
-        "title": TEXT, "x_label": TEXT, "y_label": TEXT,
-        "series": {"type": "array", "maxItems": 6, "items": {
-            "type": "object", "additionalProperties": False, "required": ["name", "unit", "points"],
-            "properties": {"name": TEXT, "unit": TEXT, "points": {"type": "array", "maxItems": 40, "items": {
-                "type": "object", "additionalProperties": False, "required": ["label", "value", "page"],
-                "properties": {"label": TEXT, "value": {"type": "number"}, "page": TEXT}}}}}},
-    },
-}
-REPORT_SCHEMA = {
-    "title": "report", "type": "object", "additionalProperties": False,
-    "required": ["title", "sections"],
-    "properties": {
-        "title": TEXT,
-        "sections": {"type": "array", "minItems": 1, "maxItems": 10, "items": {
-            "type": "object", "additionalProperties": False, "required": ["heading", "paragraphs"],
-            "properties": {"heading": TEXT, "paragraphs": {"type": "array", "maxItems": 6, "items": {
-                "type": "object", "additionalProperties": False, "required": ["text", "pages"],
-                "properties": {"text": TEXT, "pages": {"type": "array", "items": TEXT}}}}}}},
-    },
-}
+SLIDES_SCHEMA = obj(
+    "slide_deck", title=TEXT,
+    slides=array(obj(title=TEXT, bullets=array(TEXT, max_items=6), image=TEXT), 3, 13))
+CHART_SCHEMA = obj(
+    "chart_data", found=BOOLEAN, chart_type={"type": "string", "enum": ["bar", "line", "scatter", "pie"]},
+    title=TEXT, x_label=TEXT, y_label=TEXT,
+    series=array(obj(name=TEXT, unit=TEXT, points=array(obj(label=TEXT, value=NUMBER, page=TEXT), max_items=40)),
+                 max_items=6))
+REPORT_SCHEMA = obj(
+    "report", title=TEXT,
+    sections=array(obj(heading=TEXT, paragraphs=array(obj(text=TEXT, pages=array(TEXT)), max_items=6)), 1, 10))
 
 
 class NoData(KbcError):

@@ -1,0 +1,24 @@
+"""JSON Schema in the strict form structured outputs want: every property required, no others."""
+from __future__ import annotations
+
+TEXT = {"type": "string"}
+NUMBER = {"type": "number"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+
+
+def obj(name: str | None = None, /, **properties) -> dict:
+    """A strict object schema; `name` (the schema's title) is positional so that a property
+    may itself be called `title` or `name`."""
+    schema = {"type": "object", "additionalProperties": False, "required": list(properties),
+              "properties": properties}
+    return {"title": name, **schema} if name else schema
+
+
+def array(items: dict, min_items: int | None = None, max_items: int | None = None) -> dict:
+    schema = {"type": "array", "items": items}
+    if min_items is not None:
+        schema["minItems"] = min_items
+    if max_items is not None:
+        schema["maxItems"] = max_items
+    return schema
