@@ -212,7 +212,15 @@ def ingest_command(ctx, sources, as_json):
             else:
                 yield source
 
+    counts = {"done": 0, "failed": 0}
+    progress = sys.stderr.isatty() and not as_json
+
     def show(result):
+        counts["done"] += 1
+        counts["failed"] += result.status == "failed"
+        if progress:
+            click.echo(f"\r  {counts['done']} sources done, {counts['failed']} failed", err=True, nl=False)
+            click.echo("\r", err=True, nl=False)
         if as_json:
             return
         if result.status == "failed":
@@ -222,7 +230,12 @@ def ingest_command(ctx, sources, as_json):
         for warning in result.warnings:
             click.echo(f"kbc: warning: {warning}", err=True)
 
-    results = Ingester(vault).ingest_all(expanded(), on_result=show)
+    describe = None
+    if vault.settings.vision:
+        from kbc.ingest import image_describer
+
+        describe = image_describer(make_llm(vault, quiet=True), templates_for(vault))
+    results = Ingester(vault, describe=describe).ingest_all(expanded(), on_result=show)
     refresh_index(vault, ("raw",))
     if as_json:
         emit_json([r.to_dict() for r in results])

@@ -16,6 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BLOCK = 16
 
 
+def text_of(message: dict) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+
+
 def count_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
@@ -25,7 +30,12 @@ class ScriptedModel:
 
     def answer(self, body: dict) -> str:
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
-        prompt = body["messages"][-1]["content"]
+        prompt = text_of(body["messages"][-1])
+        images = [p for p in body["messages"][-1]["content"] if p.get("type") == "image_url"] \
+            if isinstance(body["messages"][-1]["content"], list) else []
+        if images:
+            size = len(images[0]["image_url"]["url"])
+            return f"A picture sent as a {size}-character data URI; it shows a figure."
         if schema is None:
             return self.text_answer(body)
         title = schema.get("title")
@@ -184,7 +194,7 @@ class ScriptedServer:
             canned = self.script.pop(0) if self.script else None
         if canned and "status" in canned:
             return canned["status"], {"error": {"message": canned.get("message", "scripted failure")}}
-        prompt_text = "".join(m["content"] for m in body["messages"])
+        prompt_text = "".join(text_of(m) for m in body["messages"])
         content = canned["content"] if canned else self.model.answer(body)
         finish = canned.get("finish_reason", "stop") if canned else "stop"
         prompt_tokens = count_tokens(prompt_text)

@@ -235,3 +235,20 @@ def test_other_kinds(vault_dir, tmp_path):
     assert re.search(r"!\[\[pic-[0-9a-f]{10}\.png\]\]", clip_body)
     _, repo_body = note_of(vault_dir, results["proj"])
     assert "## README" in repo_body and "main.py" in repo_body and "pyproject.toml" in repo_body
+
+
+def test_images_are_described_when_the_model_reads_images(vault_dir, server, tmp_path):
+    from kbc.ingest import image_describer
+    from tests.conftest import make_llm, open_vault, templates
+
+    vault = open_vault(vault_dir, server)
+    figure = tmp_path / "figure.png"
+    figure.write_bytes((BLOG / "assets" / "break" / "breakconv.png").read_bytes())
+    describe = image_describer(make_llm(vault, server), templates(vault))
+    [result] = Ingester(vault, describe=describe).ingest(str(figure))
+    props, body = note_of(vault_dir, result)
+    assert "## Description" in body and "it shows a figure" in body and props["described_by"] == "model"
+    parts = server.requests[0]["messages"][-1]["content"]
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    row = next(vault.db.query("select * from requests"))
+    assert row["stage"] == "ingest" and row["prompt_tokens"] > 0

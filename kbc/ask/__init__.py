@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from kbc.llm import LLM, Prompt, Request, Templates
+from kbc.llm.prompts import text_of
 from kbc.search import gather
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
@@ -45,7 +46,7 @@ def ask(vault: Vault, llm: LLM, templates: Templates, question: str,
         # The earlier exchange, byte for byte, is the prefix: the engine's cache holds it.
         stable = tuple(history["messages"])
         exclude = set(history["pages"])
-        budget -= llm.count_tokens("".join(m["content"] for m in stable))
+        budget -= llm.count_tokens(text_of(list(stable)))
     instructions = templates.prompt(ASK_TEMPLATE, pages=[], question="")
     overhead = llm.count_tokens(instructions.prefix_text() + question) + 50
     pages = gather(vault, question, max(budget - overhead - ANSWER_TOKENS, 0), llm.count_tokens, exclude)

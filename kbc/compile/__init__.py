@@ -17,6 +17,7 @@ from kbc.compile.concepts import ConceptMatcher, concept_key
 from kbc.compile.sources import Source, numbered_lines, scan_sources, split_to_fit
 from kbc.errors import KbcError
 from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
+from kbc.llm.prompts import text_of
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
 from kbc.vault.files import page_name, sha256_text
@@ -551,8 +552,7 @@ class Compiler:
         extract = [r for source in todo for r in self._extract_requests(source, known)]
         uncached = [r for r in extract if not self.llm.is_cached(r)]
         cached = len(extract) - len(uncached)
-        prompt_tokens = sum(self.llm.count_tokens("".join(m["content"] for m in r.prompt.messages()))
-                            for r in uncached)
+        prompt_tokens = sum(self.llm.count_tokens(text_of(r.prompt.messages())) for r in uncached)
         source_tokens = sum(self.llm.count_tokens(s.body) for s in todo)
         # Articles depend on what extraction finds: about one write request per source,
         # reading claims that come to roughly a third of the source.

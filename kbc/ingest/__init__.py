@@ -5,12 +5,15 @@ the source and the reason, and leaves raw/ as it was. The other sources go on.
 """
 from __future__ import annotations
 
+import base64
+import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlparse
 
 from kbc.errors import KbcError
+from kbc.llm import LLM, BackendError, ItemFailed, Prompt, Request, Templates
 from kbc.ingest.fetch import FetchError, fetch
 from kbc.ingest.files import (DATA_EXTENSIONS, IMAGE_EXTENSIONS, TEXT_EXTENSIONS, convert_dataset,
                               convert_image, convert_repository, convert_text_note, is_repository)
@@ -23,6 +26,7 @@ MAX_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 TIMEOUT = 30.0
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
+DESCRIBE_TEMPLATE = "prompts/describe_image.j2"
 
 
 @dataclass
@@ -37,11 +41,25 @@ class IngestResult:
         return dict(self.__dict__)
 
 
+def image_describer(llm: LLM, templates: Templates) -> Callable[[bytes, str, str], str]:
+    """Describes an image with a model that reads images (stage `ingest`, in the ledger)."""
+    def describe(data: bytes, name: str, source: str) -> str:
+        mime = mimetypes.guess_type(name)[0] or "image/png"
+        built = templates.prompt(DESCRIBE_TEMPLATE, name=name, source=source)
+        prompt = Prompt(built.stable_messages, built.context, built.item, built.version,
+                        images=(f"data:{mime};base64," + base64.b64encode(data).decode(),))
+        return llm.complete(Request("ingest", prompt, None, 400, label=f"{source}: image description")).text.strip()
+
+    return describe
+
+
 @dataclass
 class Ingester:
     vault: Vault
     max_bytes: int = MAX_BYTES
     timeout: float = TIMEOUT
+    # (image bytes, file name, source) -> description; None when the model reads no images
+    describe: Callable[[bytes, str, str], str] | None = None
 
     def __post_init__(self):
         self.known = existing_notes(self.vault)
@@ -89,13 +107,25 @@ class Ingester:
         if kind == "application/pdf" or looks_like_pdf(fetched.data):
             return [convert_pdf(fetched.data, url, _stem(url))], []
         if kind.startswith("image/"):
-            return [convert_image(fetched.data, Path(image_name(url, kind)), url)], []
+            return self._image(fetched.data, Path(image_name(url, kind)), url)
         if kind in ("text/html", "application/xhtml+xml") or not kind:
             note, warnings = convert_html(fetched.data, url, fetched.url, self._download_image)
             return [note], warnings
         if kind in ("text/markdown", "text/plain"):
             return [convert_text_note(fetched.data, Path(_stem(url) + ".md"), url)], []
         raise KbcError(f"{url}: unsupported content type {kind}")
+
+    def _image(self, data: bytes, path: Path, source: str):
+        note = convert_image(data, path, source)
+        warnings = []
+        if self.describe is not None:
+            try:
+                description = self.describe(data, path.name, source)
+                note.body += f"\n## Description\n\n{description}\n"
+                note.extra["described_by"] = "model"
+            except (ItemFailed, BackendError) as exc:
+                warnings.append(f"{source}: stored without a description ({exc})")
+        return [note], warnings
 
     def _download_image(self, url: str):
         try:
@@ -128,7 +158,7 @@ class Ingester:
                 src if "://" in src else base + src.lstrip("/")))
             return [note], warnings
         if suffix in IMAGE_EXTENSIONS:
-            return [convert_image(data, path, source)], []
+            return self._image(data, path, source)
         if suffix in DATA_EXTENSIONS:
             return [convert_dataset(data, path, source)], []
         if suffix in TEXT_EXTENSIONS:
@@ -139,6 +169,3 @@ class Ingester:
 def _stem(url: str) -> str:
     return Path(urlparse(url).path).stem or urlparse(url).netloc
 
-
-def ingest(vault: Vault, sources: Iterable[str], on_result=None) -> list[IngestResult]:
-    return Ingester(vault).ingest_all(sources, on_result)

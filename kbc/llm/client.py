@@ -16,7 +16,7 @@ import jsonschema
 
 from kbc.errors import KbcError
 from kbc.llm.backends import BackendError
-from kbc.llm.prompts import Prompt, stable_json
+from kbc.llm.prompts import IMAGE_TOKENS, Prompt, stable_json, text_of
 
 
 class ItemFailed(KbcError):
@@ -169,7 +169,7 @@ class LLM:
     # -- internals ------------------------------------------------------------------------
 
     def _call(self, request: Request, messages, max_tokens, temperature: float = 0.0):
-        estimate = self.count_tokens("".join(m["content"] for m in messages)) + max_tokens
+        estimate = self.count_tokens(text_of(messages)) + IMAGE_TOKENS * len(request.prompt.images) + max_tokens
         self._reserve(estimate)
         started = time.perf_counter()
         try:

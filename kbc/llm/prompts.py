@@ -21,12 +21,18 @@ class Prompt:
     context: str = ""
     item: str = ""
     version: str = ""  # content hash of the template that built it
+    images: tuple = ()  # data: URIs sent with the item, for models that read images
 
     def messages(self) -> list[dict]:
-        return [*self.stable_messages, {"role": "user", "content": self.context + self.item}]
+        text = self.context + self.item
+        if not self.images:
+            return [*self.stable_messages, {"role": "user", "content": text}]
+        parts = [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}}
+                                                    for url in self.images]
+        return [*self.stable_messages, {"role": "user", "content": parts}]
 
     def prefix_text(self) -> str:
-        return "".join(m["content"] for m in self.stable_messages) + self.context
+        return text_of(list(self.stable_messages)) + self.context
 
     def prefix_hash(self) -> str:
         blob = json.dumps([list(self.stable_messages), self.context], sort_keys=True, ensure_ascii=False)
@@ -75,6 +81,21 @@ class Templates:
         system, shared, item = block("system"), block("context"), block("item")
         stable = ({"role": "system", "content": system},) if system else ()
         return Prompt(stable, shared + "\n\n" if shared else "", item, self.version(name))
+
+
+IMAGE_TOKENS = 800  # what one image costs a vision model, roughly, for budgets and estimates
+
+
+def text_of(messages: list[dict]) -> str:
+    """The text of messages whose content may be a list of parts (text and images)."""
+    out = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            out.append(content)
+        else:
+            out += [part.get("text", "") for part in content]
+    return "".join(out)
 
 
 def stable_json(value) -> str:

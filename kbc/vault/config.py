@@ -20,6 +20,8 @@ model = ""
 local_model = ""
 # Requests sent at once after the first of a group has warmed the prefix cache.
 concurrency = 4
+# Set to true when the model reads images: `kbc ingest` then describes each image it ingests.
+vision = false
 # Tokens a whole run may spend (prompt + completion); 0 means no limit.
 budget = 0
 # The model's context window in tokens; 0 means 32768 for an endpoint, 8192 embedded.
@@ -54,6 +56,7 @@ class Settings:
     max_output_tokens: int = 3000
     index_max_tokens: int = 8000
     ask_context_tokens: int = 8000
+    vision: bool = False
     prices: dict = field(default_factory=dict)
 
     @property
@@ -70,6 +73,7 @@ _TOML_KEYS = {
     ("llm", "budget"): "budget",
     ("llm", "context_window"): "context_window",
     ("llm", "max_output_tokens"): "max_output_tokens",
+    ("llm", "vision"): "vision",
     ("compile", "index_max_tokens"): "index_max_tokens",
     ("ask", "context_tokens"): "ask_context_tokens",
 }
@@ -81,11 +85,18 @@ _ENV_KEYS = [
     ("KBC_MODEL", "model"),
     ("KBC_LOCAL_MODEL", "local_model"),
     ("KBC_BUDGET", "budget"),
+    ("KBC_VISION", "vision"),
 ]
 
 
 def _coerce(name: str, value, where: str):
     kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+            return value.lower() in ("1", "true", "yes")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if kind == "int":
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")
