@@ -26,9 +26,10 @@ class Hit:
     heading: str
     score: float
     snippet: str
+    rowid: int = 0  # the best chunk of the page, for reading just that section
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "rowid"}
 
 
 def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
@@ -63,7 +64,8 @@ def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str
         props, body = {}, text
     title = str(props.get("title") or fallback_title)
     aliases = " ".join(str(a) for a in props.get("aliases") or [] if a)
-    body = WIKILINK.sub(lambda m: m["shown"] or m["target"], body)
+    # Backlinks are navigation, not content: they would make pages match what links to them.
+    body = WIKILINK.sub(lambda m: m["shown"] or m["target"], own_body(body))
     chunks, heading, start = [], "", 0
     for match in _HEADING.finditer(body):
         if body[start:match.start()].strip():
@@ -155,7 +157,7 @@ class Searcher:
         rowids: dict[str, int] = {}
         for rowid, path, heading, rank in rows:
             if path not in best:
-                best[path] = Hit(path, Path(path).stem, heading, round(-rank, 4), "")
+                best[path] = Hit(path, Path(path).stem, heading, round(-rank, 4), "", rowid)
                 rowids[path] = rowid
         # A title close to the whole query (typos included) ranks first.
         for title, path in self._titles.items():
@@ -172,42 +174,59 @@ class Searcher:
                     [marks[0], marks[1], match, rowids[hit.path]]).fetchone()[0]
         return hits
 
+    def section(self, hit: Hit) -> str:
+        """The text of the chunk (heading-sized section) a hit matched in."""
+        if not hit.rowid:
+            return ""
+        row = self.vault.db.execute("select heading, body from chunks where rowid = ?", [hit.rowid]).fetchone()
+        return (f"## {row[0]}\n\n" if row and row[0] else "") + (row[1] if row else "")
+
 
 PAGE_TOKENS = 1500  # no single page may take more of the budget than this
+SECTION_TOKENS = 400  # from the other hits, the matching section only
 RELEVANCE_FLOOR = 0.4  # a hit scoring under this share of the best one is not worth reading
 MAX_PAGES = 5  # a careful reader opens a handful of pages, not a tenth of the wiki
 
 
 def gather(vault: Vault, question: str, budget: int, count_tokens,
            exclude: set[str] = frozenset()) -> list[dict]:
-    """The pages a careful reader would open: the best search hits, then pages the best hit
-    links to, each cut to fit, until the budget is spent."""
+    """What a careful reader would open: the best hit's page, the matching section of the
+    next best hits, and a line about each page the best one links to; until the budget or
+    MAX_PAGES is reached."""
     searcher = Searcher(vault)
-    hits = [h for h in searcher.search(question, limit=12) if not is_navigation(h.page)]
+    hits = [h for h in searcher.search(question, limit=12)
+            if not is_navigation(h.page) and h.page not in exclude]
     if not hits:
         return []
     pages = vault.wiki_pages()
-    best = hits[0].score
-    wanted = [h.page for h in hits if h.score >= best * RELEVANCE_FLOOR][: MAX_PAGES - 1]
-    first = pages.get(link_key(wanted[0]))
-    if first is not None:
-        _, body = read_page(first)
-        wanted += [link.target for link in find_links(own_body(body)) if not link.embed]
-    chosen, spent, seen = [], 0, set(exclude)
-    for name in wanted:
-        path = pages.get(link_key(name))
-        if len(chosen) >= MAX_PAGES:
-            break
-        if path is None or path.stem in seen or is_navigation(path.stem):
-            continue
-        seen.add(path.stem)
-        _, body = read_page(path)
-        text = _cut(own_body(body).strip(), min(PAGE_TOKENS, budget - spent), count_tokens)
+    floor = hits[0].score * RELEVANCE_FLOOR
+    chosen, spent = [], 0
+
+    def add(name: str, text: str, cap: int) -> bool:
+        nonlocal spent
+        text = _cut(text.strip(), min(cap, budget - spent), count_tokens)
         if not text:
+            return False
+        chosen.append({"name": name, "text": text})
+        spent += count_tokens(text) + 12
+        return True
+
+    best_path = pages.get(link_key(hits[0].page))
+    best_body = own_body(read_page(best_path)[1]) if best_path else ""
+    add(hits[0].page, best_body, PAGE_TOKENS)
+    for hit in hits[1:]:
+        if len(chosen) >= MAX_PAGES - 1 or hit.score < floor:
             break
-        cost = count_tokens(text) + 12
-        chosen.append({"name": path.stem, "text": text})
-        spent += cost
+        add(hit.page, searcher.section(hit), SECTION_TOKENS)
+    taken = {c["name"] for c in chosen} | set(exclude)
+    for link in find_links(best_body):
+        path = pages.get(link_key(link.target)) if not link.embed else None
+        if len(chosen) >= MAX_PAGES or path is None or path.stem in taken or is_navigation(path.stem):
+            continue
+        taken.add(path.stem)
+        props = read_page(path)[0]
+        if props.get("description"):
+            add(path.stem, str(props["description"]), SECTION_TOKENS)
     return chosen
 
 
