@@ -62,6 +62,7 @@ class ScriptedModel:
             concepts.append({
                 "name": name,
                 "aliases": [],
+                "category": "system" if len(name) % 2 else "idea",
                 "definition": f"{name} as described in the source.",
                 "claims": [{"text": _sentence_with(line, name), "lines": num} for num, line in hits],
             })

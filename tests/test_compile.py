@@ -170,19 +170,30 @@ def test_template_change_marks_pages_stale_and_stale_rebuilds_them(sample_vault,
     assert after.stale == []
 
 
-def test_indexes_split_to_stay_under_the_limit(sample_vault, server):
+def test_indexes_split_by_category_then_alphabet_to_stay_under_the_limit(sample_vault, server):
     for n in range(12):
         (sample_vault / "raw" / f"Extra {n}.md").write_text(
             f"# Extra {n}\n\nTopic{chr(65 + n)}alpha is discussed here with Widget{chr(65 + n)}beta.\n")
     (sample_vault / "kbc.toml").write_text("[compile]\nindex_max_tokens = 300\n")
     vault, _, _ = run(sample_vault, server)
     index_dir = vault.wiki_dir / "indexes"
-    parts = sorted(p.stem for p in index_dir.glob("Index of concepts *.md"))
-    assert len(parts) >= 2
-    for page in index_dir.glob("*.md"):
-        assert estimate_tokens(page.read_text()) <= 300 + 60, page.name
     top = (index_dir / "Index of concepts.md").read_text()
-    assert all(f"[[{p}]]" in top for p in parts)
+    categories = sorted(p.stem for p in index_dir.glob("Index of concepts (*).md"))
+    assert categories == ["Index of concepts (idea)", "Index of concepts (system)"]
+    assert all(f"[[{c}]]" in top for c in categories)
+    for page in index_dir.glob("*.md"):
+        assert estimate_tokens(page.read_text()) <= 300 + 80, page.name
+    # every concept is reachable from the top index, through categories and parts
+    reachable, visited, todo = set(), set(), ["Index of concepts"]
+    while todo:
+        page = todo.pop()
+        visited.add(page)
+        for link in find_links((index_dir / f"{page}.md").read_text()):
+            if not link.target.startswith("Index of concepts"):
+                reachable.add(link.target)
+            elif link.target not in visited:
+                todo.append(link.target)
+    assert reachable == set(concept_pages(vault))
     assert dangling(vault) == []
 
 

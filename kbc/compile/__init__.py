@@ -35,8 +35,8 @@ TOKENS_PER_ARTICLE = 600  # room in the answer for one article of up to four par
 
 EXTRACT_SCHEMA = obj(
     "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
-    concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT), definition=TEXT,
-                       claims=array(obj(text=TEXT, lines=TEXT))), max_items=8))
+    concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT), category=TEXT,
+                       definition=TEXT, claims=array(obj(text=TEXT, lines=TEXT))), max_items=8))
 WRITE_SCHEMA = obj(
     "concept_articles",
     articles=array(obj(name=TEXT, paragraphs=array(obj(text=TEXT, sources=array(INTEGER)), 1, 4))))
@@ -233,6 +233,7 @@ class Compiler:
         props = {
             "title": data["title"] or source.title,
             "kind": "source-summary",
+            "category": source.kind,
             "source": f"[[{source.note_name}]]",
             "description": _first_sentence(data["summary"]),
             "tags": ["source"],
@@ -269,7 +270,7 @@ class Compiler:
         with self.vault.db_lock:
             self.db["concepts"].insert({
                 "key": key, "name": name, "aliases": json.dumps(aliases),
-                "definition": concept["definition"].strip(), "category": "",
+                "definition": concept["definition"].strip(), "category": _category(concept["category"]),
                 "page": page, "input_hash": "", "prompt_version": "", "model": "",
             }, pk="key")
 
@@ -475,6 +476,7 @@ class Compiler:
             "title": row["name"],
             "aliases": material["aliases"],
             "kind": "concept",
+            "category": row["category"] or "other",
             "description": definition,
             "tags": ["concept"],
             "sources": [f"[[{name}]]" for name in request_sources],
@@ -600,6 +602,12 @@ def _merge_parts(parts: list[dict]) -> dict:
                 merged[key] = {**concept, "claims": list(concept["claims"])}
     return {"title": parts[0]["title"], "summary": " ".join(p["summary"].strip() for p in parts),
             "concepts": list(merged.values())}
+
+
+def _category(text: str) -> str:
+    """One or two lower-case words: categories name index pages."""
+    words = re.sub(r"[^\w\s-]", " ", text.lower()).split()[:2]
+    return " ".join(words) or "other"
 
 
 def _claim_id(claim: dict) -> str:

@@ -16,6 +16,7 @@ class Source:
     title: str
     body: str
     sha256: str
+    kind: str = "note"  # what ingest made it from: web, pdf, note, dataset, ...
 
     @property
     def note_name(self) -> str:
@@ -44,7 +45,7 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[str]]:
             errors.append(f"{vault.rel(path)}: empty note, skipped")
             continue
         title = str(props.get("title") or _first_heading(body) or path.stem).strip()
-        sources.append(Source(vault.rel(path), title, body, sha256_text(text)))
+        sources.append(Source(vault.rel(path), title, body, sha256_text(text), str(props.get("kind") or "note")))
     return sources, errors
 
 

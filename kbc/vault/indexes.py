@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.vault import Vault
+from kbc.vault.files import page_name
 from kbc.vault.pages import read_page, registered_pages, remove_page, write_page
 
 HOME = "index"
@@ -21,6 +22,7 @@ class IndexEntry:
     section: str
     name: str
     blurb: str = ""
+    group: str = ""  # the category a large index is split by
 
     def line(self) -> str:
         blurb = " ".join(self.blurb.split())
@@ -48,51 +50,67 @@ def _initial(line: str) -> str:
     return name[:1].upper() if name[:1].isalnum() else "#"
 
 
-def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> list[str]:
-    """Write the home index and one index per section; a section over max_tokens becomes a
-    list of alphabetical parts. Returns the names of every index page written."""
+def _listing(vault: Vault, name: str, about: str, lines: list[str], budget: int,
+             wanted: set[Path], parent: str = "") -> None:
+    """One index page listing `lines`; over the budget it lists alphabetical parts instead."""
     index_dir = vault.wiki_dir / "indexes"
-    written: list[str] = []
+    up = f"Part of [[{parent}]].\n\n" if parent else ""
+    parts = _parts(lines, budget) if lines else [[]]
+    if len(parts) == 1:
+        listed = "\n".join(parts[0]) or "Nothing yet."
+    else:
+        links = []
+        for part in parts:
+            first, last = _initial(part[0]), _initial(part[-1])
+            span = first if first == last else f"{first}–{last}"
+            part_name = f"{name} {span}"
+            path = index_dir / f"{part_name}.md"
+            write_page(vault, path, {"title": part_name, "kind": "index", "tags": ["index"]},
+                       f"# {part_name}\n\nPart of [[{name}]].\n\n" + "\n".join(part) + "\n", kind="index")
+            wanted.add(path)
+            links.append(f"- [[{part_name}]] ({len(part)} pages)")
+        listed = "\n".join(links)
+    path = index_dir / f"{name}.md"
+    write_page(vault, path, {"title": name, "kind": "index", "tags": ["index"]},
+               f"# {name}\n\n{up}{about}\n\n{listed}\n", kind="index")
+    wanted.add(path)
+
+
+def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> None:
+    """The home index and one index per section. A section over max_tokens becomes a
+    hierarchy: one page per category, and a category still too big, alphabetical parts.
+    So every index page fits in any model's context, however large the wiki grows."""
     wanted: set[Path] = set()
     home_lines = []
     budget = max_tokens - 200  # room for the heading and description
     for section, (title, about) in SECTIONS.items():
-        lines = sorted((e.line() for e in entries if e.section == section), key=str.casefold)
-        if not lines and section in ("answers", "outputs"):
+        chosen = [e for e in entries if e.section == section]
+        if not chosen and section in ("answers", "outputs"):
             continue
-        parts = _parts(lines, budget) if lines else [[]]
-        if len(parts) == 1:
-            body = f"# {title}\n\n{about}\n\n" + ("\n".join(parts[0]) or "Nothing yet.") + "\n"
+        lines = sorted((e.line() for e in chosen), key=str.casefold)
+        groups: dict[str, list[str]] = {}
+        for entry in chosen:
+            groups.setdefault(entry.group or "other", []).append(entry.line())
+        if sum(estimate_tokens(line) + 1 for line in lines) <= budget or len(groups) < 2:
+            _listing(vault, title, about, lines, budget, wanted)
         else:
-            part_links = []
-            for part in parts:
-                first, last = _initial(part[0]), _initial(part[-1])
-                span = first if first == last else f"{first}–{last}"
-                part_name = f"{title} {span}"
-                path = index_dir / f"{part_name}.md"
-                part_body = f"# {title}: {span}\n\nPart of [[{title}]].\n\n" + "\n".join(part) + "\n"
-                write_page(vault, path, {"title": part_name, "kind": "index", "tags": ["index"]},
-                           part_body, kind="index")
-                wanted.add(path)
-                written.append(part_name)
-                part_links.append(f"- [[{part_name}]] ({len(part)} pages)")
-            body = f"# {title}\n\n{about}\n\n" + "\n".join(part_links) + "\n"
-        path = index_dir / f"{title}.md"
-        write_page(vault, path, {"title": title, "kind": "index", "tags": ["index"]}, body, kind="index")
-        wanted.add(path)
-        written.append(title)
+            links = []
+            for group in sorted(groups, key=str.casefold):
+                group_name = f"{title} ({page_name(group)})"
+                _listing(vault, group_name, f"{about} Category: {group}.",
+                         sorted(groups[group], key=str.casefold), budget, wanted, parent=title)
+                links.append(f"- [[{group_name}]] ({len(groups[group])} pages)")
+            _listing(vault, title, about, links, budget, wanted)
         home_lines.append(f"- [[{title}]]: {len(lines)} pages. {about}")
     home_body = ("# Index\n\nThis wiki is compiled by kbc from the notes in `raw/`. "
                  "Start from a section:\n\n" + "\n".join(home_lines) + "\n\nSee also [[log]].\n")
     home = vault.wiki_dir / f"{HOME}.md"
     write_page(vault, home, {"title": "Index", "kind": "index", "tags": ["index"]}, home_body, kind="index")
     wanted.add(home)
-    written.append(HOME)
     for rel in registered_pages(vault, "index"):
         path = vault.root / rel
         if path not in wanted:
             remove_page(vault, path)
-    return written
 
 
 def index_entry_for(path: Path) -> IndexEntry | None:
@@ -106,4 +124,4 @@ def index_entry_for(path: Path) -> IndexEntry | None:
     if not section:
         return None
     blurb = props.get("description") or props.get("question") or ""
-    return IndexEntry(section, path.stem, str(blurb))
+    return IndexEntry(section, path.stem, str(blurb), str(props.get("category") or ""))
