@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -156,6 +157,7 @@ class ScriptedServer:
         self.prefix_cache = prefix_cache
         self.script: list[dict] = []
         self.requests: list[dict] = []
+        self.delays: dict[str, float] = {}  # schema title -> seconds to wait before answering
         self._seen: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -193,6 +195,8 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(body)
             canned = self.script.pop(0) if self.script else None
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+        time.sleep(self.delays.get(schema.get("title"), 0))
         if canned and "status" in canned:
             return canned["status"], {"error": {"message": canned.get("message", "scripted failure")}}
         prompt_text = "".join(text_of(m) for m in body["messages"])

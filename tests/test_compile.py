@@ -213,3 +213,35 @@ def test_long_source_is_split_not_truncated(vault_dir, server):
     sent = "".join(r["messages"][-1]["content"] for r in extract)
     assert "Line 0 talks" in sent and "Line 199 talks" in sent and "The last line mentions Quorum" in sent
     assert not report.errors
+
+
+def test_ctrl_c_mid_run_loses_nothing_already_paid_for(sample_vault, server):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import endpoint_env
+
+    server.delays["concept_articles"] = 3.0  # articles are slow: the interrupt lands there
+    env = {**os.environ, **endpoint_env(server), "KBC_VAULT": str(sample_vault)}
+    process = subprocess.Popen([sys.executable, "-m", "kbc", "compile"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+            "concept_articles" in str(r.get("response_format")) for r in server.requests):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted; finished work is kept" in stderr
+    assert "Traceback" not in stderr
+    wiki = sample_vault / "wiki"
+    assert not [p for p in wiki.rglob("*") if p.name.endswith(".tmp")]
+    assert len(list((wiki / "sources").glob("*.md"))) == 3  # written as soon as extracted
+    paid = len(server.requests)
+    server.delays.clear()
+    vault, llm, report = run(sample_vault, server)
+    again = server.requests[paid:]
+    assert not [r for r in again if "source_extraction" in str(r.get("response_format"))]
+    assert not report.errors and "Paxos" in concept_pages(vault) and dangling(vault) == []

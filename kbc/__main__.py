@@ -1,0 +1,4 @@
+"""`python -m kbc` runs the command line."""
+from kbc.cli import cli
+
+cli()
