@@ -176,11 +176,13 @@ def stats(ctx, since, as_json):
     if as_json:
         emit_json(usage)
         return
-    header = f"{'stage':<10} {'requests':>8} {'cached':>7} {'prompt':>10} {'cached tok':>10} {'hit rate':>8} {'completion':>10} {'cost $':>9}"
+    click.echo("requests: sent, and answered from kbc's response cache (free); tokens: prompt, "
+               "the engine's cached share of them, completion")
+    header = f"{'stage':<10} {'requests':>8} {'from cache':>10} {'prompt':>10} {'cached':>10} {'hit rate':>8} {'completion':>10} {'cost $':>9}"
     click.echo(header)
     rows = list(usage["stages"].items()) + [("total", usage["total"])]
     for stage, row in rows:
-        click.echo(f"{stage:<10} {row['requests']:>8} {row['cache_hits']:>7} {row['prompt_tokens']:>10,} "
+        click.echo(f"{stage:<10} {row['requests']:>8} {row['cache_hits']:>10} {row['prompt_tokens']:>10,} "
                    f"{row['cached_tokens']:>10,} {row['cache_hit_rate']:>8.1%} {row['completion_tokens']:>10,} "
                    f"{row['cost']:>9.4f}")
 

@@ -36,7 +36,7 @@ TOKENS_PER_ARTICLE = 600  # room in the answer for one article of up to four par
 EXTRACT_SCHEMA = obj(
     "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
     concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT), category=TEXT,
-                       definition=TEXT, claims=array(obj(text=TEXT, lines=TEXT))), max_items=8))
+                       definition=TEXT, claims=array(obj(text=TEXT, lines=TEXT))), 1, 8))
 WRITE_SCHEMA = obj(
     "concept_articles",
     articles=array(obj(name=TEXT, paragraphs=array(obj(text=TEXT, sources=array(INTEGER)), 1, 4))))

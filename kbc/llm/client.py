@@ -71,7 +71,8 @@ def parse_json(text: str):
     """Models sometimes wrap JSON in a code fence even when asked not to."""
     stripped = text.strip()
     fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", stripped, re.S)
-    return json.loads(fence.group(1) if fence else stripped)
+    # strict=False: a raw newline inside a string is a common slip, harmless once parsed.
+    return json.loads(fence.group(1) if fence else stripped, strict=False)
 
 
 class LLM:
