@@ -249,9 +249,10 @@ def ingest_command(ctx, sources, as_json):
 @click.argument("query")
 @click.option("-n", "limit", default=10, show_default=True, help="How many results.")
 @click.option("--raw", "in_raw", is_flag=True, help="Search the raw notes instead of the wiki.")
+@click.option("--reindex", is_flag=True, help="Rebuild the search index from scratch first.")
 @click.option("--json", "as_json", is_flag=True, help="Print page, heading, score and snippet as JSON.")
 @click.pass_context
-def search_command(ctx, query, limit, in_raw, as_json):
+def search_command(ctx, query, limit, in_raw, reindex, as_json):
     """Full-text search (BM25 over heading-sized chunks; titles and aliases count most;
     typos forgiven). The index follows edits made in Obsidian by itself.
 
@@ -260,9 +261,11 @@ def search_command(ctx, query, limit, in_raw, as_json):
       kbc search "leader election" -n 5
       kbc search --raw paxso --json
     """
-    from kbc.search import Searcher
+    from kbc.search import Searcher, reindex as rebuild_index
 
     vault = open_vault(ctx)
+    if reindex:
+        rebuild_index(vault)
     hits = Searcher(vault, "raw" if in_raw else "wiki").search(query, limit)
     if as_json:
         emit_json([h.to_dict() for h in hits])

@@ -13,6 +13,7 @@ from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.frontmatter import split
 from kbc.vault.links import WIKILINK, find_links, link_key
+from kbc.vault.markdown import to_plain_text
 from kbc.vault.pages import own_body, read_page
 
 _HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
@@ -73,7 +74,8 @@ def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str
         heading, start = match.group(2).strip(), match.end()
     if body[start:].strip() or not chunks:
         chunks.append((heading, body[start:].strip()))
-    return title, aliases, chunks
+    # Index what a reader sees: no Markdown syntax, link targets or image paths in snippets.
+    return title, aliases, [(heading, to_plain_text(text)) for heading, text in chunks]
 
 
 def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
@@ -245,6 +247,3 @@ def _cut(text: str, tokens: int, count_tokens) -> str:
         used += cost
     return "\n\n".join(kept)
 
-
-def search(vault: Vault, query: str, limit: int = 10, scope: str = "wiki") -> list[Hit]:
-    return Searcher(vault, scope).search(query, limit)
