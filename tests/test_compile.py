@@ -197,10 +197,16 @@ def test_indexes_split_by_category_then_alphabet_to_stay_under_the_limit(sample_
     assert dangling(vault) == []
 
 
-def test_estimate_counts_without_calling(sample_vault, server):
+def test_estimate_counts_without_calling_or_changing_anything(sample_vault, server):
     _, _, report = run(sample_vault, server, estimate=True)
     assert server.requests == []
     assert report.estimate["extract_requests"] == 3 and report.estimate["extract_prompt_tokens"] > 300
+    vault, _, _ = run(sample_vault, server)
+    (sample_vault / "raw" / "Leases.md").unlink()
+    before = {p: p.read_text() for p in vault.wiki_dir.rglob("*.md")}
+    _, _, estimate = run(sample_vault, server, estimate=True)
+    assert estimate.removed == ["raw/Leases.md"]
+    assert {p: p.read_text() for p in vault.wiki_dir.rglob("*.md")} == before
 
 
 def test_long_source_is_split_not_truncated(vault_dir, server):

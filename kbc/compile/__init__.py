@@ -109,7 +109,8 @@ class Compiler:
         known = {row["path"]: row for row in self.db["sources"].rows}
         present = {s.path for s in sources}
         for path in sorted(set(known) - present):
-            self._remove_source(known[path])
+            if not self.options.estimate:  # an estimate changes nothing
+                self._remove_source(known[path])
             self.report.removed.append(path)
         todo = []
         for source in sources:

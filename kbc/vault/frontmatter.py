@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import yaml
 
 from kbc.errors import KbcError
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class FrontMatterError(KbcError):
@@ -44,10 +48,21 @@ def _plain(value):
     return value
 
 
+def _as_date(value):
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 def render(props: dict, body: str) -> str:
     """Front matter in a fixed key order (as given) so rewrites of unchanged pages are byte-identical."""
     if not props:
         return body
-    dumped = yaml.safe_dump(props, sort_keys=False, allow_unicode=True, width=10_000,
+    # Dates go out bare (2026-11-30), as Obsidian's date properties expect, not quoted text.
+    values = {key: _as_date(value) for key, value in props.items()}
+    dumped = yaml.safe_dump(values, sort_keys=False, allow_unicode=True, width=10_000,
                             default_flow_style=False)
     return f"---\n{dumped}---\n\n{body.lstrip(chr(10))}"
