@@ -409,13 +409,19 @@ def slides_command(ctx, topic, base_url, model, budget, render, as_json):
     _make_output(ctx, "slides", topic, base_url, model, budget, as_json, render)
 
 
-@cli.command(name="chart")
-@click.argument("question")
-@llm_options
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-@click.pass_context
-def chart_command(ctx, question, base_url, model, budget, as_json):
-    """A chart of the numbers the wiki holds on QUESTION (PNG plus a note with the data).
+def _output_command(kind: str, argument: str, help_text: str):
+    """`kbc chart` and `kbc report` take the same options; only the output differs."""
+    @click.argument(argument)
+    @llm_options
+    @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+    @click.pass_context
+    def command(ctx, base_url, model, budget, as_json, **arguments):
+        _make_output(ctx, kind, arguments[argument], base_url, model, budget, as_json)
+
+    cli.command(name=kind, help=help_text)(command)
+
+
+_output_command("chart", "question", """A chart of the numbers the wiki holds on QUESTION (PNG plus a note with the data).
 
     The model only extracts numbers; kbc's own code draws them, and a number its cited
     page does not contain is left out.
@@ -423,23 +429,13 @@ def chart_command(ctx, question, base_url, model, budget, as_json):
     \b
     Example:
       kbc chart "Latency of Dynamo operations by percentile"
-    """
-    _make_output(ctx, "chart", question, base_url, model, budget, as_json)
-
-
-@cli.command(name="report")
-@click.argument("topic")
-@llm_options
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-@click.pass_context
-def report_command(ctx, topic, base_url, model, budget, as_json):
-    """A long-form report on TOPIC that synthesises across wiki pages, citing them.
+    """)
+_output_command("report", "topic", """A long-form report on TOPIC that synthesises across wiki pages, citing them.
 
     \b
     Example:
       kbc report "How systems agree on a leader"
-    """
-    _make_output(ctx, "report", topic, base_url, model, budget, as_json)
+    """)
 
 
 @cli.command(name="serve")

@@ -252,3 +252,18 @@ def test_images_are_described_when_the_model_reads_images(vault_dir, server, tmp
     assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
     row = next(vault.db.query("select * from requests"))
     assert row["stage"] == "ingest" and row["prompt_tokens"] > 0
+
+
+def test_pdf_titles_and_authors_come_from_the_first_page():
+    from kbc.ingest.pdf import convert_pdf
+
+    titles = {}
+    for paper in sorted(PAPERS.glob("*.pdf")):
+        note = convert_pdf(paper.read_bytes(), str(paper), paper.stem)
+        titles[paper.stem] = (note.title, note.author)
+    assert titles["mapreduce-simplified-data-processing-on-large-clusters"] == (
+        "MapReduce: Simplified Data Processing on Large Clusters", ["Jeffrey Dean", "Sanjay Ghemawat"])
+    assert titles["paxos-made-simple"] == ("Paxos Made Simple", ["Leslie Lamport"])
+    assert titles["dynamo-amazons-highly-available-key-value-store"][0] == \
+        "Dynamo: Amazon’s Highly Available Key-value Store"
+    assert titles["consistent-hashing-and-random-trees"][0].startswith("Consistent Hashing and Random Trees")

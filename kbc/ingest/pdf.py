@@ -11,7 +11,8 @@ from kbc.ingest.notes import Note
 from kbc.vault.files import sha256_bytes
 
 _JUNK_AUTHORS = {"", "administrator", "admin", "user", "owner", "unknown", "author"}
-_SOFT_HYPHEN = "\ufffe"  # pdfium's mark for a hyphen that breaks a word at a line end
+_SOFT_HYPHEN = "\ufffe"
+_CAPITALS = set("ABCDEFGHIKLMNOPRSTUVWXYZ")  # pdfium's mark for a hyphen that breaks a word at a line end
 
 
 def looks_like_pdf(data: bytes) -> bool:
@@ -162,10 +163,12 @@ def _title_and_authors(pdf, meta: dict) -> tuple[str, list[str]]:
     lines, start = [], 0  # (size, text) per line
     for end in [i for i, ch in enumerate(text) if ch == "\n"] + [len(text)]:
         segment = text[start:end].strip()
-        if sum(ch.isalpha() for ch in segment) >= 3:
-            size = max(textpage.get_charbox(i)[3] - textpage.get_charbox(i)[1]
-                       for i in range(start, end) if text[i].isalnum())
-            lines.append((round(size * 2) / 2, segment))
+        # Cap height (capitals without descenders) tells type sizes apart; whole glyph
+        # boxes do not, since a "J" or "p" reaches lower than the line's size says.
+        caps = [textpage.get_charbox(i)[3] - textpage.get_charbox(i)[1]
+                for i in range(start, end) if text[i] in _CAPITALS]
+        if sum(ch.isalpha() for ch in segment) >= 3 and caps:
+            lines.append((round(statistics.median(caps) * 2) / 2, segment))
         start = end + 1
         if len(lines) >= 15:
             break
