@@ -382,15 +382,21 @@ def _make_output(ctx, kind: str, text: str, base_url, model, budget, as_json, re
     vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
     maker = OutputMaker(vault, make_llm(vault, quiet=True), templates_for(vault))
     output = getattr(maker, kind)(text)
-    if render:
-        output.files.append(vault.rel(maker.render(vault.root / output.page, render)))
     refresh_index(vault)
+    render_error = None
+    if render:
+        try:
+            output.files.append(vault.rel(maker.render(vault.root / output.page, render)))
+        except KbcError as exc:  # the deck itself is written: say so, then why no render
+            render_error = exc
     if as_json:
         emit_json(output.to_dict())
-        return
-    click.echo(f"wrote {output.page}" + "".join(f"\nwrote {f}" for f in output.files))
-    click.echo(f"sources: {', '.join(output.sources)}")
-    click.echo(f"tokens: {output.tokens:,}" + (" (answered from the response cache: free)" if output.from_cache else ""))
+    else:
+        click.echo(f"wrote {output.page}" + "".join(f"\nwrote {f}" for f in output.files))
+        click.echo(f"sources: {', '.join(output.sources)}")
+        click.echo(f"tokens: {output.tokens:,}" + (" (answered from the response cache: free)" if output.from_cache else ""))
+    if render_error:
+        raise render_error
 
 
 @cli.command(name="slides")

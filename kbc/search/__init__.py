@@ -67,6 +67,7 @@ def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str
     aliases = " ".join(str(a) for a in props.get("aliases") or [] if a)
     # Backlinks are navigation, not content: they would make pages match what links to them.
     body = WIKILINK.sub(lambda m: m["shown"] or m["target"], own_body(body))
+    body = re.sub(r"<!--.*?-->", " ", body, flags=re.S)  # page markers and other comments
     chunks, heading, start = [], "", 0
     for match in _HEADING.finditer(body):
         if body[start:match.start()].strip():
@@ -168,7 +169,9 @@ class Searcher:
                 hit = best.get(path) or Hit(path, Path(path).stem, "", 0.0, title)
                 hit.score += closeness / 10
                 best[path] = hit
-        hits = sorted(best.values(), key=lambda h: -h.score)[:limit]
+        # Ties broken by path: the same wiki gives the same order, so prompts built from
+        # search results stay byte-identical (and cached).
+        hits = sorted(best.values(), key=lambda h: (-h.score, h.path))[:limit]
         for hit in hits:  # snippets only for what is shown
             if hit.path in rowids:
                 hit.snippet = db.execute(
