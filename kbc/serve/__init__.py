@@ -181,10 +181,13 @@ class Site:
                       f"<td>{row['cache_hit_rate']:.1%}</td><td>{row['completion_tokens']:,}</td>"
                       f"<td>{row['cost']:.4f}</td></tr>")
         table += "</table>"
-        days = list(self.vault.db.query(
-            "select substr(time, 1, 10) as day, sum(prompt_tokens) as prompt, sum(cached_tokens) as cached, "
+        # By day; by hour while the ledger spans two days or less.
+        spread = self.vault.db.execute("select count(distinct substr(time, 1, 10)) from requests").fetchone()[0]
+        width = 13 if spread <= 2 else 10
+        periods = list(self.vault.db.query(
+            f"select substr(time, 1, {width}) as day, sum(prompt_tokens) as prompt, sum(cached_tokens) as cached, "
             "sum(completion_tokens) as completion from requests group by day order by day"))
-        return self.layout("Stats", f"<h1>Tokens</h1>{table}<h2>Over time</h2>{_svg_chart(days)}")
+        return self.layout("Stats", f"<h1>Tokens</h1>{table}<h2>Over time</h2>{_svg_chart(periods)}")
 
     def file(self, rel: str) -> tuple[int, bytes, str]:
         """A file of the vault by its path; anything outside it, hidden, or not a servable
@@ -200,12 +203,12 @@ def _prop(value) -> str:
 
 
 def _svg_chart(days: list[dict]) -> str:
-    """Prompt (cached part shaded) and completion tokens per day, as an inline SVG."""
+    """Prompt (cached part shaded) and completion tokens per period, as an inline SVG."""
     if not days:
         return "<p>No requests yet.</p>"
     width, height, gap = 640, 200, 4
     top = max(d["prompt"] + d["completion"] for d in days) or 1
-    bar = max((width - gap * len(days)) / len(days), 2)
+    bar = min(max((width - gap * len(days)) / len(days), 2), 48)
     parts = [f'<svg id="usage-chart" width="{width}" height="{height + 30}" role="img" aria-label="tokens per day">']
     for i, d in enumerate(days):
         x = i * (bar + gap)
@@ -213,7 +216,8 @@ def _svg_chart(days: list[dict]) -> str:
         cached = d["cached"] / top * height
         parts.append(f'<rect x="{x:.1f}" y="{height - total:.1f}" width="{bar:.1f}" height="{total:.1f}" fill="#9db4dc"/>')
         parts.append(f'<rect x="{x:.1f}" y="{height - cached:.1f}" width="{bar:.1f}" height="{cached:.1f}" fill="#2456a6"/>')
-        parts.append(f'<text x="{x:.1f}" y="{height + 15}" font-size="10">{html.escape(d["day"][5:])}</text>')
+        label = d["day"][5:].replace("T", " ") + (":00" if "T" in d["day"] else "")
+        parts.append(f'<text x="{x:.1f}" y="{height + 15}" font-size="10">{html.escape(label)}</text>')
     parts.append("</svg><p class=\"tokens\">Dark: cached prompt tokens; light: the rest.</p>")
     return "".join(parts)
 
