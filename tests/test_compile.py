@@ -251,3 +251,20 @@ def test_ctrl_c_mid_run_loses_nothing_already_paid_for(sample_vault, server):
     again = server.requests[paid:]
     assert not [r for r in again if "source_extraction" in str(r.get("response_format"))]
     assert not report.errors and "Paxos" in concept_pages(vault) and dangling(vault) == []
+
+
+def test_an_unreachable_endpoint_stops_the_run_at_once(sample_vault, server):
+    import socket
+
+    from kbc.llm import LLM, OpenAIBackend
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    vault = open_vault(sample_vault, server)
+    backend = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "scripted", "x", max_retries=0)
+    llm = LLM(backend, vault.db, vault.db_lock)
+    report = compile_vault(vault, llm, templates(vault))
+    assert "cannot reach the endpoint" in report.stopped and "rerun to resume" in report.stopped
+    rows = list(vault.db.query("select * from requests"))
+    assert len(rows) == 1 and rows[0]["finish_reason"] == "error"

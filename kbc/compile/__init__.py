@@ -16,7 +16,8 @@ from pathlib import Path
 from kbc.compile.concepts import ConceptMatcher, concept_key
 from kbc.compile.sources import Source, numbered_lines, scan_sources, split_to_fit
 from kbc.errors import KbcError
-from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
+from kbc.llm import (LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates,
+                     stable_json)
 from kbc.llm.prompts import text_of
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
@@ -96,8 +97,8 @@ class Compiler:
         try:
             self._extract(todo)
             self._write_concepts()
-        except BudgetExceeded as exc:
-            self.report.stopped = str(exc)
+        except (BudgetExceeded, EndpointUnavailable) as exc:
+            self.report.stopped = str(exc) + ("" if isinstance(exc, BudgetExceeded) else "; rerun to resume")
         except KeyboardInterrupt:
             self._bookkeep()
             raise

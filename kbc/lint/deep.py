@@ -9,7 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kbc.llm import LLM, BackendError, BudgetExceeded, ItemFailed, Request, Templates, stable_json
+from kbc.llm import (LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates,
+                     stable_json)
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
@@ -74,7 +75,7 @@ def deep_lint(vault: Vault, llm: LLM, templates: Templates) -> DeepReport:
                                                        label=f"lint {concept['name']}")))
     try:
         results = llm.complete_all([request for *_, request in todo])
-    except BudgetExceeded as exc:
+    except (BudgetExceeded, EndpointUnavailable) as exc:
         report.stopped = str(exc)
         results = []
     for (concept, sources, digest, _), result in zip(todo, results):

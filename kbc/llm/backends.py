@@ -10,7 +10,11 @@ from kbc.errors import KbcError
 
 
 class BackendError(KbcError):
-    """The model could not be reached or refused the request."""
+    """The model refused this request (the next one may go through)."""
+
+
+class EndpointUnavailable(BackendError):
+    """The model cannot be reached at all (down, wrong address or key): stop, don't try every item."""
 
 
 @dataclass
@@ -60,11 +64,13 @@ class OpenAIBackend:
                 model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
                 **kwargs)
         except openai.APIStatusError as exc:
-            raise BackendError(f"{self.base_url}: HTTP {exc.status_code} from the endpoint: {_short(exc.message)}") from None
+            # 401/403/404 (bad key, unknown model or path) and 5xx after retries hit every request alike.
+            kind = EndpointUnavailable if exc.status_code in (401, 403, 404) or exc.status_code >= 500 else BackendError
+            raise kind(f"{self.base_url}: HTTP {exc.status_code} from the endpoint: {_short(exc.message)}") from None
         except openai.APITimeoutError:
-            raise BackendError(f"{self.base_url}: the endpoint timed out (after retries)") from None
+            raise EndpointUnavailable(f"{self.base_url}: the endpoint timed out (after retries)") from None
         except openai.APIConnectionError as exc:
-            raise BackendError(f"{self.base_url}: cannot reach the endpoint ({_short(str(exc.__cause__ or exc))})") from None
+            raise EndpointUnavailable(f"{self.base_url}: cannot reach the endpoint ({_short(str(exc.__cause__ or exc))})") from None
         if not response.choices:
             raise BackendError(f"{self.base_url}: the endpoint answered with no choices")
         choice = response.choices[0]

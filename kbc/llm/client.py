@@ -15,7 +15,7 @@ from typing import Callable
 import jsonschema
 
 from kbc.errors import KbcError
-from kbc.llm.backends import BackendError
+from kbc.llm.backends import BackendError, EndpointUnavailable
 from kbc.llm.prompts import IMAGE_TOKENS, Prompt, stable_json, text_of
 
 
@@ -144,8 +144,8 @@ class LLM:
         def run(index: int):
             try:
                 results[index] = self.complete(requests[index])
-            except BudgetExceeded:
-                raise
+            except (BudgetExceeded, EndpointUnavailable):
+                raise  # the whole run stops: every other request would fail the same way
             except (ItemFailed, BackendError) as exc:
                 results[index] = exc
 
