@@ -83,7 +83,8 @@ class ScriptedModel:
 
 
     def answer_concept_health(self, prompt: str, body: dict) -> dict:
-        return {"contradictions": [], "unsupported": []}
+        names = re.findall(r"^## Concept: (.+)$", prompt, re.M)
+        return {"concepts": [{"name": n, "contradictions": [], "unsupported": []} for n in names]}
 
     def answer_next_questions(self, prompt: str, body: dict) -> dict:
         concepts = prompt.split("Concepts with pages:", 1)[-1].split("\n\n", 1)[0].split()

@@ -96,13 +96,16 @@ def test_deep_lint_reports_a_planted_contradiction_with_both_sources(vault_dir, 
     llm = make_llm(vault, server)
     compile_vault(vault, llm, templates(vault))
     before = len(server.requests)
-    server.script.append({"content": json.dumps({
-        "contradictions": [{"claim_a": "Paxos tolerates f failures with 2f+1 Acceptors.", "source_a": 1,
-                            "claim_b": "Paxos needs 3f+1 Acceptors to tolerate f failures.", "source_b": 2,
-                            "explanation": "The sources disagree on how many acceptors Paxos needs."}],
-        "unsupported": []})})
+    concepts = sorted(row["name"] for row in vault.db["concepts"].rows)
+    contradiction = {"claim_a": "Paxos tolerates f failures with 2f+1 Acceptors.", "source_a": 1,
+                     "claim_b": "Paxos needs 3f+1 Acceptors to tolerate f failures.", "source_b": 2,
+                     "explanation": "The sources disagree on how many acceptors Paxos needs."}
+    server.script.append({"content": json.dumps({"concepts": [
+        {"name": name, "contradictions": [contradiction] if name == "Paxos" else [], "unsupported": []}
+        for name in concepts]})})
     report = deep_lint(vault, llm, templates(vault))
-    assert report.checked >= 1 and len(report.contradictions) == 1
+    assert report.checked == len(concepts) and len(report.contradictions) == 1
+    assert len(server.requests) == before + 2  # every concept in one request, then the questions
     health = (vault.wiki_dir / "health.md").read_text()
     assert "2f+1" in health and "3f+1" in health
     assert "[[Paxos A (source)]]" in health and "[[Paxos B (source)]]" in health

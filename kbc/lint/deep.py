@@ -23,11 +23,13 @@ QUESTIONS_TEMPLATE = "prompts/questions.j2"
 CANDIDATE_MIN_PAGES = 3
 _PHRASE = re.compile(r"\b([A-Z][a-zA-Z0-9-]+(?: [A-Z][a-zA-Z0-9-]+){0,3})\b")
 
-LINT_SCHEMA = obj(
-    "concept_health",
+BATCH_CONCEPTS = 6  # concepts checked in one request
+BATCH_TOKENS = 3000  # and no more material than this in it
+LINT_SCHEMA = obj("concept_health", concepts=array(obj(
+    name=TEXT,
     contradictions=array(obj(claim_a=TEXT, source_a=INTEGER, claim_b=TEXT, source_b=INTEGER, explanation=TEXT),
                          max_items=8),
-    unsupported=array(obj(text=TEXT, reason=TEXT), max_items=8))
+    unsupported=array(obj(text=TEXT, reason=TEXT), max_items=8))))
 QUESTIONS_SCHEMA = obj("next_questions", questions=array(TEXT, max_items=8))
 
 
@@ -60,39 +62,65 @@ def deep_lint(vault: Vault, llm: LLM, templates: Templates) -> DeepReport:
         claims = list(db.query("select source_path, text from claims where concept_key = ? and kind = 'claim' "
                                "order by source_path, id", [concept["key"]]))
         sources = list(dict.fromkeys(source_pages.get(c["source_path"], "") for c in claims))
-        article = own_body(read_page(path)[1]).split("\n## Sources", 1)[0].strip()
-        numbered = [{"text": c["text"], "source_number": sources.index(source_pages.get(c["source_path"], "")) + 1}
-                    for c in claims]
-        prompt = templates.prompt(LINT_TEMPLATE, name=concept["name"], article=article,
-                                  claims=numbered, sources=sources)
-        digest = sha256_text(stable_json([prompt.messages(), templates.version(LINT_TEMPLATE)]))[:16]
+        item = {
+            "name": concept["name"],
+            "article": own_body(read_page(path)[1]).split("\n## Sources", 1)[0].strip(),
+            "claims": [{"text": c["text"], "source_number": sources.index(source_pages.get(c["source_path"], "")) + 1}
+                       for c in claims],
+            "sources": sources,
+        }
+        # The concept's own material decides whether it is checked again, not its batch.
+        digest = sha256_text(stable_json([item, templates.version(LINT_TEMPLATE)]))[:16]
         known = previous.get(concept["key"])
         if known and known["input_hash"] == digest:
             report.reused += 1
             _collect(report, concept["page"], json.loads(known["findings"]))
             continue
-        todo.append((concept, sources, digest, Request("lint", prompt, LINT_SCHEMA, 1500,
-                                                       label=f"lint {concept['name']}")))
+        todo.append((concept, item, digest))
+    batches = _batches(todo, llm.count_tokens)
+    requests = []
+    for batch in batches:
+        schema = json.loads(json.dumps(LINT_SCHEMA))
+        schema["properties"]["concepts"].update(minItems=len(batch), maxItems=len(batch))
+        prompt = templates.prompt(LINT_TEMPLATE, concepts=[item for _, item, _ in batch])
+        requests.append(Request("lint", prompt, schema, 400 + 500 * len(batch),
+                                label="lint " + ", ".join(c["name"] for c, _, _ in batch)))
     try:
-        results = llm.complete_all([request for *_, request in todo])
+        results = llm.complete_all(requests)
     except (BudgetExceeded, EndpointUnavailable) as exc:
         report.stopped = str(exc)
         results = []
-    for (concept, sources, digest, _), result in zip(todo, results):
+    for batch, result in zip(batches, results):
         if isinstance(result, Exception):
             report.errors.append(str(result))
             continue
-        findings = _with_source_names(result.data, sources)
-        with vault.db_lock:
-            db["lint_checks"].upsert({"key": concept["key"], "input_hash": digest,
-                                      "findings": stable_json(findings)}, pk="key")
-        report.checked += 1
-        _collect(report, concept["page"], findings)
+        answers = result.data["concepts"]
+        by_name = {link_key(a["name"]): a for a in answers}
+        for position, (concept, item, digest) in enumerate(batch):
+            answer = by_name.get(link_key(concept["name"])) or answers[position]
+            findings = _with_source_names(answer, item["sources"])
+            with vault.db_lock:
+                db["lint_checks"].upsert({"key": concept["key"], "input_hash": digest,
+                                          "findings": stable_json(findings)}, pk="key")
+            report.checked += 1
+            _collect(report, concept["page"], findings)
     report.candidates = article_candidates(vault)
     if not report.stopped:
         report.questions = _questions(vault, llm, templates, report)
     _write_health(vault, report, llm.model, templates.version(LINT_TEMPLATE))
     return report
+
+
+def _batches(todo: list, count_tokens) -> list[list]:
+    batches, current, size = [], [], 0
+    for entry in todo:
+        cost = count_tokens(stable_json(entry[1]))
+        if current and (len(current) >= BATCH_CONCEPTS or size + cost > BATCH_TOKENS):
+            batches.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += cost
+    return batches + ([current] if current else [])
 
 
 def _with_source_names(data: dict, sources: list[str]) -> dict:
