@@ -18,7 +18,7 @@ from kbc.compile.sources import Source, numbered_lines, scan_sources, split_to_f
 from kbc.errors import KbcError
 from kbc.llm import (LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates,
                      stable_json)
-from kbc.llm.prompts import text_of
+from kbc.llm.prompts import pack, text_of
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
 from kbc.vault.files import page_name, sha256_text
@@ -578,15 +578,8 @@ def _batches(dirty, count_tokens, per_batch: int) -> list[list]:
     """Concepts that share sources go in one write request, up to a size that keeps answers short."""
     ordered = sorted(dirty, key=lambda d: (
         min((c["source_path"] for c in d[1]["material"]["claims"]), default=""), d[0]))
-    batches, current, size = [], [], 0
-    for item in ordered:
-        cost = sum(count_tokens(c["text"]) for c in item[1]["material"]["claims"]) + 20
-        if current and (len(current) >= per_batch or size + cost > WRITE_BATCH_CLAIM_TOKENS):
-            batches.append(current)
-            current, size = [], 0
-        current.append(item)
-        size += cost
-    return batches + ([current] if current else [])
+    return pack(ordered, lambda d: sum(count_tokens(c["text"]) for c in d[1]["material"]["claims"]) + 20,
+                per_batch, WRITE_BATCH_CLAIM_TOKENS)
 
 
 def _merge_parts(parts: list[dict]) -> dict:

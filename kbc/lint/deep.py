@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kbc.llm import (LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates,
                      stable_json)
+from kbc.llm.prompts import pack
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
@@ -77,7 +78,7 @@ def deep_lint(vault: Vault, llm: LLM, templates: Templates) -> DeepReport:
             _collect(report, concept["page"], json.loads(known["findings"]))
             continue
         todo.append((concept, item, digest))
-    batches = _batches(todo, llm.count_tokens)
+    batches = pack(todo, lambda entry: llm.count_tokens(stable_json(entry[1])), BATCH_CONCEPTS, BATCH_TOKENS)
     requests = []
     for batch in batches:
         schema = json.loads(json.dumps(LINT_SCHEMA))
@@ -109,18 +110,6 @@ def deep_lint(vault: Vault, llm: LLM, templates: Templates) -> DeepReport:
         report.questions = _questions(vault, llm, templates, report)
     _write_health(vault, report, llm.model, templates.version(LINT_TEMPLATE))
     return report
-
-
-def _batches(todo: list, count_tokens) -> list[list]:
-    batches, current, size = [], [], 0
-    for entry in todo:
-        cost = count_tokens(stable_json(entry[1]))
-        if current and (len(current) >= BATCH_CONCEPTS or size + cost > BATCH_TOKENS):
-            batches.append(current)
-            current, size = [], 0
-        current.append(entry)
-        size += cost
-    return batches + ([current] if current else [])
 
 
 def _with_source_names(data: dict, sources: list[str]) -> dict:

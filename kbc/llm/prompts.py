@@ -98,6 +98,20 @@ def text_of(messages: list[dict]) -> str:
     return "".join(out)
 
 
+def pack(items: list, cost, max_items: int, max_tokens: int) -> list[list]:
+    """Consecutive items grouped into batches of at most max_items and about max_tokens
+    (by `cost(item)`), for stages that ask about several items in one request."""
+    batches, current, size = [], [], 0
+    for item in items:
+        weight = cost(item)
+        if current and (len(current) >= max_items or size + weight > max_tokens):
+            batches.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += weight
+    return batches + ([current] if current else [])
+
+
 def stable_json(value) -> str:
     """JSON that is byte-identical each time for the same value (prefix caches need this)."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
