@@ -79,6 +79,7 @@ class Compiler:
         self.vault, self.llm, self.templates, self.options = vault, llm, templates, options
         self.db = vault.db
         self.report = CompileReport()
+        self._files_taken: dict[str, set[str]] = {}
         self.extract_version = templates.version(EXTRACT_TEMPLATE)
         self.write_version = templates.version(WRITE_TEMPLATE)
         window = vault.settings.context_window or getattr(llm.backend, "context_window", 0) or 32768
@@ -280,10 +281,13 @@ class Compiler:
         """A page name unique in the whole vault (case-insensitive), as Obsidian needs."""
         # A page kbc wrote that no concept or source claims any more is free to reuse: that
         # is how a fresh clone (no database) adopts the committed wiki instead of renaming it.
-        adoptable = self.vault.wiki_dir / ("concepts" if kind == "concept" else "sources")
-        taken = {link_key(p.stem) for p in self.vault.root.rglob("*.md")
-                 if ".kbc" not in p.parts
-                 and not (p.parent == adoptable and page_state(self.vault, p) == "ours")}
+        if kind not in self._files_taken:  # the vault's files, read once a run
+            adoptable = self.vault.wiki_dir / ("concepts" if kind == "concept" else "sources")
+            self._files_taken[kind] = {
+                link_key(p.stem) for p in self.vault.root.rglob("*.md")
+                if ".kbc" not in p.parts and not (p.parent == adoptable and page_state(self.vault, p) == "ours")}
+        # pages named during this run are in the database already
+        taken = set(self._files_taken[kind])
         taken |= {link_key(r["page"]) for r in self.db["concepts"].rows}
         taken |= {link_key(Path(r["summary_page"]).stem) for r in self.db["sources"].rows}
         base = page_name(wanted)
