@@ -6,7 +6,7 @@ from kbc.vault import Vault
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.links import find_links, link_key
-from kbc.vault.pages import page_state, read_page, registered_pages, set_backlinks, write_page
+from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
 
 def is_navigation(name: str) -> bool:
@@ -22,17 +22,15 @@ def refresh_wiki(vault: Vault) -> list[str]:
     write_indexes(vault, entries, vault.settings.index_max_tokens)
     pages = vault.wiki_pages()
     resolver = LinkResolver(vault.note_names(), vault.page_aliases())
-    registry = registered_pages(vault)
     repaired = []
     inbound: dict[str, set[str]] = {}
     for path in pages.values():
         props, body = read_page(path)
-        if page_state(vault, path) == "ours":
+        if state_of(props, body) == "ours":
             fixed = resolver.fix(body)
             if fixed != body:
-                row = registry.get(vault.rel(path), {})
-                write_page(vault, path, props, fixed, row.get("kind", str(props.get("kind", "page"))),
-                           row.get("prompt_version", ""), row.get("model", ""))
+                write_page(vault, path, props, fixed, str(props.get("kind", "page")),
+                           str(props.get("kbc_prompt", "")), str(props.get("kbc_model", "")))
                 repaired.append(path.stem)
                 body = fixed
         for link in find_links(body):

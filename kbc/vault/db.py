@@ -87,6 +87,12 @@ def m007_lint_checks(db: sqlite_utils.Database) -> None:
     db["lint_checks"].create({"key": str, "input_hash": str, "findings": str}, pk="key")
 
 
+@migration
+def m008_page_hash_lives_in_the_page(db: sqlite_utils.Database) -> None:
+    # The body hash is read from the page's own front matter (kbc_hash); the copy here was unused.
+    db["pages"].transform(drop={"body_hash"})
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

@@ -1,4 +1,4 @@
-"""Pages kbc writes: atomic, registered with the hash of their body so human edits are seen."""
+"""Pages kbc writes: atomic, with the hash of their body in their front matter so human edits are seen."""
 from __future__ import annotations
 
 import datetime as dt
@@ -47,6 +47,11 @@ def page_state(vault: Vault, path: Path) -> str:
         props, body = read_page(path)
     except Exception:
         return "edited"
+    return state_of(props, body)
+
+
+def state_of(props: dict, body: str) -> str:
+    """page_state for a page already read."""
     if is_manual(props):
         return "manual"
     if "kbc_hash" not in props:
@@ -56,14 +61,15 @@ def page_state(vault: Vault, path: Path) -> str:
 
 def write_page(vault: Vault, path: Path, props: dict, body: str, kind: str,
                prompt_version: str = "", model: str = "") -> bool:
-    """Write a kbc page atomically and register its body hash. Returns False if unchanged."""
+    """Write a kbc page atomically, its body hash in its front matter, and register it (kind,
+    prompt version, model) for stale checks and index clean-up. Returns False if unchanged."""
     text = render({**props, "kbc_hash": body_hash(body)}, body)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     atomic_write(path, text)
     with vault.db_lock:
         vault.db["pages"].upsert({
-            "path": vault.rel(path), "kind": kind, "body_hash": body_hash(body),
+            "path": vault.rel(path), "kind": kind,
             "prompt_version": prompt_version, "model": model, "written_at": today(),
         }, pk="path")
     return True
