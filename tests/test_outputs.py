@@ -1,5 +1,4 @@
 """Slides, charts and reports from a compiled wiki (scripted server), filed back with sources."""
-import shutil
 
 import pytest
 from matplotlib import image as mpimg
@@ -9,7 +8,7 @@ from kbc.output import NoData, OutputMaker, draw_chart
 from kbc.search import Searcher
 from kbc.vault.frontmatter import split
 from kbc.vault.links import find_links, link_key
-from tests.conftest import CORPUS, REPO, make_llm, open_vault, templates
+from tests.conftest import REPO, make_llm, open_vault, png_bytes, templates
 
 MARP = REPO / "node_modules" / ".bin" / "marp"
 
@@ -18,7 +17,7 @@ MARP = REPO / "node_modules" / ".bin" / "marp"
 def maker(sample_vault, server):
     attachments = sample_vault / "raw" / "attachments"
     attachments.mkdir(exist_ok=True)
-    shutil.copy(CORPUS / "blog" / "assets" / "break" / "breakconv.png", attachments / "breakconv.png")
+    (attachments / "breakconv.png").write_bytes(png_bytes())
     (sample_vault / "raw" / "Quorum sizes.md").write_text(
         "# Quorum sizes\n\nPaxos with 5 Acceptors tolerates 2 failures. Raft with 3 Servers tolerates 1 failure.\n\n"
         "![[breakconv.png]]\n")

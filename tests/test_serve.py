@@ -10,7 +10,7 @@ import pytest
 from kbc.ask import ask
 from kbc.compile import compile_vault
 from kbc.serve import Site, make_server
-from tests.conftest import CORPUS, make_llm, open_vault, templates
+from tests.conftest import make_llm, open_vault, png_bytes, templates
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_images_of_the_vault_are_served(served):
     base, vault = served
     attachments = vault.raw_dir / "attachments"
     attachments.mkdir(exist_ok=True)
-    original = (CORPUS / "blog" / "assets" / "break" / "breakconv.png").read_bytes()
+    original = png_bytes()
     (attachments / "fig.png").write_bytes(original)
     with urllib.request.urlopen(base + "/file/raw/attachments/fig.png", timeout=10) as response:
         assert response.headers["Content-Type"] == "image/png" and response.read() == original
