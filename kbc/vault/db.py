@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Callable
 
-import sqlite_utils
+# sqlite_utils imports numpy and pandas when they are installed, only to map their column
+# types; kbc stores neither, and numpy alone is a third of `kbc search`'s start-up.
+_blocked = [name for name in ("numpy", "pandas") if name not in sys.modules]
+sys.modules.update(dict.fromkeys(_blocked))
+try:
+    import sqlite_utils
+finally:
+    for _name in _blocked:
+        del sys.modules[_name]
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
 

@@ -1,0 +1,115 @@
+"""The kbc command line: parses arguments, calls the library, prints results.
+
+One module per area registers its commands on `cli` (imported at the bottom). Keep each
+module's top-level imports light: the library is imported inside the commands, so that
+`kbc --help` and `kbc search` start at once (tests/test_cli_startup.py guards this).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kbc.errors import KbcError
+
+if TYPE_CHECKING:
+    from kbc.llm import LLM, Templates
+    from kbc.vault import Vault
+
+
+class KbcGroup(click.Group):
+    """Turns kbc's own errors into one line and Ctrl-C into a resumable stop."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KbcError as exc:
+            click.echo(f"kbc: error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("kbc: interrupted; finished work is kept, rerun to resume", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=KbcGroup)
+@click.version_option(package_name="kbc")
+@click.option("--vault", "vault_path", envvar="KBC_VAULT", type=click.Path(file_okay=False),
+              help="The vault folder (default: the nearest folder upward with kbc.toml).")
+@click.pass_context
+def cli(ctx, vault_path):
+    """kbc compiles research notes in raw/ into a linked Markdown wiki in wiki/.
+
+    \b
+    Example:
+      kbc init my-vault && cd my-vault
+      kbc ingest https://example.org/article paper.pdf
+      kbc compile && kbc stats
+    """
+    ctx.obj = {"vault_path": vault_path}
+
+
+def llm_options(fn):
+    fn = click.option("--base-url", help="OpenAI-compatible endpoint (else KBC_BASE_URL / kbc.toml; "
+                                         "none means the embedded model).")(fn)
+    fn = click.option("--model", help="Model name at the endpoint (else KBC_MODEL / kbc.toml).")(fn)
+    fn = click.option("--budget", type=int, help="Stop cleanly before spending more tokens than this.")(fn)
+    return fn
+
+
+def open_vault(ctx, **overrides) -> Vault:
+    from kbc.vault import Vault, find_vault
+
+    root = find_vault(explicit=ctx.obj.get("vault_path"))
+    return Vault(root, overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+def make_llm(vault: Vault, quiet: bool = False) -> LLM:
+    from kbc.llm import LLM, RunTotals, make_backend
+
+    show = not quiet and sys.stderr.isatty()
+
+    def progress(totals: RunTotals):
+        if show:
+            click.echo(f"\r  {totals.requests} requests, {totals.prompt_tokens:,} prompt tokens "
+                       f"({totals.cached_tokens:,} cached), {totals.completion_tokens:,} completion",
+                       err=True, nl=False)
+
+    settings = vault.settings
+    return LLM(make_backend(settings), vault.db, vault.db_lock, budget=settings.budget,
+               prices=settings.prices, concurrency=settings.concurrency, on_progress=progress)
+
+
+def templates_for(vault: Vault) -> Templates:
+    from kbc.llm import Templates
+
+    return Templates([vault.root / "templates"])
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(directory):
+    """Make DIRECTORY a kbc vault (safe to rerun: only adds what is missing).
+
+    \b
+    Example:
+      kbc init research/consensus
+    """
+    from kbc.vault import init_vault
+
+    created = init_vault(Path(directory))
+    where = Path(directory).resolve()
+    if created:
+        click.echo(f"Initialised vault in {where}: created {', '.join(created)}")
+    else:
+        click.echo(f"{where} is already a kbc vault; nothing to do")
+
+
+# The command modules register themselves on `cli`; imported last because they import it.
+from kbc.cli import admin, build, outputs, query  # noqa: E402,F401
