@@ -102,6 +102,38 @@ def m008_page_hash_lives_in_the_page(db: sqlite_utils.Database) -> None:
     db["pages"].transform(drop={"body_hash"})
 
 
+@migration
+def m009_concept_identity(db: sqlite_utils.Database) -> None:
+    # A member is one concept as one source's extraction names it; concepts are the clusters
+    # that consolidation's stored decisions make of members. A run's known-concepts catalogue
+    # is stored so that a resumed run builds the same extraction prompts.
+    db["members"].create({
+        "id": str, "source_path": str, "name": str, "aliases": str, "definition": str,
+        "category": str, "concept_key": str, "considered": int, "seq": int,
+    }, pk="id")
+    db["members"].create_index(["source_path"])
+    db["decisions"].create({
+        "id": int, "a": str, "b": str, "relation": str, "name": str, "origin": str, "decided_at": str,
+    }, pk="id")
+    db["decisions"].create_index(["a"])
+    db["compile_runs"].create({"id": int, "catalogue": str, "finished": int}, pk="id")
+    db["claims"].add_column("member", str)
+    db.execute("update claims set member = source_path || '::' || concept_key")
+    db.execute(
+        "insert into members (id, source_path, name, aliases, definition, category, concept_key, "
+        "considered, seq) select distinct k.source_path || '::' || k.concept_key, k.source_path, c.name, "
+        "'[]', c.definition, c.category, c.key, 0, 0 from claims k join concepts c on c.key = k.concept_key")
+
+
+@migration
+def m010_ask_session_ids(db: sqlite_utils.Database) -> None:
+    # Conversations by id and where they began (cli, web, mcp): a follow-up never mixes them.
+    db["ask_sessions"].add_column("session", str)
+    db["ask_sessions"].add_column("origin", str)
+    db.execute("update ask_sessions set session = 'legacy', origin = 'cli'")
+    db["ask_sessions"].create_index(["session"])
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
