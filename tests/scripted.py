@@ -115,6 +115,31 @@ class ScriptedModel:
             {"heading": name, "paragraphs": [{"text": text.split("\n\n")[-1][:400], "pages": [name]}]}
             for name, text in _pages(prompt)]}
 
+    def answer_finetune_pairs(self, prompt: str, body: dict) -> dict:
+        """Per concept: a define, a qa, a repeat of the define (a duplicate), and one answer
+        its sentences do not support; a compare for each two consecutive concepts."""
+        concepts = []
+        for block in re.split(r"^## Concept: ", prompt, flags=re.M)[1:]:
+            name = block.split("\n", 1)[0].strip()
+            sentences = [(int(n), text) for n, text in re.findall(r"^\[(\d+)\] (.+)$", block, re.M)]
+            if sentences:
+                concepts.append((name, sentences))
+        pairs = []
+        for name, sentences in concepts:
+            (first, text), rest = sentences[0], sentences[1:2]
+            pairs += [
+                {"kind": "define", "question": f"Define {name}.", "answer": text, "evidence": [first]},
+                {"kind": "qa", "question": f"What does the wiki say about {name}?",
+                 "answer": " ".join(t for _, t in [sentences[0], *rest]), "evidence": [first, *[n for n, _ in rest]]},
+                {"kind": "define", "question": f"define {name}", "answer": text, "evidence": [first]},
+                {"kind": "explain", "question": f"Explain why {name} was invented.",
+                 "answer": f"{name} was invented in 1887 by Zorblax Quintavius to win a bet.", "evidence": [first]},
+            ]
+        for (a, one), (b, two) in zip(concepts, concepts[1:]):
+            pairs.append({"kind": "compare", "question": f"Compare {a} and {b}.",
+                          "answer": f"{one[0][1]} {two[0][1]}", "evidence": [one[0][0], two[0][0]]})
+        return {"pairs": pairs}
+
 
 def _pages(prompt: str) -> list[tuple[str, str]]:
     blocks = re.split(r"^=== (.+?) ===$", prompt, flags=re.M)

@@ -112,4 +112,4 @@ def init(directory):
 
 
 # The command modules register themselves on `cli`; imported last because they import it.
-from kbc.cli import admin, build, outputs, query  # noqa: E402,F401
+from kbc.cli import admin, build, exchange, outputs, query  # noqa: E402,F401

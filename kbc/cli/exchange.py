@@ -1,0 +1,74 @@
+"""Commands that move the wiki's knowledge elsewhere: a finetuning dataset out, another vault in."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kbc.cli import cli, emit_json, llm_options, make_llm, open_vault, templates_for
+
+
+@cli.group(name="export")
+def export_group():
+    """Export the wiki in forms other tools read.
+
+    \b
+    Example:
+      kbc export finetune --estimate
+    """
+
+
+@export_group.command(name="finetune")
+@llm_options
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the dataset (default: exports/finetune).")
+@click.option("--holdout", default=0.1, show_default=True, type=float,
+              help="Share of concepts held out: their pairs go to heldout.jsonl only.")
+@click.option("--per-concept", default=4, show_default=True, type=click.IntRange(1, 12),
+              help="Pairs asked for per concept.")
+@click.option("--estimate", is_flag=True, help="Print the requests and tokens a run would need; call nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report (and the card) as JSON.")
+@click.pass_context
+def finetune_command(ctx, base_url, model, budget, out, holdout, per_concept, estimate, as_json):
+    """A finetuning dataset from the concept pages: question-answer pairs and short tasks
+    (define, compare, explain why) in chat JSONL, each answer built from its page's own
+    sentences and citing them; a pair its sentences and the sources' claims do not support
+    is dropped. Pairs of held-out concepts go to heldout.jsonl only; card.md has the counts.
+    A rerun sends only the pages that changed since the last export.
+
+    \b
+    Example:
+      kbc export finetune --estimate
+      kbc export finetune --budget 200000 --out ~/datasets/consensus
+    """
+    from kbc.export import ExportOptions, export_finetune
+
+    vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    llm = make_llm(vault, quiet=as_json)
+    report = export_finetune(vault, llm, templates_for(vault), ExportOptions(
+        out=Path(out) if out else None, holdout=holdout, per_concept=per_concept, estimate=estimate))
+    if sys.stderr.isatty() and llm.totals.requests and not as_json:
+        click.echo("", err=True)
+    if as_json:
+        emit_json({**report.to_dict(), "tokens": llm.totals.__dict__})
+    elif estimate:
+        e = report.estimate
+        click.echo(f"{e['pages']} of {report.concepts} concept pages to (re)generate: {e['requests']} requests "
+                   f"({e['requests_cached']} already answered, free), {e['prompt_tokens']:,} prompt tokens, "
+                   f"up to {e['completion_tokens_max']:,} completion tokens")
+    else:
+        totals = llm.totals
+        click.echo(f"pages: {len(report.regenerated)} regenerated, {report.reused} unchanged (pairs kept)")
+        click.echo(f"pairs this run: {report.accepted} accepted, {report.unsupported} rejected as unsupported, "
+                   f"{report.vague} too vague, {report.duplicates} duplicates")
+        click.echo(f"dataset: {report.train} train, {report.heldout} held out "
+                   f"({len(report.heldout_concepts)} concepts held out) in {report.out}")
+        click.echo(f"tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
+                   f"{totals.completion_tokens:,} completion in {totals.requests} requests")
+    for error in report.errors:
+        click.echo(f"kbc: error: {error}", err=True)
+    if report.stopped:
+        click.echo(f"kbc: stopped: {report.stopped}", err=True)
+        ctx.exit(3)
+    if report.errors:
+        ctx.exit(1)
