@@ -1,0 +1,190 @@
+"""Write-time grounding: is a generated paragraph supported by the material it was written from?
+
+Checked in code for every model, before a paragraph lands: a small model loops or drifts to
+another concept's words, a large one adds names and facts the sources never gave. The check
+is lexical (stems, names, links), so it is cheap and needs no second model; its thresholds are
+set on the real-model fixtures by benchmarks/grounding.py (false rejects there must stay low).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+# Words that carry no claim: function words, and the framing a writer adds around claims.
+STOPWORDS = frozenset("""
+a about above according across after again against all almost along also although always am
+among an and another any are aren't around as at be because been before being below between
+both but by can cannot could did do does doing done down during each either else enough even
+ever every few for from further had has have having he her here hers him his how however i if
+in instead into is isn't it its itself just least less like likely many may might more most
+much must my neither no nor not now of off often on once one only onto or other others otherwise
+our out over own per perhaps quite rather same several shall she should since so some such than
+that the their theirs them then there therefore these they this those though through thus to
+together too toward towards under unless until up upon us usually very via was we were what
+whatever when whenever where whereas whether which while who whom whose why will with within
+without would yet you your
+
+addition additionally again already finally furthermore hence importantly indeed likewise
+meanwhile moreover nevertheless nonetheless notably another article articles author authors based basically
+called case cases certain clearly combined common commonly concept concepts consequently
+describe described describes description detail details discussed discusses essentially
+example examples explain explained explains fact first following form forms general generally
+given gives good important in-depth instance key kind kinds known main mainly make makes making
+mean meaning means mentioned namely note noted notes overall paper papers particular
+particularly point points practice precisely provide provided provides put really regard
+regarding respect result results role roles said say says second section see sense show shown
+shows similar similarly simply source sources specific specifically states term terms
+text therefore thing things third three two type types use used uses using various way ways
+whole word words work works write writes written
+""".split())
+
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+LINK = re.compile(r"\[\[\s*([^\]|#\s][^\]|#]*)(?:#[^\]|]*)?(?:\|[^\]]*)?\]\]")
+CITATION = re.compile(r"\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9\[])")
+ENDS_WELL = tuple(".!?)\"'”’]:;*`")
+
+NUMBER_WORDS = dict(zip("0 1 2 3 4 5 6 7 8 9 10 11 12".split(), "zero one two three four five six seven "
+                        "eight nine ten eleven twelve".split()))
+NUMBER_WORDS |= {word: digits for digits, word in NUMBER_WORDS.items()}
+
+# Thresholds, set on benchmarks/grounding.py: good prose paraphrases, so some of its words are
+# the writer's own; drifted or invented text has most of its words from elsewhere.
+MAX_UNSUPPORTED_PARAGRAPH = 0.4  # share of content words not found in the evidence
+MAX_UNSUPPORTED_SENTENCE = 0.6  # one sentence wholly off the material is enough to reject
+MIN_JUDGED_WORDS = 5  # sentences with fewer content words are judged only with their paragraph
+LOOP_SPAN = 5  # a span of this many words repeated right after itself is a loop
+
+
+def ungrounded(text: str, evidence: list[str], names: set[str]) -> str:
+    """Why `text` is not supported by `evidence` (claims or source lines sent) and the concept
+    and page `names` of the request; "" when it is."""
+    body = " ".join(text.split())
+    if not WORD.search(body):
+        return "no words"
+    loop = _loop(body)
+    if loop:
+        return loop
+    if not body.endswith(ENDS_WELL):
+        return "ends mid-sentence"
+    known = {_key(name) for name in names}
+    for target in LINK.findall(body):
+        if _key(target) not in known:
+            return f"links [[{target.strip()}]], which is not in the material"
+    vocabulary = _Vocabulary(evidence, names)
+    prose = CITATION.sub(" ", LINK.sub(lambda m: m.group(0)[2:-2].split("|")[-1], body))
+    for name in _proper_names(prose):
+        if not vocabulary.has(name):
+            return f"names {name!r}, which the material does not mention"
+    words = [w for sentence in _sentences(prose) for w in _content_words(sentence)]
+    missing = [w for w in words if not vocabulary.has(w)]
+    if words and len(missing) / len(words) > MAX_UNSUPPORTED_PARAGRAPH:
+        return f"{len(missing)} of {len(words)} content words not in the material ({_few(missing)})"
+    for sentence in _sentences(prose):
+        words = _content_words(sentence)
+        missing = [w for w in words if not vocabulary.has(w)]
+        if len(words) >= MIN_JUDGED_WORDS and len(missing) / len(words) > MAX_UNSUPPORTED_SENTENCE:
+            return f"a sentence not in the material ({_few(missing)}): {sentence[:80]!r}"
+    return ""
+
+
+class _Vocabulary:
+    """The words of the evidence and names, as lowercase forms, stems and stem prefixes."""
+
+    def __init__(self, evidence: list[str], names: set[str]):
+        self.words: set[str] = set()
+        for text in [*evidence, *names]:
+            for word in WORD.findall(text):
+                self.words.add(_fold(word))
+                self.words.update(_fold(part) for part in re.split(r"['’]", word))
+        self.stems = {_stem(word) for word in self.words}
+        self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
+
+    def has(self, word: str) -> bool:
+        word = _fold(word)
+        if word in self.words or NUMBER_WORDS.get(word) in self.words:
+            return True
+        stem = _stem(word)
+        return stem in self.stems or (len(stem) >= 6 and stem[:6] in self.prefixes)
+
+
+def _loop(body: str) -> str:
+    """A repetition loop: a span repeated right after itself, or a text of few distinct phrases.
+
+    A long span said again in the next sentence is a restatement (a definition, then a claim
+    saying the same), not a loop; a loop restarts it inside the sentence, or goes on and on.
+    """
+    sentences = _sentences(body)
+    tokens, sentence_of = [], []
+    for number, sentence in enumerate(sentences):
+        words = [w.casefold() for w in WORD.findall(sentence)]
+        tokens += words
+        sentence_of += [number] * len(words)
+    n = len(tokens)
+    for period in range(1, min(40, n // 2) + 1):
+        run = 0
+        for i in range(n - period):
+            run = run + 1 if tokens[i] == tokens[i + period] else 0
+            if period < LOOP_SPAN:
+                looping = run >= 2 * period  # a short span three times over
+            else:  # a long span again at once, within one sentence
+                start = i + 1 - run
+                looping = (run >= LOOP_SPAN and period - run <= 3
+                           and sentence_of[start] == sentence_of[start + period])
+            if looping:
+                return f"repeats {' '.join(tokens[i + 1 - run:i + 1][:period])!r} in a loop"
+    seen: set[str] = set()
+    for sentence in sentences:
+        key = " ".join(w.casefold() for w in WORD.findall(sentence))
+        if len(key.split()) >= 3 and key in seen:
+            return f"repeats the sentence {sentence[:60]!r}"
+        seen.add(key)
+    trigrams = list(zip(tokens, tokens[1:], tokens[2:]))
+    if len(trigrams) >= 30 and len(set(trigrams)) / len(trigrams) < 0.6:
+        return "repeats a few phrases over and over"
+    return ""
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE_END.split(text) if s.strip()]
+
+
+def _content_words(sentence: str) -> list[str]:
+    words = WORD.findall(sentence)
+    return [w for w in words if _fold(w) not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+def _proper_names(text: str) -> list[str]:
+    """Capitalised words not opening a sentence, acronyms and numbers: what a writer invents."""
+    found = []
+    for sentence in _sentences(text):
+        words = WORD.findall(sentence)
+        for index, word in enumerate(words):
+            if word[0].isdigit():
+                found.append(word)
+            elif word[0].isupper() and _fold(word) not in STOPWORDS and (index > 0 or word.isupper() and len(word) > 1):
+                found.append(word)
+    return found
+
+
+def _few(words: list[str]) -> str:
+    return ", ".join(dict.fromkeys(w.casefold() for w in words[:5]))
+
+
+def _key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _fold(word: str) -> str:
+    word = word.casefold().replace("’", "'")
+    return word[:-2] if word.endswith("'s") else word
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+_STEMMER = snowballstemmer.stemmer("english")

@@ -1,0 +1,86 @@
+"""Write-time grounding: a generated paragraph is checked against the material it was written from."""
+import json
+
+import pytest
+
+from kbc.compile.grounding import ungrounded
+from tests.conftest import CORPUS
+
+RAFT = ["A consensus algorithm, designed to be easier to understand than Paxos, in which an elected "
+        "leader replicates a log of commands to followers.",
+        "Raft was designed to be easier to understand than Paxos.",
+        "It elects a leader that replicates a log of commands to the followers.",
+        "Like Paxos, it relies on overlapping majorities for safety.",
+        "An entry is committed once the leader has stored it on a majority of three servers."]
+LEASES = ["A lease is a lock that expires after a fixed time unless it is renewed.",
+          "A holder that crashes simply lets its lease run out, so no one has to detect the crash."]
+NAMES = {"Raft", "Paxos", "Leader", "Raft consensus"}
+
+
+def test_a_faithful_paraphrase_is_grounded():
+    text = ("Raft is a consensus algorithm whose design goal was understandability, compared with Paxos. "
+            "An elected leader replicates a log of commands to its followers [1], and, like [[Paxos]], "
+            "Raft depends on overlapping majorities to stay safe. An entry counts as committed once "
+            "3 servers, a majority, have stored it.")
+    assert ungrounded(text, RAFT, NAMES) == ""
+
+
+def test_the_demo_wikis_loop_is_caught():
+    # What SmolLM2 wrote for every paragraph of the demo wiki (issue 15).
+    text = ("A consensus algorithm designed to be easier to understand than a consensus algorithm "
+            "designed to be easier to understand than a consensus algorithm designed to be easier to")
+    assert "loop" in ungrounded(text, RAFT, NAMES)
+
+
+@pytest.mark.parametrize("text", ["Raft raft raft.", "Leader. Leader. Leader.",
+                                  "Raft elects a leader. Raft elects a leader.",
+                                  "of the of the of the log."])
+def test_short_repetitive_text_is_caught(text):
+    assert "repeats" in ungrounded(text, RAFT, NAMES)
+
+
+def test_a_restatement_in_the_next_sentence_is_not_a_loop():
+    text = ("Raft is a consensus algorithm designed to be easier to understand than Paxos. "
+            "Indeed, Raft was designed to be easier to understand than Paxos.")
+    assert ungrounded(text, RAFT, NAMES) == ""
+
+
+def test_another_concepts_prose_is_caught():
+    # The demo wiki's Leases article talked about consensus algorithms.
+    text = "Raft is a consensus algorithm in which an elected leader replicates a log of commands."
+    assert "not in the material" in ungrounded(text, LEASES, {"Lease"})
+
+
+def test_one_off_topic_sentence_is_caught():
+    text = ("A lease is a lock that expires after a fixed time unless it is renewed. A holder that crashes "
+            "lets its lease run out. Gradient descent minimises the training loss over minibatches of images.")
+    assert "sentence not in the material" in ungrounded(text, LEASES, {"Lease"})
+
+
+def test_an_invented_name_or_number_is_caught():
+    assert "'Ongaro'" in ungrounded("Raft, designed by Ongaro, elects a leader.", RAFT, NAMES)
+    assert "'2014'" in ungrounded("Raft elects a leader, since 2014.", RAFT, NAMES)
+
+
+def test_links_only_to_names_in_the_request():
+    assert ungrounded("Raft elects a [[Leader|leader]].", RAFT, NAMES) == ""
+    assert "[[Chubby]]" in ungrounded("Raft elects a leader, as [[Chubby]] does.", RAFT, NAMES)
+
+
+def test_cut_off_and_empty_text_are_caught():
+    assert ungrounded("Raft elects a leader that replicates a log of", RAFT, NAMES) == "ends mid-sentence"
+    assert ungrounded("  ", RAFT, NAMES) == "no words"
+
+
+@pytest.mark.corpus
+def test_real_model_extractions_joined_are_grounded():
+    """A strong model's own definition and claims, joined, must pass: no false rejects there."""
+    checked = 0
+    for path in sorted((CORPUS / "extractions").glob("*.json")):
+        data = json.loads(path.read_text())
+        for concept in data.get("concepts", []) if isinstance(data, dict) else []:
+            evidence = [concept["definition"], *(c["text"] for c in concept["claims"])]
+            names = {concept["name"], *concept["aliases"], data["title"]}
+            assert ungrounded(" ".join(dict.fromkeys(evidence)), evidence, names) == "", concept["name"]
+            checked += 1
+    assert checked > 100
