@@ -1,0 +1,105 @@
+"""Structural invariants of a compiled wiki on real sources, with the fixture model (a real model's
+extractions, a perfect consolidator): they must hold for any input. The figures themselves live in
+benchmarks/wiki_quality.py."""
+import json
+
+import pytest
+
+from benchmarks.corpus_vault import CORPUS, REPO, build_corpus_vault, compile_at
+from benchmarks.wiki_graph import Wiki
+from tests.fixture_data import NumberedText, norm
+from tests.fixture_model import FixtureModel
+from tests.scripted import ScriptedServer, text_of
+
+pytestmark = pytest.mark.corpus
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """The repo's 3 sample notes and one paper, compiled, then compiled again unchanged."""
+    sources = sorted((REPO / "raw").glob("*.md")) + [CORPUS / "papers" / "paxos-made-simple.pdf"]
+    model = FixtureModel()
+    with ScriptedServer(model) as server:
+        root = build_corpus_vault(tmp_path_factory.mktemp("quality") / "vault", server, sources)
+        first = list(server.requests)
+        compile_at(root, server)
+        rerun = server.requests[len(first):]
+    return root, model, first, rerun
+
+
+def test_every_link_lands_on_a_page_or_file(compiled):
+    root, model, _, _ = compiled
+    wiki = Wiki.read(root, model.fixtures)
+    assert wiki.concepts(), "the compile wrote no concept page"
+    assert wiki.dangling() == []
+
+
+@pytest.mark.xfail(reason="issue 11: code does not yet link every concept page from another", strict=False)
+def test_every_concept_page_has_an_incoming_concept_link(compiled):
+    root, model, _, _ = compiled
+    wiki = Wiki.read(root, model.fixtures)
+    edges = wiki.concept_edges()
+    linked = {target for targets in edges.values() for target in targets}
+    assert sorted(wiki.concepts()[k].name for k in edges if k not in linked) == []
+
+
+def test_a_no_change_rerun_sends_nothing(compiled):
+    _, _, first, rerun = compiled
+    assert first and rerun == []
+
+
+def test_fixture_extractions_cite_the_lines_their_quotes_sit_on(compiled):
+    """Every source matched a fixture, and each claim's re-numbered lines hold its quote."""
+    _, model, first, _ = compiled
+    assert model.unmatched_sources == []
+    extractions = [b for b in first if b["response_format"]["json_schema"]["schema"]["title"] == "source_extraction"]
+    assert len(extractions) >= 4
+    checked = 0
+    for body in extractions:
+        prompt = text_of(body["messages"][-1])
+        numbered = NumberedText.parse(prompt)
+        quotes = {c["text"]: c["quote"] for f in model.fixtures.values() for k in f.concepts for c in k["claims"]}
+        for concept in json.loads(model.answer(body))["concepts"]:
+            for claim in concept["claims"]:
+                span = numbered.find(quotes[claim["text"]])
+                if span is None:
+                    continue  # a quote the ingest renders differently: the fixture's own numbers stand
+                first_line, *rest = claim["lines"].split("-")
+                assert (int(first_line), int(rest[0]) if rest else int(first_line)) == span
+                checked += 1
+    assert checked >= 20
+
+
+def test_fixture_decisions_follow_the_gold_for_exactly_the_pairs_asked():
+    model = FixtureModel()
+    prompt = "\n".join([
+        "Concepts:",
+        "C1: Paxos (also: Synod Algorithm) | from: Paxos Made Simple | A consensus algorithm.",
+        "C2: Paxos | from: Paxos in brief | A consensus algorithm for unreliable processes.",
+        "C3: Leader | from: Paxos Made Simple | The distinguished proposer.",
+        "C4: Leader | from: Raft consensus | The server elected per term.",
+        "C5: Proposer | from: Paxos in brief | Picks a ballot number.",
+        "Pairs:",
+        "P1: C1 / C2",
+        "P2: C3 / C4",
+        "P3: C5 / C2",
+    ])
+    schema = {"title": "concept_decisions", "type": "object", "properties": {
+        "decisions": {"type": "array", "items": {"type": "object", "properties": {
+            "pair": {"type": "string"}, "relation": {"type": "string", "enum": [
+                "same", "a_part_of_b", "b_part_of_a", "related", "different"]},
+            "name": {"type": "string"}, "confidence": {"type": "number"}}}},
+        "renames": {"type": "array", "items": {"type": "object", "properties": {
+            "concept": {"type": "string"}, "name": {"type": "string"}}}}}}
+    body = {"messages": [{"role": "user", "content": prompt}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    answer = json.loads(model.answer(body))
+    relations = {d["pair"]: d["relation"] for d in answer["decisions"]}
+    assert relations == {"P1": "same", "P2": relations["P2"], "P3": "a_part_of_b"}
+    assert relations["P2"] in ("related", "different")
+    assert all("confidence" in d for d in answer["decisions"])  # unknown fields filled
+    renames = {r["concept"]: r["name"] for r in answer["renames"]}
+    assert renames == {"C3": "Paxos Leader (Distinguished Proposer)", "C4": "Raft Leader", "C5": "Paxos Proposer"}
+    [asked] = model.consolidations
+    assert asked.pairs == [("P1", "C1", "C2"), ("P2", "C3", "C4"), ("P3", "C5", "C2")]
+    assert norm("Paxos Made Simple::Paxos") in {norm(i) for i in asked.concepts["C1"]}
