@@ -21,10 +21,12 @@ from kbc.ingest.notes import existing_notes, store
 from kbc.ingest.pdf import convert_pdf, looks_like_pdf
 from kbc.ingest.web import IMAGE_TYPES, convert_html, image_name
 from kbc.vault import Vault
+from kbc.vault.files import inside, walk_files
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 TIMEOUT = 30.0
+DEADLINE = 120.0
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
 DESCRIBE_TEMPLATE = "prompts/describe_image.j2"
 
@@ -32,7 +34,7 @@ DESCRIBE_TEMPLATE = "prompts/describe_image.j2"
 @dataclass
 class IngestResult:
     source: str
-    status: str  # created | updated | unchanged | failed
+    status: str  # created | updated | unchanged | failed | skipped (a link or the vault: not read)
     note: str = ""  # path relative to the vault
     error: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -57,7 +59,8 @@ def image_describer(llm: LLM, templates: Templates) -> Callable[[bytes, str, str
 class Ingester:
     vault: Vault
     max_bytes: int = MAX_BYTES
-    timeout: float = TIMEOUT
+    timeout: float = TIMEOUT  # seconds one read may wait
+    deadline: float = DEADLINE  # seconds a whole fetch may take (a trickling server)
     # (image bytes, file name, source) -> description; None when the model reads no images
     describe: Callable[[bytes, str, str], str] | None = None
 
@@ -81,13 +84,38 @@ class Ingester:
         if urlparse(source).scheme in ("http", "https"):
             return [self._one(source, lambda: self._from_url(source))]
         path = Path(source).expanduser()
+        refused = self._refused(path)
+        if refused:
+            return [IngestResult(source, "failed", error=refused)]
         if path.is_dir():
             if is_repository(path):
                 return [self._one(source, lambda: ([convert_repository(path, str(path.resolve()))], []))]
-            return [result for child in sorted(path.rglob("*"))
-                    if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts)
-                    for result in self.ingest(str(child))]
-        return [self._one(source, lambda: self._from_file(path))]
+            return self._folder(path)
+        return [self._one(source, lambda: self._from_file(path, path.parent))]
+
+    def _refused(self, path: Path) -> str:
+        """Why a local path is not read: it is (in) the vault, or a link out of its folder."""
+        if inside(path, self.vault.root):
+            return (f"{path}: inside the vault; kbc ingests sources from outside it "
+                    "(notes already in raw/ are compiled as they are)")
+        if path.is_symlink() and not inside(path, path.absolute().parent):
+            return f"{path}: a link to {path.resolve()}, outside its folder; ingest the target itself"
+        return ""
+
+    def _folder(self, folder: Path) -> list[IngestResult]:
+        """Every file of a folder; links out of it, and the vault itself if it lies inside, are
+        skipped with one line each (never read, never sent anywhere)."""
+        skipped: list[str] = []
+        files = walk_files(folder, within=folder, skipped=skipped)
+        in_vault = [f for f in files if inside(f, self.vault.root)]
+        results = [IngestResult(str(folder), "skipped", error=line) for line in skipped]
+        if in_vault:
+            results.append(IngestResult(str(folder), "skipped", error=(
+                f"{self.vault.root}: the vault itself ({len(in_vault)} files) is not ingested into itself")))
+        for child in files:
+            if child not in in_vault:
+                results.append(self._one(str(child), lambda child=child: self._from_file(child, folder)))
+        return results
 
     def _one(self, source: str, convert) -> IngestResult:
         try:
@@ -98,11 +126,16 @@ class Ingester:
             return IngestResult(source, "failed", error=str(exc))
         except OSError as exc:
             return IngestResult(source, "failed", error=f"{source}: {exc.strerror or exc}")
+        except RecursionError:
+            return IngestResult(source, "failed", error=f"{source}: nested too deeply to read")
+        except Exception as exc:  # one bad source never stops the others
+            return IngestResult(source, "failed", error=f"{source}: could not be converted "
+                                                        f"({type(exc).__name__}: {str(exc)[:200]})")
 
     # -- kinds ------------------------------------------------------------------------------
 
     def _from_url(self, url: str):
-        fetched = fetch(url, self.max_bytes, self.timeout)
+        fetched = fetch(url, self.max_bytes, self.timeout, self.deadline)
         kind = fetched.content_type
         if kind == "application/pdf" or looks_like_pdf(fetched.data):
             return [convert_pdf(fetched.data, url, _stem(url))], []
@@ -127,19 +160,24 @@ class Ingester:
                 warnings.append(f"{source}: stored without a description ({exc})")
         return [note], warnings
 
-    def _download_image(self, url: str):
+    def _download_image(self, url: str, root: Path | None = None):
+        """An image of a page: over http(s) only; from disk only for a local page, and only
+        inside its input folder `root` (a web page never makes kbc read a local file)."""
         try:
             if urlparse(url).scheme in ("http", "https"):
-                got = fetch(url, MAX_IMAGE_BYTES, self.timeout)
+                got = fetch(url, MAX_IMAGE_BYTES, self.timeout, self.deadline)
                 return image_name(url, got.content_type), got.data
-            local = Path(urlparse(url).path if url.startswith("file:") else url)
-            if local.is_file() and local.suffix.lower().lstrip(".") in IMAGE_TYPES:
+            if root is None or "://" in url or url.startswith("file:"):
+                return None
+            local = Path(url)
+            if (local.is_file() and inside(local, root) and not inside(local, self.vault.root / ".kbc")
+                    and local.suffix.lower().lstrip(".") in IMAGE_TYPES):
                 return local.name, local.read_bytes()
         except (FetchError, OSError):
             return None
         return None
 
-    def _from_file(self, path: Path):
+    def _from_file(self, path: Path, root: Path):
         if not path.exists():
             raise KbcError(f"{path}: no such file or folder")
         size = path.stat().st_size
@@ -155,14 +193,14 @@ class Ingester:
         if suffix in HTML_EXTENSIONS:
             base = path.resolve().parent.as_posix() + "/"
             note, warnings = convert_html(data, source, None, lambda src: self._download_image(
-                src if "://" in src else base + src.lstrip("/")))
+                src if "://" in src else base + src.lstrip("/"), root))
             return [note], warnings
         if suffix in IMAGE_EXTENSIONS:
             return self._image(data, path, source)
         if suffix in DATA_EXTENSIONS:
             return [convert_dataset(data, path, source)], []
         if suffix in TEXT_EXTENSIONS:
-            return [convert_text_note(data, path, source)], []
+            return [convert_text_note(data, path, source, root=root)], []
         raise KbcError(f"{path}: unsupported file type {suffix or '(no extension)'}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kbc.errors import KbcError
 from kbc.ingest.notes import Attachment, Note
-from kbc.vault.files import sha256_bytes
+from kbc.vault.files import inside, sha256_bytes, walk_files
 from kbc.vault.frontmatter import FrontMatterError, split
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
@@ -35,8 +35,10 @@ def decode_text(data: bytes, source: str) -> str:
         raise KbcError(f"{source}: not UTF-8 text (bad byte at position {exc.start})") from None
 
 
-def convert_text_note(data: bytes, path: Path, source: str) -> Note:
-    """A Markdown or text note kept as it is: front matter normalised, local images copied."""
+def convert_text_note(data: bytes, path: Path, source: str, root: Path | None = None) -> Note:
+    """A Markdown or text note kept as it is: front matter normalised, local images copied
+    (only from inside `root`, the folder being ingested: default the note's own folder)."""
+    root = Path(root or path.parent)
     text = decode_text(data, source)
     try:
         props, body = split(text)
@@ -51,7 +53,7 @@ def convert_text_note(data: bytes, path: Path, source: str) -> Note:
         if re.match(r"^[a-z]+://", ref):
             return match.group(0)
         candidates = [path.parent / ref, path.parent / Path(ref).name]
-        found = next((c for c in candidates if c.is_file()), None)
+        found = next((c for c in candidates if c.is_file() and inside(c, root)), None)
         if found is None or found.suffix.lower() not in IMAGE_EXTENSIONS:
             return match.group(0)
         attachment = Attachment(found.name, found.read_bytes())
@@ -60,14 +62,16 @@ def convert_text_note(data: bytes, path: Path, source: str) -> Note:
 
     body = _LOCAL_IMAGE.sub(copy_image, body)
     title = str(props.pop("title", "") or _heading(body) or path.stem)
+    origin = str(props.pop("source", "") or source)
     author = props.pop("author", []) or []
     author = [author] if isinstance(author, str) else author
     tags = props.pop("tags", []) or []
     tags = [tags] if isinstance(tags, str) else tags
     note = Note(
         title=title,
-        source=str(props.pop("source", "") or source),
+        source=origin,
         kind=str(props.pop("kind", "") or "note"),
+        input=source,
         body=body,
         sha256=sha256_bytes(data),
         author=[re.sub(r"^\[\[|\]\]$", "", str(a)) for a in author],
@@ -76,7 +80,7 @@ def convert_text_note(data: bytes, path: Path, source: str) -> Note:
         tags=[str(t) for t in tags],
         attachments=list(attachments.values()),
     )
-    for key in ("created", "sha256"):
+    for key in ("created", "sha256", "ingested_from"):
         props.pop(key, None)
     note.extra = props
     return note
@@ -148,6 +152,8 @@ def _records(data: bytes, path: Path, source: str) -> tuple[list[str], list[dict
                 (v for v in loaded.values() if isinstance(v, list)), [loaded]) if isinstance(loaded, dict) else [loaded]
     except (json.JSONDecodeError, csv.Error) as exc:
         raise KbcError(f"{source}: not valid {suffix.lstrip('.').upper()} ({exc})") from None
+    except RecursionError:
+        raise KbcError(f"{source}: {suffix.lstrip('.').upper()} nested too deeply to read") from None
     rows = [r if isinstance(r, dict) else {"value": r} for r in rows]
     columns = list(dict.fromkeys(k for r in rows for k in r))
     return columns, rows
@@ -194,7 +200,8 @@ def is_repository(folder: Path) -> bool:
 
 
 def convert_repository(folder: Path, source: str) -> Note:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.relative_to(folder).parts)
+    # Links out of the repository (a README -> ~/.ssh/id_rsa) are never read.
+    files = walk_files(folder, within=folder)
     tree = [p.relative_to(folder).as_posix() for p in files]
     languages = Counter()
     for p in files:
@@ -213,7 +220,7 @@ def convert_repository(folder: Path, source: str) -> Note:
         parts.append("## Languages (by bytes)\n\n" + mix)
     for name in MANIFESTS:
         manifest = folder / name
-        if manifest.is_file():
+        if manifest in files:
             lines = manifest.read_text(encoding="utf-8", errors="replace").splitlines()[:60]
             parts.append(f"## {name}\n\n```\n" + "\n".join(lines) + "\n```")
     digest = sha256_bytes("\n".join(f"{t}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for t, p in zip(tree, files)).encode())

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.vault import Vault
-from kbc.vault.files import atomic_write, page_name, sha256_bytes
+from kbc.vault.files import atomic_write, exclusive_write, page_name, sha256_bytes
 from kbc.vault.frontmatter import render, split
 from kbc.vault.links import link_key
 
@@ -38,6 +38,13 @@ class Note:
     tags: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    # What was ingested (a path or URL) when it differs from `source`, the origin a note's own
+    # front matter names: two inputs naming one origin are two notes, never one overwriting.
+    input: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.input or self.source
 
     def properties(self, created: str) -> dict:
         props = {
@@ -52,6 +59,8 @@ class Note:
             "sha256": self.sha256,
         }
         props.update(self.extra)
+        if self.input and self.input != self.source:
+            props["ingested_from"] = self.input
         return props
 
 
@@ -65,15 +74,16 @@ def existing_notes(vault: Vault) -> dict[str, Path]:
             props, _ = split(path.read_text(encoding="utf-8"))
         except Exception:
             continue
-        if props.get("source"):
-            found[str(props["source"])] = path
+        key = props.get("ingested_from") or props.get("source")
+        if key:
+            found[str(key)] = path
     return found
 
 
 def store(vault: Vault, note: Note, known: dict[str, Path]) -> tuple[str, Path]:
     """Write the note (and its attachments) unless the same content is there already.
     Returns ('created' | 'updated' | 'unchanged', path)."""
-    previous = known.get(note.source)
+    previous = known.get(note.key)
     created = dt.date.today().isoformat()
     if previous and previous.exists():
         props, _ = split(previous.read_text(encoding="utf-8"))
@@ -82,7 +92,7 @@ def store(vault: Vault, note: Note, known: dict[str, Path]) -> tuple[str, Path]:
         created = str(props.get("created") or created)
         path, status = previous, "updated"
     else:
-        path, status = vault.raw_dir / f"{_free_name(vault, note.title)}.md", "created"
+        path, status = None, "created"
     written: list[Path] = []
     try:
         body = note.body
@@ -92,20 +102,29 @@ def store(vault: Vault, note: Note, known: dict[str, Path]) -> tuple[str, Path]:
                 atomic_write(target, attachment.data)
                 written.append(target)
             body = body.replace(f"kbc-attachment:{attachment.name}", target.name)
-        atomic_write(path, render(note.properties(created), body.strip() + "\n"))
+        text = render(note.properties(created), body.strip() + "\n")
+        if path is None:
+            path = _create(vault, note.title, text)
+        else:
+            atomic_write(path, text)
     except BaseException:
         for target in written:  # nothing half-ingested stays behind
             target.unlink(missing_ok=True)
         raise
-    known[note.source] = path
+    known[note.key] = path
     return status, path
 
 
-def _free_name(vault: Vault, title: str) -> str:
+def _create(vault: Vault, title: str, text: str) -> Path:
+    """A new note under a free name, created exclusively: of two ingests of same-titled notes
+    at once, neither replaces the other (the second takes the next free name)."""
     taken = {link_key(name) for name in vault.note_names()}
     base = page_name(title)
     name, number = base, 2
-    while link_key(name) in taken:
+    while True:
+        if link_key(name) not in taken:
+            path = vault.raw_dir / f"{name}.md"
+            if exclusive_write(path, text):
+                return path
         name = f"{base} ({number})"
         number += 1
-    return name

@@ -4,19 +4,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import queue
 import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import jsonschema
 
-from kbc.errors import KbcError
+from kbc.errors import KbcError, redact
 from kbc.llm.backends import BackendError, EndpointUnavailable
 from kbc.llm.prompts import IMAGE_TOKENS, Prompt, stable_json, text_of
+
+
+STOP_GRACE = 2.0  # seconds Ctrl-C waits for answers already on their way, to keep them
 
 
 class ItemFailed(KbcError):
@@ -90,6 +93,7 @@ class LLM:
         self.on_progress = on_progress
         self._reserved = 0
         self._money_lock = threading.Lock()
+        self._interrupted = threading.Event()
 
     # -- public ---------------------------------------------------------------------------
 
@@ -141,20 +145,59 @@ class LLM:
             (rest if prefix in warmed else first).append(index)
             warmed.add(prefix)
 
+        halt = threading.Event()  # a run-stopping error: start nothing more of this batch
+        fatal: list[BaseException] = []
+
         def run(index: int):
             try:
                 results[index] = self.complete(requests[index])
-            except (BudgetExceeded, EndpointUnavailable):
-                raise  # the whole run stops: every other request would fail the same way
+            except (BudgetExceeded, EndpointUnavailable) as exc:
+                fatal.append(exc)  # the whole run stops: every other request would fail the same way
+                halt.set()
             except (ItemFailed, BackendError) as exc:
                 results[index] = exc
 
-        for index in first:
-            run(index)
-        if rest:
-            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                for future in [pool.submit(run, index) for index in rest]:
-                    future.result()
+        pending = queue.SimpleQueue()
+        for index in rest:
+            pending.put(index)
+
+        def worker():
+            while not (halt.is_set() or self._interrupted.is_set()):
+                try:
+                    index = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    run(index)
+                except KeyboardInterrupt:  # raised by _call once Ctrl-C was pressed
+                    return
+                except Exception as exc:  # a bug: raised in the caller's thread, as a pool would
+                    fatal.append(exc)
+                    halt.set()
+                    return
+
+        try:
+            for index in first:
+                if halt.is_set():
+                    break
+                run(index)
+            # Daemon threads, not a pool: after Ctrl-C the process must not wait for them.
+            threads = [threading.Thread(target=worker, daemon=True, name=f"kbc-llm-{n}")
+                       for n in range(min(self.concurrency, len(rest)) if not halt.is_set() else 0)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.1)  # a timed join lets Ctrl-C in
+        except KeyboardInterrupt:
+            self._interrupted.set()  # no request is sent after this
+            ends = time.monotonic() + STOP_GRACE
+            for thread in threading.enumerate():
+                if thread.daemon and thread.name.startswith("kbc-llm") and thread.is_alive():
+                    thread.join(max(0.0, ends - time.monotonic()))
+            raise
+        if fatal:
+            raise fatal[0]
         return results
 
     def is_cached(self, request: Request) -> bool:
@@ -170,6 +213,8 @@ class LLM:
     # -- internals ------------------------------------------------------------------------
 
     def _call(self, request: Request, messages, max_tokens, temperature: float = 0.0):
+        if self._interrupted.is_set():
+            raise KeyboardInterrupt  # Ctrl-C was pressed: answers in flight are kept, none sent
         estimate = self.count_tokens(text_of(messages)) + IMAGE_TOKENS * len(request.prompt.images) + max_tokens
         self._reserve(estimate)
         started = time.perf_counter()
@@ -179,7 +224,7 @@ class LLM:
         except BackendError as exc:
             self._release(estimate)
             self._record(request, "", 0, 0, 0, (time.perf_counter() - started) * 1000,
-                         "error", error=str(exc))
+                         "error", error=redact(str(exc)))
             raise
         latency = (time.perf_counter() - started) * 1000
         self._release(estimate)

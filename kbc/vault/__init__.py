@@ -10,7 +10,7 @@ from pathlib import Path
 from kbc.errors import VaultNotFound
 from kbc.vault.config import DEFAULT_TOML, Settings, load_settings
 from kbc.vault.db import open_db
-from kbc.vault.files import atomic_write
+from kbc.vault.files import atomic_write, walk_files
 from kbc.vault.frontmatter import split as split_front_matter
 from kbc.vault.links import link_key
 
@@ -34,6 +34,8 @@ class Vault:
         self.settings: Settings = load_settings(self.root / CONFIG_FILE, env=env, overrides=overrides)
         # One connection shared by worker threads; sqlite3 objects need serialised use.
         self.db_lock = threading.RLock()
+        # Lines for the person at the end of a command (e.g. an edit kbc kept): never silent.
+        self.notices: list[str] = []
 
     @cached_property
     def db(self):
@@ -49,9 +51,8 @@ class Vault:
     def wiki_pages(self) -> dict[str, Path]:
         """Every Markdown page of the wiki by its link key (case-folded name)."""
         pages = {}
-        for path in sorted(self.wiki_dir.rglob("*.md")):
-            if any(part.startswith(".") for part in path.relative_to(self.wiki_dir).parts):
-                continue
+        # A page linked to outside the vault (or a link loop) is no page: never served or sent.
+        for path in walk_files(self.wiki_dir, within=self.root, suffix=".md") if self.wiki_dir.is_dir() else []:
             pages[link_key(path.stem)] = path
         return pages
 
@@ -59,8 +60,7 @@ class Vault:
         """Names of every note a wikilink may point at: wiki pages and raw notes."""
         names = [p.stem for p in self.wiki_pages().values()]
         if self.raw_dir.is_dir():
-            names += [p.stem for p in self.raw_dir.rglob("*.md")
-                      if not any(part.startswith(".") for part in p.relative_to(self.raw_dir).parts)]
+            names += [p.stem for p in walk_files(self.raw_dir, within=self.root, suffix=".md")]
         return names
 
     def page_aliases(self) -> dict[str, str]:

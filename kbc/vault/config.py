@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from kbc.errors import ConfigError
+from kbc.errors import ConfigError, redact
 
 DEFAULT_TOML = """\
 # kbc settings. Environment variables and command-line flags override these.
@@ -98,18 +98,26 @@ def _coerce(name: str, value, where: str):
             return value.lower() in ("1", "true", "yes")
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if kind == "int":
-        if isinstance(value, bool):
+        # int(0.5) would be 0, which for budget means "no limit": a fraction is an error.
+        if isinstance(value, (bool, float)) or not isinstance(value, (int, str)):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")
         try:
-            number = int(value)
-        except (TypeError, ValueError):
+            number = int(value.strip().replace("_", "")) if isinstance(value, str) else value
+        except ValueError:
             raise ConfigError(f"{where}: expected a whole number, got {value!r}") from None
         if number < 0 or (name == "concurrency" and number < 1):
             raise ConfigError(f"{where}: must be {'at least 1' if name == 'concurrency' else '0 or more'}, got {number}")
         return number
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected text, got {value!r}")
-    return value
+    if name == "api_key":
+        # A key pasted with its line ending (\r\n) would be sent, fail, and be echoed back.
+        value = value.strip()
+        if any(ch.isspace() or ord(ch) < 32 for ch in value):
+            raise ConfigError(f"{where}: the API key holds a space or control character; check it")
+    if name == "base_url" and value and not value.strip().lower().startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: expected an http:// or https:// URL, got {redact(value)!r}")
+    return value.strip() if name in ("base_url", "model") else value
 
 
 def load_settings(toml_path: Path | None, env: dict | None = None, overrides: dict | None = None) -> Settings:
@@ -122,6 +130,9 @@ def load_settings(toml_path: Path | None, env: dict | None = None, overrides: di
             raise ConfigError(f"{toml_path}: not valid TOML ({exc})") from None
         for section, table in data.items():
             if section == "prices":
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{toml_path}: prices must be a table of models "
+                                      f"([prices.\"model\"] prompt = ...), got {table!r}")
                 settings.prices = _prices(table, toml_path)
                 continue
             if not isinstance(table, dict):

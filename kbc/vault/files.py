@@ -11,32 +11,101 @@ from pathlib import Path
 # Obsidian link breakers plus characters that are not portable in file names.
 _FORBIDDEN = re.compile(r'[#|^:%\[\]<>"/\\?*\x00-\x1f\x7f]')
 MAX_NAME_CHARS = 245  # what Obsidian Web Clipper cuts file names to
+# File systems count bytes (255 a name); room is left for " (proposed).md" and " (12).md".
+MAX_NAME_BYTES = 200
 
 
-def atomic_write(path: Path, content: str | bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    path = Path(path)
+def _temp_copy(path: Path, content: str | bytes) -> str:
+    """The content, synced, in a temp file beside `path`. A short temp name: a page name near
+    the file-name limit still gets its temp file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kbc-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, content: str | bytes) -> None:
+    """Write to a temp file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    tmp = _temp_copy(path, content)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def exclusive_write(path: Path, content: str | bytes) -> bool:
+    """Like atomic_write, but only if `path` does not exist yet (a hard link is atomic and
+    exclusive). Returns False, writing nothing, if it does."""
+    path = Path(path)
+    tmp = _temp_copy(path, content)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: exclusive, if not atomic
+        try:
+            with open(path, "xb") as handle:
+                handle.write(Path(tmp).read_bytes())
+            return True
+        except FileExistsError:
+            return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def page_name(title: str, fallback: str = "Untitled") -> str:
     """A page name that cannot break a wikilink, following the Web Clipper's file-name rules."""
     name = unicodedata.normalize("NFC", title)
     name = _FORBIDDEN.sub(" ", name)
-    name = re.sub(r"\s+", " ", name).strip(" .")
-    return name[:MAX_NAME_CHARS].rstrip(" .") or fallback
+    name = re.sub(r"\s+", " ", name).strip(" .")[:MAX_NAME_CHARS]
+    while len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        name = name[:-1]
+    return name.rstrip(" .") or fallback
 
+
+def inside(path: Path, root: Path) -> bool:
+    """Does `path`, all links followed, lie within `root`?"""
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        return False
+
+
+def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
+               skipped: list[str] | None = None) -> list[Path]:
+    """Files under `folder` (sorted; hidden names skipped). Symlinked folders are not entered
+    and a symlinked file counts only if it resolves inside `within` (default: `folder`), so a
+    link to /etc/passwd or a loop is never read. Skipped links are named in `skipped`."""
+    folder = Path(folder)
+    within = Path(within or folder)
+    found = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith(".") or not name.endswith(suffix):
+                continue
+            path = Path(top) / name
+            if path.is_symlink() and not (inside(path, within) and path.is_file()):
+                if skipped is not None:
+                    skipped.append(f"{path}: a link to outside {within} (or a broken link); not read")
+                continue
+            found.append(path)
+        for name in dirs:
+            if (Path(top) / name).is_symlink() and skipped is not None:
+                skipped.append(f"{Path(top) / name}: a linked folder; not followed")
+    return sorted(found)
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

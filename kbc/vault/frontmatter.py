@@ -10,10 +10,43 @@ from kbc.errors import KbcError
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_FRONT_MATTER = 64 * 1024  # bytes of YAML; real front matter is a few hundred
+MAX_ALIASES = 20  # YAML *aliases: a "billion laughs" block expands a few into gigabytes
 
 
 class FrontMatterError(KbcError):
     pass
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load with a cap on aliases, and dates that do not exist (2026-13-45) kept as text."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases_seen = getattr(self, "aliases_seen", 0) + 1
+            if self.aliases_seen > MAX_ALIASES:
+                raise FrontMatterError(f"invalid front matter: more than {MAX_ALIASES} YAML aliases")
+        return super().compose_node(parent, index)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def load_yaml(raw: str):
+    if len(raw.encode("utf-8")) > MAX_FRONT_MATTER:
+        raise FrontMatterError(f"invalid front matter: over {MAX_FRONT_MATTER // 1024} KiB")
+    try:
+        return yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(f"invalid front matter: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise FrontMatterError("invalid front matter: nested too deeply") from None
 
 
 def split(text: str) -> tuple[dict, str]:
@@ -27,10 +60,7 @@ def split(text: str) -> tuple[dict, str]:
         if lines[index].strip() == "---":
             raw = "\n".join(lines[1:index])
             body = "\n".join(lines[index + 1:])
-            try:
-                props = yaml.safe_load(raw) or {}
-            except yaml.YAMLError as exc:
-                raise FrontMatterError(f"invalid front matter: {str(exc).splitlines()[0]}") from None
+            props = load_yaml(raw) or {}
             if not isinstance(props, dict):
                 raise FrontMatterError("front matter is not a set of key: value properties")
             return {str(k): _plain(v) for k, v in props.items()}, body.lstrip("\n")

@@ -1,13 +1,15 @@
-"""Pages kbc writes: atomic, with the hash of their body in their front matter so human edits are seen."""
+"""Pages kbc writes: atomic, with a hash of what kbc wrote (properties and body) in their front
+matter so human edits are seen, and re-checked at write time so an edit made meanwhile is kept."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
 from kbc.vault import Vault
 from kbc.vault.files import atomic_write, sha256_text
-from kbc.vault.frontmatter import render, split
+from kbc.vault.frontmatter import FrontMatterError, render, split
 
 BACKLINKS_START = "<!-- kbc:backlinks -->"
 BACKLINKS_END = "<!-- /kbc:backlinks -->"
@@ -20,7 +22,21 @@ def own_body(body: str) -> str:
 
 
 def body_hash(body: str) -> str:
+    """The hash pages carried before properties were hashed too; still read as kbc's own."""
     return sha256_text(own_body(body))
+
+
+LIST_VALUED = ("tags", "aliases", "cssclasses")
+
+
+def page_hash(props: dict, body: str) -> str:
+    """Properties (tags, aliases, any a person may edit) and body, as read back from the page.
+    Prefixed so it is never mistaken for an old body-only hash."""
+    # `tags: x` and `tags: [x]` are one value to Obsidian (and lint --fix mends the first).
+    shown = {k: [v] if k in LIST_VALUED and isinstance(v, str) else v
+             for k, v in props.items() if k != "kbc_hash"}
+    blob = json.dumps(shown, sort_keys=True, ensure_ascii=False, default=str)
+    return "p" + sha256_text(blob + "\n" + own_body(body))[:63]
 
 
 def today() -> str:
@@ -56,23 +72,83 @@ def state_of(props: dict, body: str) -> str:
         return "manual"
     if "kbc_hash" not in props:
         return "foreign"
-    return "ours" if props["kbc_hash"] == body_hash(body) else "edited"
+    stored = str(props["kbc_hash"])
+    if stored.startswith("p"):
+        return "ours" if stored == page_hash(props, body) else "edited"
+    return "ours" if stored == body_hash(body) else "edited"  # a page from before v2 hashes
+
+
+# Code-kept navigation: rebuilt from the wiki itself, so rewritten even after a person's edit
+# (the log's writer reads the page and keeps its body). Every other kind keeps the edit.
+REBUILT_KINDS = ("index", "log")
 
 
 def write_page(vault: Vault, path: Path, props: dict, body: str, kind: str,
                prompt_version: str = "", model: str = "") -> bool:
-    """Write a kbc page atomically, its body hash in its front matter, and register it (kind,
-    prompt version, model) for stale checks and index clean-up. Returns False if unchanged."""
-    text = render({**props, "kbc_hash": body_hash(body)}, body)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    """Write a kbc page atomically, its hash in its front matter, and register it (kind,
+    prompt version, model) for stale checks and index clean-up. Returns False if unchanged,
+    or if the page on disk is a person's (edited, manual, foreign) at this moment: however
+    long the caller waited for a model, their text is never replaced. The update then goes
+    to wiki/proposals/ (or, for a manual page or a proposal, is skipped), with a line in
+    vault.notices saying so."""
+    text = _text(props, body)
+    try:
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+    except (OSError, UnicodeDecodeError):
+        current = ""  # unreadable: not ours to replace
+    if current == text:
         return False
+    if current is not None and kind not in REBUILT_KINDS:
+        state = _state_of_text(current)
+        if state != "ours":
+            _keep_person_edit(vault, path, props, body, kind, prompt_version, model, state)
+            return False
     atomic_write(path, text)
+    _register(vault, path, kind, prompt_version, model)
+    return True
+
+
+def _text(props: dict, body: str) -> str:
+    clean = {k: v for k, v in props.items() if k != "kbc_hash"}
+    # Hash what a reader gets back from the file, so the check is exact after a round trip.
+    read_props, read_body = split(render(clean, body))
+    return render({**clean, "kbc_hash": page_hash(read_props, read_body)}, body)
+
+
+def _state_of_text(text: str) -> str:
+    try:
+        props, body = split(text)
+    except FrontMatterError:
+        return "edited"
+    return state_of(props, body)
+
+
+def _register(vault: Vault, path: Path, kind: str, prompt_version: str, model: str) -> None:
     with vault.db_lock:
         vault.db["pages"].upsert({
             "path": vault.rel(path), "kind": kind,
             "prompt_version": prompt_version, "model": model, "written_at": today(),
         }, pk="path")
-    return True
+
+
+def proposal_path(vault: Vault, path: Path) -> Path:
+    return vault.wiki_dir / "proposals" / f"{path.stem} (proposed).md"
+
+
+def _keep_person_edit(vault: Vault, path: Path, props: dict, body: str, kind: str,
+                      prompt_version: str, model: str, state: str) -> None:
+    rel = vault.rel(path)
+    if state == "manual" or kind == "proposal":
+        vault.notices.append(f"{rel}: changed by a person while kbc worked; kept as it is, "
+                             "kbc's update was not written")
+        return
+    proposal = proposal_path(vault, path)
+    aliases = {"aliases": []} if "aliases" in props else {}
+    text = _text({**props, **aliases, "kind": "proposal", "proposal_for": f"[[{path.stem}]]"}, body)
+    atomic_write(proposal, text)
+    _register(vault, proposal, "proposal", prompt_version, model)
+    vault.notices.append(f"{rel}: changed by a person while kbc worked; kept it, and put kbc's "
+                         f"update in {vault.rel(proposal)}")
 
 
 def set_backlinks(vault: Vault, path: Path, names: list[str]) -> bool:
