@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.fixture_data import (EXTRACTIONS, NumberedText, best_fixture, first_line_number, load_fixtures,
-                                load_gold, name_key)
+                                load_gold, name_key, norm)
 from tests.scripted import ScriptedModel, fill, text_of
 
 ARTICLE_HEADINGS = {"sources", "related", "see also", "backlinks", "links"}
 PARAGRAPH_CHARS = 900
+DEFINITION_KEY = 40  # letters of a definition that identify a fixture concept
 
 
 @dataclass
@@ -46,6 +47,7 @@ class FixtureModel(ScriptedModel):
             self.titles[name_key(fixture.title)] = fixture.stem
             self.titles[name_key(fixture.stem)] = fixture.stem
         self.by_name: dict[str, list[str]] = {}  # name_key -> fixture ids (names, aliases, gold names)
+        self.by_definition: dict[str, list[str]] = {}  # start of the definition -> fixture ids
         for fixture in self.fixtures.values():
             for concept in fixture.concepts:
                 concept_id = fixture.concept_id(concept)
@@ -54,6 +56,7 @@ class FixtureModel(ScriptedModel):
                     names.append(self.gold.generic[concept_id])
                 for name in names:
                     self.by_name.setdefault(name_key(name), []).append(concept_id)
+                self.by_definition.setdefault(norm(concept["definition"])[:DEFINITION_KEY], []).append(concept_id)
         self.consolidations: list[Consolidation] = []
         self.unmatched_sources: list[str] = []
 
@@ -141,6 +144,8 @@ class FixtureModel(ScriptedModel):
         found = {i for n in names for i in self.by_name.get(name_key(n), [])}
         if stems:
             found = {i for i in found if i.split("::", 1)[0] in stems} or found
+        if not found and len(segments) > 2:  # renamed past recognition: the definition tells
+            found = set(self.by_definition.get(norm(segments[-1])[:DEFINITION_KEY], []))
         return names, frozenset(found)
 
     # -- articles ---------------------------------------------------------------------------

@@ -103,3 +103,26 @@ def test_fixture_decisions_follow_the_gold_for_exactly_the_pairs_asked():
     [asked] = model.consolidations
     assert asked.pairs == [("P1", "C1", "C2"), ("P2", "C3", "C4"), ("P3", "C5", "C2")]
     assert norm("Paxos Made Simple::Paxos") in {norm(i) for i in asked.concepts["C1"]}
+
+
+def test_fixture_articles_use_all_evidence_and_link_listed_pages():
+    prompt = "\n".join([
+        "Existing pages:", "Paxos", "Raft", "Lease", "Leases (source)", "",
+        "## Lease", "Also called: leases", "Related: Paxos, Raft",
+        "Claims:", "- [1] A lease expires after a fixed time unless renewed.",
+        "- [2] (lines 77, 98) A leader elected by Raft often holds a lease.",
+        "- [3] Chubby grants leases to its clients.", "",
+        "Sources:", "[1] Leases (source)", "[2] Raft consensus (source)", "[3] Chubby (source)"])
+    schema = {"title": "concept_articles", "type": "object", "properties": {"articles": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "agreement": {"type": "string"},
+            "paragraphs": {"type": "array", "maxItems": 2, "items": {"type": "object", "properties": {
+                "text": {"type": "string"}, "sources": {"type": "array", "items": {"type": "integer"}}}}}}}}}}
+    body = {"messages": [{"role": "user", "content": prompt}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    [article] = json.loads(FixtureModel().answer(body))["articles"]
+    assert article["name"] == "Lease" and "agreement" in article
+    assert len(article["paragraphs"]) == 2  # three sources folded into the two paragraphs allowed
+    assert sorted(n for p in article["paragraphs"] for n in p["sources"]) == [1, 2, 3]
+    text = " ".join(p["text"] for p in article["paragraphs"])
+    assert "[[Raft]]" in text and "[[Lease" not in text and "lines 77" not in text
