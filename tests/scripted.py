@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.scripted_batch import BatchEndpoints
+
 BLOCK = 16
 
 
@@ -184,6 +186,8 @@ class ScriptedServer:
         self.script: list[dict] = []
         self.requests: list[dict] = []
         self.delays: dict[str, float] = {}  # schema title -> seconds to wait before answering
+        self.headers: list[dict] = []  # the HTTP headers of each chat request
+        self.batch = BatchEndpoints(self)
         self._seen: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -194,12 +198,24 @@ class ScriptedServer:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
-                status, payload = server.handle(self.path, body)
-                data = json.dumps(payload).encode()
+                raw = self.rfile.read(length)
+                if server.batch.owns(self.path):
+                    return self.reply(*server.batch.post(self.path, raw, self.headers))
+                with server._lock:
+                    server.headers.append(dict(self.headers))
+                self.reply(*server.handle(self.path, json.loads(raw)))
+
+            def do_GET(self):
+                self.reply(*server.batch.get(self.path))
+
+            def reply(self, status, payload):
+                extra = payload.pop("_headers", {}) if isinstance(payload, dict) else {}
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -224,7 +240,8 @@ class ScriptedServer:
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
         time.sleep(self.delays.get(schema.get("title"), 0))
         if canned and "status" in canned:
-            return canned["status"], {"error": {"message": canned.get("message", "scripted failure")}}
+            return canned["status"], {"error": {"message": canned.get("message", "scripted failure")},
+                                      "_headers": canned.get("headers", {})}
         prompt_text = "".join(text_of(m) for m in body["messages"])
         content = canned["content"] if canned else self.model.answer(body)
         finish = canned.get("finish_reason", "stop") if canned else "stop"

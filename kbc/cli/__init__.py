@@ -66,7 +66,9 @@ def open_vault(ctx, **overrides) -> Vault:
     return Vault(root, overrides={k: v for k, v in overrides.items() if v is not None})
 
 
-def make_llm(vault: Vault, quiet: bool = False) -> LLM:
+def make_llm(vault: Vault, quiet: bool = False, batch_sink=None) -> LLM:
+    """batch_sink: "api" (the endpoint's Batch API), a JSONL file path, or None (live; answers
+    of batches collected since are still used)."""
     from kbc.llm import LLM, RunTotals, make_backend
 
     show = not quiet and sys.stderr.isatty()
@@ -78,8 +80,15 @@ def make_llm(vault: Vault, quiet: bool = False) -> LLM:
                        err=True, nl=False)
 
     settings = vault.settings
-    return LLM(make_backend(settings), vault.db, vault.db_lock, budget=settings.budget,
-               prices=settings.prices, concurrency=settings.concurrency, on_progress=progress)
+    backend = make_backend(settings)
+    options = dict(budget=settings.budget, prices=settings.prices, concurrency=settings.concurrency,
+                   on_progress=progress)
+    from kbc.llm.batch import ApiSink, BatchLLM, FileSink, has_batches
+
+    if batch_sink is None and not has_batches(vault.db):
+        return LLM(backend, vault.db, vault.db_lock, **options)
+    sink = None if batch_sink is None else ApiSink(backend) if batch_sink == "api" else FileSink(batch_sink)
+    return BatchLLM(backend, vault.db, vault.db_lock, sink=sink, **options)
 
 
 def templates_for(vault: Vault) -> Templates:
@@ -112,4 +121,4 @@ def init(directory):
 
 
 # The command modules register themselves on `cli`; imported last because they import it.
-from kbc.cli import admin, build, exchange, outputs, query  # noqa: E402,F401
+from kbc.cli import admin, batch, build, exchange, outputs, query  # noqa: E402,F401

@@ -71,9 +71,11 @@ def ingest_command(ctx, sources, as_json):
 @click.option("--stale", is_flag=True, help="Also rebuild pages written by an older prompt or another model.")
 @click.option("--full", is_flag=True, help="Rebuild every page.")
 @click.option("--estimate", is_flag=True, help="Print the requests and tokens a run would need; call nothing.")
+@click.option("--batch", is_flag=True, help="Send what the model must answer as one Batch API job "
+                                             "(half price, within 24 h); a later `kbc compile` collects it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def compile_command(ctx, base_url, model, budget, stale, full, estimate, as_json):
+def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, as_json):
     """Compile raw/ into wiki/: summaries, concept articles, indexes, backlinks.
 
     Only new or changed sources are sent to the model; a rerun with nothing changed
@@ -83,12 +85,13 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, as_json
     Example:
       kbc compile --estimate
       kbc compile --budget 200000
+      kbc compile --batch && kbc compile   # submit, later collect
     """
     from kbc.compile import CompileOptions, compile_vault
     from kbc.search import refresh_index
 
     vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
-    llm = make_llm(vault, quiet=as_json)
+    llm = make_llm(vault, quiet=as_json, batch_sink="api" if batch and not estimate else None)
     report = compile_vault(vault, llm, templates_for(vault),
                            CompileOptions(stale=stale, full=full, estimate=estimate))
     if sys.stderr.isatty() and llm.totals.requests and not as_json:

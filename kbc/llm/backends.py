@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbc.errors import KbcError
+from kbc.errors import KbcError, redact
+from kbc.llm.limits import AdaptiveLimit, retry_after
 
 
 class BackendError(KbcError):
@@ -33,9 +36,13 @@ def estimate_tokens(text: str) -> int:
 
 class OpenAIBackend:
     name = "openai"
+    # Routers that keep a session on one replica (vLLM production-stack `--session-key`,
+    # cluster gateways) read this header; the value is the prompt's prefix hash, so requests
+    # sharing a prefix land where that prefix is already cached.
+    session_header = "x-session-id"
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 600,
-                 max_retries: int = 3):
+                 max_retries: int = 3, concurrency: int = 64):
         import openai
 
         if not model:
@@ -43,50 +50,90 @@ class OpenAIBackend:
         self.model = model
         self.base_url = base_url
         self.context_window = 0  # unknown for an endpoint; settings decide
+        self.max_retries = max_retries
+        self.limit = AdaptiveLimit(concurrency)
+        self._secrets = (api_key,)  # never in an error message, so never in log.md or the ledger
         self._openai = openai
-        # Local servers accept any key; the client insists on one being set.
+        # Local servers accept any key; the client insists on one being set. Retries are
+        # ours (below), so that a 429 can also slow the whole run down.
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed",
-                                    timeout=timeout, max_retries=max_retries)
+                                    timeout=timeout, max_retries=0)
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
 
-    def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
-        openai = self._openai
-        kwargs = {}
+    def body(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> dict:
+        """The /v1/chat/completions request body (also a batch file's line)."""
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
+                "temperature": temperature}
         if schema is not None:
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+            body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": schema.get("title", "answer"), "schema": schema, "strict": True}}
         if prefix_key:
-            kwargs["prompt_cache_key"] = prefix_key
-        try:
-            response = self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
-                **kwargs)
-        except openai.APIStatusError as exc:
-            # 401/403/404 (bad key, unknown model or path) and 5xx after retries hit every request alike.
-            kind = EndpointUnavailable if exc.status_code in (401, 403, 404) or exc.status_code >= 500 else BackendError
-            raise kind(f"{self.base_url}: HTTP {exc.status_code} from the endpoint: {_short(exc.message)}") from None
-        except openai.APITimeoutError:
-            raise EndpointUnavailable(f"{self.base_url}: the endpoint timed out (after retries)") from None
-        except openai.APIConnectionError as exc:
-            raise EndpointUnavailable(f"{self.base_url}: cannot reach the endpoint ({_short(str(exc.__cause__ or exc))})") from None
-        if not response.choices:
-            raise BackendError(f"{self.base_url}: the endpoint answered with no choices")
-        choice = response.choices[0]
-        usage = response.usage
-        details = getattr(usage, "prompt_tokens_details", None) if usage else None
-        return RawCompletion(
-            text=choice.message.content or "",
-            finish_reason=choice.finish_reason or "stop",
-            prompt_tokens=(usage.prompt_tokens if usage else 0) or 0,
-            cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
-            completion_tokens=(usage.completion_tokens if usage else 0) or 0,
-        )
+            body["prompt_cache_key"] = prefix_key
+        return body
+
+    def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
+        body = self.body(messages, schema, max_tokens, prefix_key, temperature)
+        headers = {self.session_header: prefix_key} if prefix_key else None
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            with self.limit:
+                try:
+                    response = self.client.chat.completions.with_raw_response.create(
+                        **body, extra_headers=headers)
+                except self._openai.APIStatusError as exc:
+                    status = exc.status_code
+                    wait = retry_after(exc.response.headers, attempt)
+                    if status == 429:
+                        self.limit.throttled(wait)
+                    if last or not (status in (408, 409, 429) or status >= 500):
+                        # 401/403/404 (bad key, unknown model or path) and 5xx hit every request alike.
+                        kind = EndpointUnavailable if status in (401, 403, 404) or status >= 500 else BackendError
+                        raise kind(f"{self.base_url}: HTTP {status} from the endpoint: {_short(exc.message, self._secrets)}") from None
+                except self._openai.APITimeoutError:
+                    if last:
+                        raise EndpointUnavailable(f"{self.base_url}: the endpoint timed out (after retries)") from None
+                    wait = retry_after(None, attempt)
+                except self._openai.APIConnectionError as exc:
+                    if last:
+                        raise EndpointUnavailable(f"{self.base_url}: cannot reach the endpoint "
+                                                  f"({_short(str(exc.__cause__ or exc), self._secrets)})") from None
+                    wait = retry_after(None, attempt)
+                else:
+                    self.limit.succeeded()
+                    return raw_completion(json.loads(response.text), self.base_url)
+            time.sleep(wait)
+        raise AssertionError("unreachable")
 
 
-def _short(text: str) -> str:
-    return " ".join(str(text).split())[:200]
+def raw_completion(data: dict, where: str) -> RawCompletion:
+    """A chat.completion object (a live answer, or the body of a batch result line)."""
+    if not data.get("choices"):
+        raise BackendError(f"{where}: the endpoint answered with no choices")
+    choice = data["choices"][0]
+    prompt, cached, completion = usage_figures(data)
+    return RawCompletion(
+        text=(choice.get("message") or {}).get("content") or "",
+        finish_reason=choice.get("finish_reason") or "stop",
+        prompt_tokens=prompt, cached_tokens=cached, completion_tokens=completion)
+
+
+def usage_figures(data: dict) -> tuple[int, int, int]:
+    """(prompt, cached, completion) tokens, with the cached figure where each engine puts it:
+    OpenAI, vLLM and SGLang `usage.prompt_tokens_details.cached_tokens`, DeepSeek
+    `usage.prompt_cache_hit_tokens`, llama.cpp's server `timings.cache_n` (or `tokens_cached`)."""
+    usage = data.get("usage") or {}
+    details = usage.get("prompt_tokens_details") or {}
+    timings = data.get("timings") or {}
+    cached = (details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens")
+              or usage.get("cached_tokens") or timings.get("cache_n") or data.get("tokens_cached")
+              or (data.get("meta_info") or {}).get("cached_tokens") or 0)
+    return int(usage.get("prompt_tokens") or 0), int(cached), int(usage.get("completion_tokens") or 0)
+
+
+def _short(text: str, secrets=()) -> str:
+    return redact(" ".join(str(text).split()), secrets)[:200]
 
 
 def default_local_model() -> Path:
@@ -179,7 +226,8 @@ def bounded(schema, max_items: int = 4, max_chars: int = 300):
 
 def make_backend(settings) -> OpenAIBackend | LlamaCppBackend:
     if settings.uses_endpoint:
-        return OpenAIBackend(settings.base_url, settings.model, settings.api_key)
+        return OpenAIBackend(settings.base_url, settings.model, settings.api_key,
+                             concurrency=settings.concurrency)
     return LlamaCppBackend(settings.local_model or None, context_window=settings.context_window or 8192)
 
 
