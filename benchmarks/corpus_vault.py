@@ -36,14 +36,15 @@ def corpus_sources() -> list[Path]:
             + sorted((REPO / "raw").glob("*.md")))
 
 
-def kbc(root: Path, *args: str, server=None) -> subprocess.CompletedProcess:
-    """Run `python -m kbc --vault root ARGS`, at the scripted server if one is given."""
+def kbc(root: Path, *args: str, server=None, ok=(0,)) -> subprocess.CompletedProcess:
+    """Run `python -m kbc --vault root ARGS`, at the scripted server if one is given; an exit
+    code outside `ok` raises KbcFailed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KBC_")}
     if server is not None:
         env.update(KBC_BASE_URL=server.base_url, KBC_MODEL="scripted", OPENAI_API_KEY="test")
     done = subprocess.run([sys.executable, "-m", "kbc", "--vault", str(root), *args], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
+    if done.returncode not in ok:
         raise KbcFailed(f"kbc {' '.join(args[:2])} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     return done
 
@@ -64,6 +65,12 @@ def compile_at(root: Path, server) -> dict:
     """`kbc compile --json` on the vault; its report (with a `tokens` entry)."""
     done = kbc(root, "compile", "--json", server=server)
     return json.loads(done.stdout)
+
+
+def lint_at(root: Path, server) -> list[dict]:
+    """`kbc lint --json`'s problems (structural checks only: no request is sent)."""
+    done = kbc(root, "lint", "--json", server=server, ok=(0, 1))
+    return json.loads(done.stdout)["problems"]
 
 
 def build_corpus_vault(dest: Path, server, sources: list[Path] | None = None) -> Path:

@@ -12,7 +12,7 @@ the fixture model (tests/fixture_model.py), then scores the wiki on disk against
   whose page's `sources` front matter names every one of them;
 - generic titles: gold too-generic names still a page's title;
 - orphans: concept pages that no other concept page links to; dangling: links anywhere in
-  wiki/ that land nowhere;
+  wiki/ that land nowhere; lint: `kbc lint`'s problems on the fresh compile, by check;
 - tokens: prompt tokens per source token by request kind, from the ledger in .kbc/kbc.db;
 - candidate recall: of gold same / part_of / related pairs, the share the code put in front
   of the model in a consolidation request (as a pair asked, or for same pairs also as one
@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.corpus_vault import build_corpus_vault, compile_at, corpus_sources, ingest  # noqa: E402
+from benchmarks.corpus_vault import build_corpus_vault, compile_at, corpus_sources, ingest, lint_at  # noqa: E402
 from benchmarks.wiki_graph import Wiki  # noqa: E402
 from kbc.vault.frontmatter import split  # noqa: E402
 from tests.fixture_data import Gold  # noqa: E402
@@ -195,6 +195,7 @@ def measure(tmp: Path, add_one: bool = True) -> dict:
         first = len(server.requests)
         wiki = Wiki.read(root, model.fixtures)
         tokens = token_use(root)
+        lint = Counter(p.get("check", "?") for p in lint_at(root, server))
         compile_at(root, server)
         rerun = len(server.requests) - first
     gold = model.gold
@@ -209,7 +210,7 @@ def measure(tmp: Path, add_one: bool = True) -> dict:
               **score_merges(wiki, gold, page), **score_links(wiki, gold, page),
               **score_sources(wiki, gold, model.fixtures, page),
               "dangling": len(wiki.dangling()), "dangling_links": [f"{a} -> {b}" for a, b in wiki.dangling()][:40],
-              "tokens": tokens, "candidate_recall": candidate_recall(model, gold),
+              "lint_problems": dict(lint), "tokens": tokens, "candidate_recall": candidate_recall(model, gold),
               "unmapped_fixture_concepts": sorted(i for i, k in cache.items() if k is None),
               "unmatched_sources": model.unmatched_sources}
     if add_one:
@@ -247,6 +248,8 @@ def show(r: dict) -> None:
         ("too-generic titles left", frac(r["generic_titles_left"])),
         ("concept pages without incoming concept link", frac(r["orphans"])),
         ("dangling links (whole wiki)", str(r["dangling"])),
+        ("lint problems after a fresh compile", str(sum(r["lint_problems"].values()))
+         + "".join(f"  {k} {v}" for k, v in sorted(r["lint_problems"].items()))),
         ("candidate recall: same pairs", frac(cr["same"])),
         ("candidate recall: part_of pairs", frac(cr["part_of"])),
         ("candidate recall: related pairs", frac(cr["related"])),
