@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kbc.cli.guard import LockingCommand, doctor, funnel
 from kbc.errors import KbcError
 
 if TYPE_CHECKING:
@@ -21,25 +22,23 @@ if TYPE_CHECKING:
 
 
 class KbcGroup(click.Group):
-    """Turns kbc's own errors into one line and Ctrl-C into a resumable stop."""
+    """Every error as one line, Ctrl-C as a resumable stop (kbc.cli.guard.funnel); commands
+    that write hold the vault lock (LockingCommand); subgroups do the same."""
+
+    command_class = LockingCommand
+    group_class = type
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except KbcError as exc:
-            click.echo(f"kbc: error: {exc}", err=True)
-            ctx.exit(1)
-        except KeyboardInterrupt:
-            click.echo("kbc: interrupted; finished work is kept, rerun to resume", err=True)
-            ctx.exit(130)
+        return funnel(ctx, lambda: super(KbcGroup, self).invoke(ctx))
 
 
 @click.group(cls=KbcGroup)
 @click.version_option(package_name="kbc")
 @click.option("--vault", "vault_path", envvar="KBC_VAULT", type=click.Path(file_okay=False),
               help="The vault folder (default: the nearest folder upward with kbc.toml).")
+@click.option("--debug", is_flag=True, help="Show the Python traceback of an error.")
 @click.pass_context
-def cli(ctx, vault_path):
+def cli(ctx, vault_path, debug):
     """kbc compiles research notes in raw/ into a linked Markdown wiki in wiki/.
 
     \b
@@ -48,7 +47,10 @@ def cli(ctx, vault_path):
       kbc ingest https://example.org/article paper.pdf
       kbc compile && kbc stats
     """
-    ctx.obj = {"vault_path": vault_path}
+    ctx.obj = {"vault_path": vault_path, "debug": debug, "vaults": []}
+
+
+cli.add_command(doctor)
 
 
 def llm_options(fn):
@@ -63,7 +65,9 @@ def open_vault(ctx, **overrides) -> Vault:
     from kbc.vault import Vault, find_vault
 
     root = find_vault(explicit=ctx.obj.get("vault_path"))
-    return Vault(root, overrides={k: v for k, v in overrides.items() if v is not None})
+    vault = Vault(root, overrides={k: v for k, v in overrides.items() if v is not None})
+    ctx.find_root().obj.setdefault("vaults", []).append(vault)  # its notices are printed at the end
+    return vault
 
 
 def make_llm(vault: Vault, quiet: bool = False, batch_sink=None) -> LLM:

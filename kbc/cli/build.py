@@ -48,6 +48,8 @@ def ingest_command(ctx, sources, as_json):
             return
         if result.status == "failed":
             click.echo(f"kbc: error: {result.error}", err=True)
+        elif result.status == "skipped":  # a link out of the input, or the vault itself: not read
+            click.echo(f"kbc: warning: {result.error}", err=True)
         else:
             click.echo(f"{result.status:<9} {result.note}  <- {result.source}")
         for warning in result.warnings:

@@ -7,12 +7,12 @@ import statistics
 import pypdfium2 as pdfium
 
 from kbc.errors import KbcError
+from kbc.ingest.frontpage import authors_after, first_page_lines, metadata_authors, title_block
 from kbc.ingest.notes import Note
 from kbc.vault.files import sha256_bytes
 
 _JUNK_AUTHORS = {"", "administrator", "admin", "user", "owner", "unknown", "author"}
 _SOFT_HYPHEN = "\ufffe"
-_CAPITALS = set("ABCDEFGHIKLMNOPRSTUVWXYZ")  # pdfium's mark for a hyphen that breaks a word at a line end
 
 
 def looks_like_pdf(data: bytes) -> bool:
@@ -41,8 +41,8 @@ def convert_pdf(data: bytes, source: str, fallback_title: str) -> Note:
         author = (meta.get("Author") or "").strip()
     finally:
         pdf.close()
-    authors = first_page_authors if author.lower() in _JUNK_AUTHORS else \
-        [a.strip() for a in re.split(r"[;,]| and ", author) if a.strip()]
+    # The first page is what a reader sees; metadata authors are often a typist or a tool.
+    authors = first_page_authors or ([] if author.lower() in _JUNK_AUTHORS else metadata_authors(author))
     body = f"# {title}\n\n" + "\n\n".join(pages)
     return Note(title=title, source=source, kind="pdf", body=body, sha256=sha256_bytes(data),
                 author=authors, published=_date(meta.get("CreationDate", "")),
@@ -156,43 +156,13 @@ def _clean(text: str) -> str:
 
 
 def _title_and_authors(pdf, meta: dict) -> tuple[str, list[str]]:
-    """The line(s) set in the tallest type among the first lines of page 1 (else the metadata
-    title), and the line after them when it reads like a list of names."""
-    textpage = pdf[0].get_textpage()
-    text = textpage.get_text_range(0, min(textpage.count_chars(), 3000))
-    lines, start = [], 0  # (size, text) per line
-    for end in [i for i, ch in enumerate(text) if ch == "\n"] + [len(text)]:
-        segment = text[start:end].strip()
-        # Cap height (capitals without descenders) tells type sizes apart; whole glyph
-        # boxes do not, since a "J" or "p" reaches lower than the line's size says.
-        caps = [textpage.get_charbox(i)[3] - textpage.get_charbox(i)[1]
-                for i in range(start, end) if text[i] in _CAPITALS]
-        if sum(ch.isalpha() for ch in segment) >= 3 and caps:
-            lines.append((round(statistics.median(caps) * 2) / 2, segment))
-        start = end + 1
-        if len(lines) >= 15:
-            break
-    if lines:
-        biggest = max(size for size, _ in lines)
-        first = next(i for i, (size, _) in enumerate(lines) if size == biggest)
-        picked = [lines[first][1]]
-        for size, segment in lines[first + 1:]:
-            if abs(size - biggest) > 0.5:
-                break
-            picked.append(segment)
-        title = " ".join(" ".join(picked).replace(_SOFT_HYPHEN, "").split())
-        following = lines[first + len(picked)][1] if first + len(picked) < len(lines) else ""
-        if 8 <= len(title) <= 200:
-            return title, _names(following)
+    """The title in the largest type on page 1 (else the metadata title), and the authors named
+    below it."""
+    lines = first_page_lines(pdf[0].get_textpage())
+    title, end = title_block(lines)
+    if 8 <= len(title) <= 250:
+        return title, authors_after(lines[end:])
     return (meta.get("Title") or "").strip(), []
-
-
-def _names(line: str) -> list[str]:
-    parts = [p.strip(" *†‡0-9") for p in re.split(r",|\band\b|;", line)]
-    parts = [p for p in parts if p]
-    if parts and all(1 < len(p.split()) <= 4 and all(w[:1].isupper() for w in p.split()) for p in parts):
-        return parts
-    return []
 
 
 def _date(pdf_date: str) -> str:

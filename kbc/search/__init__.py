@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.bookkeeping import is_navigation
+from kbc.vault.files import inside
 from kbc.vault.frontmatter import split
 from kbc.vault.links import WIKILINK, find_links, link_key
 from kbc.vault.markdown import to_plain_text
@@ -49,6 +50,8 @@ def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            if entry.is_symlink() and not (entry.name.endswith(".md") and inside(entry.path, vault.root)):
+                continue  # a linked folder (maybe a loop) or a page linked to outside the vault
             if entry.is_dir():
                 if not (scope == "raw" and rel == "raw" and entry.name == ATTACHMENTS):
                     pending.append((entry.path, f"{rel}/{entry.name}"))
