@@ -117,10 +117,10 @@ def serve_command(ctx, port, host, base_url, model, budget):
     vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
     llm_holder = []
 
-    def answer(question):
+    def answer(question, session=None):
         if not llm_holder:  # the embedded model loads on the first question, not at start
             llm_holder.append(make_llm(vault, quiet=True))
-        return ask(vault, llm_holder[0], templates_for(vault), question)
+        return ask(vault, llm_holder[0], templates_for(vault), question, session=session, origin="web")
 
     server = make_server(Site(vault, ask=answer), host, port)
     click.echo(f"Serving {vault.wiki_dir} on http://{host}:{server.server_port}/ (Ctrl-C stops)")

@@ -42,10 +42,13 @@ def search_command(ctx, query, limit, in_raw, reindex, as_json):
 @click.argument("question")
 @llm_options
 @click.option("--save", is_flag=True, help="File the answer in wiki/answers/ (indexed and searchable).")
-@click.option("--continue", "follow_up", is_flag=True, help="A follow-up to the previous question.")
+@click.option("--continue", "follow_up", is_flag=True,
+              help="A follow-up to the previous question asked from the command line.")
+@click.option("--session", help="A follow-up in this session (its id is printed with each answer, "
+                                "also in the web UI).")
 @click.option("--json", "as_json", is_flag=True, help="Print answer, sources and tokens as JSON.")
 @click.pass_context
-def ask_command(ctx, question, base_url, model, budget, save, follow_up, as_json):
+def ask_command(ctx, question, base_url, model, budget, save, follow_up, session, as_json):
     """Answer QUESTION from the wiki, citing the pages used as [[links]].
 
     Reads only what fits the ask budget (kbc.toml [ask] context_tokens, default 8000).
@@ -54,6 +57,7 @@ def ask_command(ctx, question, base_url, model, budget, save, follow_up, as_json
     Example:
       kbc ask "How do Raft and Paxos differ?" --save
       kbc ask --continue "And which one does Chubby use?"
+      kbc ask --session 3f2a9c1e "What else did that paper say?"
     """
     from kbc.ask import ASK_TEMPLATE, ask, save_answer
     from kbc.search import refresh_index
@@ -61,7 +65,7 @@ def ask_command(ctx, question, base_url, model, budget, save, follow_up, as_json
     vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
     llm = make_llm(vault, quiet=True)
     templates = templates_for(vault)
-    answer = ask(vault, llm, templates, question, follow_up=follow_up)
+    answer = ask(vault, llm, templates, question, follow_up=follow_up, session=session)
     if save:
         answer.saved = save_answer(vault, answer, llm.model, templates.version(ASK_TEMPLATE))
         refresh_index(vault)
@@ -70,5 +74,5 @@ def ask_command(ctx, question, base_url, model, budget, save, follow_up, as_json
         return
     click.echo(answer.text)
     click.echo(f"\n({answer.prompt_tokens:,} prompt tokens, {answer.cached_tokens:,} cached, "
-               f"{answer.completion_tokens:,} completion"
+               f"{answer.completion_tokens:,} completion; session {answer.session}"
                + (f"; saved to {answer.saved}" if answer.saved else "") + ")", err=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from kbc.errors import KbcError
 from kbc.llm import LLM, Request, Templates
 from kbc.llm.schema import BOOLEAN, NUMBER, TEXT, array, obj
-from kbc.search import gather
+from kbc.search.context import gather
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
 from kbc.vault.files import page_name

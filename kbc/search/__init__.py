@@ -10,12 +10,11 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from kbc.vault import ATTACHMENTS, Vault
-from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.files import inside
 from kbc.vault.frontmatter import split
-from kbc.vault.links import WIKILINK, find_links, link_key
+from kbc.vault.links import WIKILINK
 from kbc.vault.markdown import to_plain_text
-from kbc.vault.pages import own_body, read_page
+from kbc.vault.pages import own_body
 
 _HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -67,7 +66,8 @@ def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str
     except Exception:
         props, body = {}, text
     title = str(props.get("title") or fallback_title)
-    aliases = " ".join(str(a) for a in props.get("aliases") or [] if a)
+    # " | " keeps each alias whole for retrieval's name matching; FTS reads it as a separator.
+    aliases = " | ".join(str(a) for a in props.get("aliases") or [] if a)
     # Backlinks are navigation, not content: they would make pages match what links to them.
     body = WIKILINK.sub(lambda m: m["shown"] or m["target"], own_body(body))
     body = re.sub(r"<!--.*?-->", " ", body, flags=re.S)  # page markers and other comments
@@ -188,68 +188,3 @@ class Searcher:
             return ""
         row = self.vault.db.execute("select heading, body from chunks where rowid = ?", [hit.rowid]).fetchone()
         return (f"## {row[0]}\n\n" if row and row[0] else "") + (row[1] if row else "")
-
-
-PAGE_TOKENS = 1500  # no single page may take more of the budget than this
-SECTION_TOKENS = 400  # from the other hits, the matching section only
-RELEVANCE_FLOOR = 0.4  # a hit scoring under this share of the best one is not worth reading
-MAX_PAGES = 5  # a careful reader opens a handful of pages, not a tenth of the wiki
-
-
-def gather(vault: Vault, question: str, budget: int, count_tokens,
-           exclude: set[str] = frozenset()) -> list[dict]:
-    """What a careful reader would open: the best hit's page, the matching section of the
-    next best hits, and a line about each page the best one links to; until the budget or
-    MAX_PAGES is reached."""
-    searcher = Searcher(vault)
-    hits = [h for h in searcher.search(question, limit=12)
-            if not is_navigation(h.page) and h.page not in exclude]
-    if not hits:
-        return []
-    pages = vault.wiki_pages()
-    floor = hits[0].score * RELEVANCE_FLOOR
-    chosen, spent = [], 0
-
-    def add(name: str, text: str, cap: int) -> bool:
-        nonlocal spent
-        text = _cut(text.strip(), min(cap, budget - spent), count_tokens)
-        if not text:
-            return False
-        chosen.append({"name": name, "text": text})
-        spent += count_tokens(text) + 12
-        return True
-
-    best_path = pages.get(link_key(hits[0].page))
-    best_body = own_body(read_page(best_path)[1]) if best_path else ""
-    add(hits[0].page, best_body, PAGE_TOKENS)
-    for hit in hits[1:]:
-        if len(chosen) >= MAX_PAGES - 1 or hit.score < floor:
-            break
-        add(hit.page, searcher.section(hit), SECTION_TOKENS)
-    taken = {c["name"] for c in chosen} | set(exclude)
-    for link in find_links(best_body):
-        path = pages.get(link_key(link.target)) if not link.embed else None
-        if len(chosen) >= MAX_PAGES or path is None or path.stem in taken or is_navigation(path.stem):
-            continue
-        taken.add(path.stem)
-        props = read_page(path)[0]
-        if props.get("description"):
-            add(path.stem, str(props["description"]), SECTION_TOKENS)
-    return chosen
-
-
-def _cut(text: str, tokens: int, count_tokens) -> str:
-    """The page's opening paragraphs that fit in `tokens`."""
-    if tokens <= 50:
-        return ""
-    if count_tokens(text) <= tokens:
-        return text
-    kept, used = [], 0
-    for paragraph in text.split("\n\n"):
-        cost = count_tokens(paragraph) + 1
-        if used + cost > tokens:
-            break
-        kept.append(paragraph)
-        used += cost
-    return "\n\n".join(kept)
-

@@ -37,7 +37,8 @@ MARK_START, MARK_END = "\x02", "\x03"
 @dataclass
 class Site:
     vault: Vault
-    ask: Callable[[str], object] | None = None  # question -> kbc.ask.Answer
+    # question -> kbc.ask.Answer; called with session= for a follow-up in that conversation
+    ask: Callable[..., object] | None = None
 
     def __post_init__(self):
         folders = [self.vault.root / "templates", package_template_dir()]
@@ -148,7 +149,7 @@ class Site:
     def ask_page(self) -> str:
         return self.layout("Ask", self.pages_env.get_template("pages/ask.html.j2").render())
 
-    def answer(self, question: str) -> tuple[int, dict]:
+    def answer(self, question: str, session: str = "") -> tuple[int, dict]:
         if self.ask is None:
             return 503, {"error": "asking is not available: no model configured"}
         if not question.strip():
@@ -159,7 +160,8 @@ class Site:
                 return 429, {"error": f"one question at a time: try again in {wait:.1f} s"}
             self._last_ask = time.monotonic()
         try:
-            answer = self.ask(question.strip()[:2000])
+            question = question.strip()[:2000]
+            answer = self.ask(question, session=session[:40]) if session else self.ask(question)
         except KbcError as exc:
             return 502, {"error": str(exc)}
         with self.vault.db_lock:
@@ -287,11 +289,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         length = min(int(self.headers.get("Content-Length") or 0), 100_000)
         try:
-            question = str(json.loads(self.rfile.read(length) or b"{}").get("question", ""))
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            question, session = str(payload.get("question", "")), str(payload.get("session") or "")
         except (json.JSONDecodeError, AttributeError):
             self._json(400, {"error": "send JSON: {\"question\": \"...\"}"})
             return
-        self._json(*self.site.answer(question))
+        self._json(*self.site.answer(question, session))
 
 
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:

@@ -1,0 +1,324 @@
+"""Context packs: what a careful researcher reads to answer a question, within a token budget.
+
+The pages that best match (whole, when they fit), the concepts they link that the question
+names, and the lines of the sources they cite that bear on the question. Knowledge pages only:
+saved answers and outputs are listed as "see also", never given as evidence. The same wiki and
+question give the same bytes (stable order), so prompts built from a pack stay cached.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from kbc.search import Searcher
+from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
+from kbc.vault import Vault
+from kbc.vault.links import link_key
+
+PAGE_TOKENS = 1500  # no single page takes more than this; longer pages give their best paragraphs
+MAX_PAGES = 8  # a careful reader opens a handful of pages, not a tenth of the wiki
+RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not worth reading
+MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
+NAMED_BONUS = 0.5  # the question names the page (its title or an alias)
+LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own score
+EXCERPT_TOKENS = 1200  # source lines, when the pages cite lines that bear on the question
+EXCERPT_MIN_MATCH = 0.2  # share of the question's weighted terms a cited line must hold
+BLOCK_OVERHEAD = 12  # tokens the "=== name ===" header and spacing cost per block
+SEE_ALSO = 3
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_POSSESSIVE = re.compile(r"(\w)['’]s\b")
+STOPWORDS = frozenset("""a an and are as at be been but by can could did do does doing for from had has have
+how i if in into is it its me my no not of on or our should so such than that the their them then there
+these they this those to too under up us was we were what when where which while who whom why will with
+would you your about also any both each few more most other own same some very just only over again further
+once here all between through during before after above below off out down use used using uses get gets make
+makes made way ways one two new""".split())
+
+
+@dataclass
+class Excerpt:
+    lines: str  # "3-4"
+    text: str
+
+
+@dataclass
+class PackedPage:
+    name: str
+    kind: str
+    path: str
+    score: float
+    text: str  # what is given: the page whole, or its best paragraphs
+    whole: bool = True
+    links: list[str] = field(default_factory=list)  # pages it links that exist
+    sources: list[str] = field(default_factory=list)  # the source pages it cites
+    note: str = ""  # for a source page: the raw note its excerpts come from
+    excerpts: list[Excerpt] = field(default_factory=list)
+    tokens: int = 0
+
+    def block(self) -> str:
+        """The page as the model or agent reads it: its text, then its cited source lines."""
+        parts = [self.text] if self.text else []
+        if self.excerpts:
+            lines = [f"From the source note `{self.note}`:"]
+            for excerpt in self.excerpts:
+                lines.append(f"lines {excerpt.lines}: {excerpt.text}")
+            parts.append("\n".join(lines))
+        return "\n\n".join(parts)
+
+    def to_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["excerpts"] = [e.__dict__ for e in self.excerpts]
+        return data
+
+
+@dataclass
+class Pack:
+    query: str
+    budget: int
+    pages: list[PackedPage] = field(default_factory=list)
+    see_also: list[str] = field(default_factory=list)  # saved answers and outputs: not evidence
+    tokens: int = 0
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.pages]
+
+    def blocks(self) -> list[dict]:
+        return [{"name": p.name, "text": p.block()} for p in self.pages]
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "budget": self.budget, "tokens": self.tokens,
+                "pages": [p.to_dict() for p in self.pages], "see_also": self.see_also}
+
+    def render(self) -> str:
+        """Markdown an agent pastes instead of reading files. The query comes last, so packs of
+        one agent's turns share as long a prefix as their pages allow."""
+        out = []
+        for page in self.pages:
+            meta = [page.kind, page.path] + ([] if page.whole else ["best paragraphs only"])
+            out.append(f"=== {page.name} ===\n({'; '.join(meta)})")
+            if page.links:
+                out.append("Links: " + ", ".join(f"[[{n}]]" for n in page.links))
+            if page.sources:
+                out.append("Cites: " + ", ".join(f"[[{n}]]" for n in page.sources))
+            out.append(page.block() + "\n")
+        if self.see_also:
+            out.append("See also (saved answers and outputs, not evidence): "
+                       + ", ".join(f"[[{n}]]" for n in self.see_also) + "\n")
+        out.append(f"(kbc context for {self.query!r}: {len(self.pages)} pages, about {self.tokens:,} tokens)")
+        return "\n".join(out) + "\n"
+
+
+def _stem(word: str) -> str:
+    """A light stemmer, enough to match 'leases' with 'lease' and 'hashing' with 'hash'."""
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith(("ss", "us", "is")):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def _tokens(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(_POSSESSIVE.sub(r"\1", text.lower()))]
+
+
+class Retriever:
+    """Builds context packs. Holds the search index and parsed pages between queries."""
+
+    def __init__(self, vault: Vault):
+        self.vault = vault
+        self.searcher = Searcher(vault)
+        self.pages = PageCache(vault)
+        self._df: dict[str, int] = {}
+
+    def pack(self, query: str, budget: int, count_tokens, exclude: set[str] = frozenset()) -> Pack:
+        pack = Pack(query, budget)
+        hits = self.searcher.search(query, limit=40)
+        self.pages.refresh()
+        self._df.clear()
+        excluded = {link_key(n) for n in exclude}
+        terms = self._weights(query)
+        scores: dict[str, float] = {}
+        for hit in hits:
+            scores.setdefault(link_key(hit.page), hit.score)
+        named = self._named(query)
+        infos = {k: info for k in set(scores) | set(named)
+                 if k not in excluded and (info := self.pages.get(k)) is not None}
+        # Relative to the best knowledge page: a saved answer matching better changes nothing.
+        top = max((scores.get(k, 0.0) for k, i in infos.items() if i.evidence), default=0.0) or 1.0
+        scores = {k: scores.get(k, 0.0) / top + (NAMED_BONUS if k in named else 0.0) for k in infos}
+        # A page matching only on a stray word is no match, and gains nothing from links.
+        scores = {k: v for k, v in scores.items() if v >= MIN_MATCH}
+        infos = {k: infos[k] for k in scores}
+        derived = sorted((k for k, i in infos.items() if i.kind in DERIVED_KINDS),
+                         key=lambda k: (-scores[k], infos[k].name))
+        pack.see_also = [infos[k].name for k in derived if scores[k] >= RELEVANCE_FLOOR][:SEE_ALSO]
+        evidence = {k: i for k, i in infos.items() if i.evidence}
+        self._follow_links(evidence, scores, excluded)
+        ranked = sorted(evidence, key=lambda k: (-scores[k], evidence[k].name))
+        if not ranked:
+            return pack
+        floor = scores[ranked[0]] * RELEVANCE_FLOOR
+        chosen: list[PackedPage] = []
+        spent = 0
+        for key in ranked:
+            if len(chosen) >= MAX_PAGES or scores[key] < floor:
+                break
+            room = min(PAGE_TOKENS, budget - spent - BLOCK_OVERHEAD)
+            page = self._packed(evidence[key], scores[key], room, terms, count_tokens)
+            if page is None:
+                continue
+            chosen.append(page)
+            spent += page.tokens + BLOCK_OVERHEAD
+        spent += self._add_excerpts(chosen, terms, min(EXCERPT_TOKENS, budget - spent), count_tokens)
+        # Stable order: knowledge pages by name, then the source pages (with their lines) by name.
+        chosen.sort(key=lambda p: (p.kind == "source-summary", p.name.casefold(), p.name))
+        pack.pages, pack.tokens = chosen, spent
+        return pack
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def _weights(self, query: str) -> dict[str, float]:
+        """The question's content words (stemmed), each weighted by how rare it is in the wiki."""
+        words = [w for w in _WORD.findall(_POSSESSIVE.sub(r"\1", query.lower()))
+                 if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+        total = max(len(self.pages._paths), 1)
+        weights = {}
+        for word in dict.fromkeys(words):
+            stem = _stem(word)
+            if stem not in weights:
+                df = self._doc_frequency(word)
+                weights[stem] = math.log(1 + total / (1 + df))
+        return weights
+
+    def _doc_frequency(self, word: str) -> int:
+        if word not in self._df:
+            with self.vault.db_lock:
+                row = self.vault.db.execute(
+                    "select count(distinct path) from chunks where chunks match ? and scope = 'wiki'",
+                    [f'"{word}"']).fetchone()
+            self._df[word] = row[0] if row else 0
+        return self._df[word]
+
+    def _named(self, query: str) -> list[str]:
+        """Pages whose title or an alias occurs in the question as a phrase."""
+        said = " " + " ".join(_tokens(query)) + " "
+        found = []
+        with self.vault.db_lock:
+            rows = self.vault.db.execute(
+                "select distinct path, title, aliases from chunks where scope = 'wiki'").fetchall()
+        for path, title, aliases in rows:
+            names = [re.sub(r"\([^)]*\)", " ", title)] + [a for a in (aliases or "").split(" | ") if a]
+            for name in names:
+                words = _tokens(name)
+                if words and any(w not in STOPWORDS for w in words) and f" {' '.join(words)} " in said:
+                    found.append(link_key(path.rsplit("/", 1)[-1].removesuffix(".md")))
+                    break
+        return sorted(set(found))
+
+    def _follow_links(self, evidence: dict[str, PageInfo], scores: dict[str, float], excluded) -> None:
+        """The best pages vouch for what they link: a linked page that matches the question on
+        its own gains a share of its score (once, however many of them link it)."""
+        seeds = sorted(evidence, key=lambda k: (-scores[k], evidence[k].name))[:3]
+        linked = {key for seed in seeds for key in evidence[seed].links + evidence[seed].sources
+                  if key != seed and key not in excluded}
+        for key in sorted(linked & set(evidence)):
+            scores[key] *= 1 + LINK_BONUS
+
+    # -- what is given ----------------------------------------------------------------------
+
+    def _packed(self, info: PageInfo, score: float, room: int, terms, count_tokens) -> PackedPage | None:
+        if room <= 50:
+            return None
+        text = info.body.strip()
+        whole = True
+        if count_tokens(text) > room:
+            text, whole = _best_blocks(text, room, terms, count_tokens), False
+        if not text:
+            return None
+        links = []
+        for key in info.links:
+            target = self.pages.get(key) if key != link_key(info.name) else None
+            if target and target.evidence and key not in info.sources and target.name not in links:
+                links.append(target.name)
+        sources = [s.name for key in info.sources if (s := self.pages.get(key))]
+        return PackedPage(info.name, info.kind, info.rel, round(score, 4), text, whole, links, sources,
+                          note=info.note, tokens=count_tokens(text))
+
+    def _add_excerpts(self, chosen: list[PackedPage], terms, budget: int, count_tokens) -> int:
+        """Lines of the sources the chosen pages cite, best match first, whole lines only."""
+        if budget <= 50 or not terms:
+            return 0
+        total = sum(terms.values())
+        candidates = []
+        for page in chosen:
+            info = self.pages.get(link_key(page.name))
+            for source_key, ranges in (info.cited.items() if info else ()):
+                for low, high in ranges:
+                    candidates.append((source_key, low, high))
+        by_source: dict[str, PackedPage] = {link_key(p.name): p for p in chosen}
+        scored = []
+        for source_key, low, high in dict.fromkeys(candidates):
+            source = self.pages.get(source_key)
+            note = self.pages.note_lines(source.note) if source and source.note else None
+            if note is None:
+                continue
+            rel, lines = note
+            text = " ".join(line.strip() for line in lines[low - 1:high] if line.strip())
+            if not text:
+                continue
+            present = set(_tokens(text))
+            match = sum(w for t, w in terms.items() if t in present) / total
+            if match >= EXCERPT_MIN_MATCH:
+                scored.append((-match, source.name, low, high, rel, text, source))
+        spent = 0
+        seen_text = {p.text for p in chosen}
+        for _, name, low, high, rel, text, source in sorted(scored, key=lambda s: s[:4]):
+            cost = count_tokens(text) + 6
+            if spent + cost > budget or any(text in t for t in seen_text):
+                continue
+            key = link_key(name)
+            page = by_source.get(key)
+            if page is None:
+                page = PackedPage(name, source.kind, source.rel, 0.0, "", True, note=rel)
+                by_source[key] = page
+                chosen.append(page)
+                cost += BLOCK_OVERHEAD
+            page.note = rel
+            page.excerpts.append(Excerpt(f"{low}" if low == high else f"{low}-{high}", text))
+            seen_text.add(text)
+            spent += cost
+        for page in by_source.values():
+            page.excerpts.sort(key=lambda e: int(e.lines.split("-")[0]))
+        return spent
+
+
+def _best_blocks(text: str, room: int, terms, count_tokens) -> str:
+    """The opening block and the paragraphs that match the question best, in page order, that fit."""
+    blocks = whole_blocks(text)
+    if not blocks:
+        return ""
+
+    def match(block: str) -> float:
+        present = set(_tokens(block))
+        return sum(w for t, w in terms.items() if t in present)
+
+    order = [0] + sorted(range(1, len(blocks)), key=lambda i: (-match(blocks[i]), i))
+    kept, used = set(), 0
+    for index in order:
+        cost = count_tokens(blocks[index]) + 1
+        if used + cost <= room:
+            kept.add(index)
+            used += cost
+    return "\n\n".join(blocks[i] for i in sorted(kept))
+
+
+def build_context(vault: Vault, query: str, budget: int, count_tokens,
+                  exclude: set[str] = frozenset()) -> Pack:
+    return Retriever(vault).pack(query, budget, count_tokens, exclude)
+
+
+def gather(vault: Vault, question: str, budget: int, count_tokens,
+           exclude: set[str] = frozenset()) -> list[dict]:
+    """The pack as prompt blocks ({"name", "text"}), for stages that only need the text."""
+    return build_context(vault, question, budget, count_tokens, exclude).blocks()
