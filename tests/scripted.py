@@ -84,6 +84,14 @@ class ScriptedModel:
         return {"articles": articles}
 
 
+    def answer_concept_decisions(self, prompt: str, body: dict) -> dict:
+        """Concepts with one name are the same; everything else is different."""
+        names = {label: re.split(r" \(also:| \|", rest, maxsplit=1)[0].strip().casefold()
+                 for label, rest in re.findall(r"^(C\d+): (.+)$", prompt, re.M)}
+        decisions = [{"pair": pair, "relation": "same" if names.get(a) == names.get(b) else "different",
+                      "name": ""} for pair, a, b in re.findall(r"^(P\d+): (C\d+) / (C\d+)$", prompt, re.M)]
+        return {"decisions": decisions, "renames": []}
+
     def answer_concept_health(self, prompt: str, body: dict) -> dict:
         names = re.findall(r"^## Concept: (.+)$", prompt, re.M)
         return {"concepts": [{"name": n, "contradictions": [], "unsupported": []} for n in names]}
@@ -141,6 +149,43 @@ class ScriptedModel:
             pairs.append({"kind": "compare", "question": f"Compare {a} and {b}.",
                           "answer": f"{one[0][1]} {two[0][1]}", "evidence": [one[0][0], two[0][0]]})
         return {"pairs": pairs}
+
+    def answer_research_plan(self, prompt: str, body: dict) -> dict:
+        """One sub-question per capitalised or long word of the question (at most three)."""
+        question = re.search(r"^Question: (.+)$", prompt, re.M).group(1)
+        words = [w for w in re.findall(r"[A-Za-z][\w-]{3,}", question) if w.lower() not in _QUESTION_WORDS]
+        terms = list(dict.fromkeys(sorted(words, key=lambda w: not w[0].isupper())))[:3] or [question]
+        return {"sub_questions": [{"question": f"What does the wiki say about {t}?", "query": t} for t in terms]}
+
+    def answer_research_step(self, prompt: str, body: dict) -> dict:
+        """Sentences of the new pages naming a sub-question's term become findings; the terms
+        no note covers yet are missing, and are searched for again."""
+        terms = re.findall(r"^\d+\. What does the wiki say about (.+)\?$", prompt, re.M)
+        covered = {int(n) for n in re.findall(r"^- \[(\d+)\] ", prompt.split("New pages:", 1)[0], re.M)}
+        findings = []
+        for name, text in _pages(prompt.split("New pages:", 1)[-1]):
+            prose = " ".join(line for line in text.split("\n") if line.strip()[:1].isalnum())
+            for sentence in re.split(r"(?<=[.!?])\s+", prose):
+                hits = [n for n, term in enumerate(terms, start=1) if term.lower() in sentence.lower()]
+                if hits and len(findings) < 12 and len(sentence.split()) >= 4:
+                    findings.append({"sub_question": hits[0], "text": sentence[:300], "pages": [name]})
+                    covered.add(hits[0])
+        missing = [n for n in range(1, len(terms) + 1) if n not in covered]
+        return {"findings": findings, "missing": missing, "queries": [terms[n - 1] for n in missing][:3],
+                "enough": not missing, "fetch": ["https://example.org/more"] if missing else []}
+
+    def answer_research_report(self, prompt: str, body: dict) -> dict:
+        notes = re.findall(r"^- \[(\d+)\] (.+) \((.+)\)$", prompt, re.M)
+        sections = {}
+        for number, text, pages in notes:
+            sections.setdefault(number, []).append({"text": text, "pages": pages.split(", ")})
+        return {"title": "Research report", "sections": [
+            {"heading": f"Part {n}", "paragraphs": paragraphs[:6]} for n, paragraphs in sections.items()][:8]
+            or [{"heading": "Nothing found", "paragraphs": [{"text": "The notes are empty.", "pages": []}]}]}
+
+
+_QUESTION_WORDS = {"what", "does", "how", "which", "why", "when", "where", "with", "from", "that", "this",
+                   "differ", "between", "their", "them", "they", "have", "about", "into", "used"}
 
 
 def _pages(prompt: str) -> list[tuple[str, str]]:

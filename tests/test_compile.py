@@ -46,7 +46,7 @@ def test_compile_writes_a_linked_wiki_and_a_rerun_costs_nothing(sample_vault, se
     assert "[[Paxos in brief (source)]]" in body and "## Backlinks" in body
     assert (vault.wiki_dir / "index.md").exists() and (vault.wiki_dir / "log.md").exists()
     # every paragraph cites a source page
-    prose = body.split("## Sources")[0].split("*\n\n", 1)[1]
+    prose = body.split("## Related")[0].split("## Sources")[0].split("*\n\n", 1)[1]
     assert all("(source)]]" in paragraph for paragraph in prose.strip().split("\n\n"))
     sent = len(server.requests)
     assert sent <= 3 * 3  # at most 3 requests per source
@@ -179,7 +179,7 @@ def test_indexes_split_by_category_then_alphabet_to_stay_under_the_limit(sample_
     index_dir = vault.wiki_dir / "indexes"
     top = (index_dir / "Index of concepts.md").read_text()
     categories = sorted(p.stem for p in index_dir.glob("Index of concepts (*).md"))
-    assert categories == ["Index of concepts (idea)", "Index of concepts (system)"]
+    assert categories == ["Index of concepts (other)", "Index of concepts (system)"]  # "idea" is no category
     assert all(f"[[{c}]]" in top for c in categories)
     for page in index_dir.glob("*.md"):
         assert estimate_tokens(page.read_text()) <= 300 + 80, page.name

@@ -23,9 +23,20 @@ class Source:
         return Path(self.path).stem
 
 
-def scan_sources(vault: Vault) -> tuple[list[Source], list[str]]:
-    """Every note in raw/ (attachments excluded) and one error line per unreadable note."""
-    sources, errors = [], []
+@dataclass
+class Unreadable:
+    """A note compile could not read: reported, and never taken for a deleted note."""
+    path: str
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.reason}; its pages are kept until it can be read"
+
+
+def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
+    """Every note in raw/ (attachments excluded), and the notes that could not be read."""
+    sources: list[Source] = []
+    errors: list[Unreadable] = []
     if not vault.raw_dir.is_dir():
         return sources, errors
     for path in sorted(vault.raw_dir.rglob("*.md")):
@@ -35,16 +46,19 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[str]]:
         try:
             text = path.read_text(encoding="utf-8")
             props, body = split(text)
+            title = " ".join(str(props.get("title") or _first_heading(body) or path.stem).split())
         except UnicodeDecodeError:
-            errors.append(f"{vault.rel(path)}: not UTF-8 text, skipped")
+            errors.append(Unreadable(vault.rel(path), "not UTF-8 text"))
             continue
         except FrontMatterError as exc:
-            errors.append(f"{vault.rel(path)}: {exc}, skipped")
+            errors.append(Unreadable(vault.rel(path), str(exc)))
+            continue
+        except (OSError, ValueError) as exc:  # unreadable file; a YAML date like 2024-13-45
+            errors.append(Unreadable(vault.rel(path), f"cannot be read ({exc})"))
             continue
         if not body.strip():
-            errors.append(f"{vault.rel(path)}: empty note, skipped")
+            errors.append(Unreadable(vault.rel(path), "empty note"))
             continue
-        title = str(props.get("title") or _first_heading(body) or path.stem).strip()
         sources.append(Source(vault.rel(path), title, body, sha256_text(text), str(props.get("kind") or "note")))
     return sources, errors
 

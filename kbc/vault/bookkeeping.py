@@ -3,8 +3,10 @@ closed-world links and backlinks. No LLM involved."""
 from __future__ import annotations
 
 from kbc.vault import Vault
+from kbc.vault.autolink import MentionLinker
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.linkcheck import LinkResolver
+from kbc.vault.frontmatter import FrontMatterError
 from kbc.vault.links import find_links, link_key
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
@@ -14,20 +16,40 @@ def is_navigation(name: str) -> bool:
     return name in ("index", "log", "health") or name.startswith("Index of ")
 
 
+LINKED_KINDS = ("concept", "source-summary", "answer")  # prose pages whose mentions get linked
+
+
+def concept_terms(pages: dict[str, tuple[dict, str]]) -> dict[str, list[str]]:
+    """Every concept page -> its aliases, for linking mentions."""
+    return {name: [a for a in props.get("aliases") or [] if isinstance(a, str)]
+            for name, (props, _) in pages.items() if props.get("kind") == "concept"}
+
+
 def refresh_wiki(vault: Vault) -> list[str]:
-    """Rewrite the indexes, unlink links to missing pages in kbc's own pages, and refresh
-    every backlinks section. Pages a person edited are read, never written. Returns the
-    names of the pages whose links were repaired."""
+    """Rewrite the indexes, unlink links to missing pages in kbc's own pages, link the first
+    mention of every concept in them, and refresh every backlinks section. Pages a person
+    edited are read, never written. Returns the names of the pages whose links changed."""
     entries = [e for e in (index_entry_for(p) for p in vault.wiki_pages().values()) if e]
     write_indexes(vault, entries, vault.settings.index_max_tokens)
     pages = vault.wiki_pages()
     resolver = LinkResolver(vault.note_names(), vault.page_aliases())
     repaired = []
     inbound: dict[str, set[str]] = {}
+    parsed = {}
     for path in pages.values():
-        props, body = read_page(path)
+        try:
+            parsed[path.stem] = read_page(path)
+        except (OSError, UnicodeDecodeError, FrontMatterError):
+            continue  # lint reports it; an unreadable page is never rewritten
+    linker = MentionLinker(concept_terms(parsed))
+    for path in pages.values():
+        if path.stem not in parsed:
+            continue
+        props, body = parsed[path.stem]
         if state_of(props, body) == "ours":
             fixed = resolver.fix(body)
+            if props.get("kind") in LINKED_KINDS:
+                fixed = linker.link(fixed, path.stem)
             if fixed != body:
                 write_page(vault, path, props, fixed, str(props.get("kind", "page")),
                            str(props.get("kbc_prompt", "")), str(props.get("kbc_model", "")))

@@ -1,0 +1,202 @@
+"""Stage 3: concept articles, one write request per batch of concepts whose material changed.
+An update sends the current article and only the evidence that is new since it was written."""
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbc.compile.concepts import concept_key
+from kbc.compile.rows import Concept, Evidence
+from kbc.llm import Request, stable_json
+from kbc.llm.prompts import pack
+from kbc.llm.schema import INTEGER, TEXT, array, obj
+from kbc.vault.files import sha256_text
+from kbc.vault.pages import own_body, read_page
+from kbc.vault.text import first_sentence
+
+WRITE_TEMPLATE = "prompts/write.j2"
+WRITE_BATCH_CONCEPTS = 6
+WRITE_BATCH_CLAIM_TOKENS = 2500
+TOKENS_PER_ARTICLE = 600  # room in the answer for one article of up to four paragraphs
+CLAIMS_VERSION = "claims"  # pages made by code from the claims: `--stale` asks the model again
+
+WRITE_SCHEMA = obj(
+    "concept_articles",
+    articles=array(obj(name=TEXT, paragraphs=array(obj(text=TEXT, sources=array(INTEGER)), 1, 4))))
+
+
+@dataclass
+class Job:
+    """One concept to (re)write."""
+    concept: Concept
+    evidence: list[Evidence]
+    related: list[str]  # page names the writer is told about
+    path: Path
+    state: str  # page_state of its page
+    input_hash: str
+
+    @property
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(e.source_page for e in self.evidence if e.source_page))
+
+
+def input_hash(concept: Concept, evidence: list[Evidence]) -> str:
+    return sha256_text(stable_json({"name": concept.name, "aliases": concept.aliases,
+                                    "evidence": [e.__dict__ for e in evidence]}))[:16]
+
+
+def evidence_id(evidence: Evidence) -> str:
+    return sha256_text(evidence.source_page + "\n" + evidence.text)[:12]
+
+
+def batches(jobs: list[Job], count_tokens, per_batch: int) -> list[list[Job]]:
+    """Concepts that share sources go in one write request, up to a size that keeps answers short."""
+    ordered = sorted(jobs, key=lambda j: (min(j.sources, default=""), j.concept.key))
+    return pack(ordered, lambda j: sum(count_tokens(e.text) for e in j.evidence) + 20,
+                per_batch, WRITE_BATCH_CLAIM_TOKENS)
+
+
+def write_request(batch: list[Job], templates, page_names: list[str], full: bool,
+                  max_output: int) -> tuple[Request, list[str]]:
+    """One request for a batch; sources are numbered across the batch."""
+    numbered: list[str] = []
+    concepts = []
+    for job in batch:
+        for source in job.sources:
+            if source not in numbered:
+                numbered.append(source)
+        current, keep = "", ""
+        if job.state in ("ours", "edited") and job.path.exists():
+            _, body = read_page(job.path)
+            text = numbered_citations(article_text(body), numbered)
+            if job.state == "edited":
+                keep = text
+            elif not full:
+                current = text
+        evidence = [e for e in job.evidence if e.kind != "definition"]
+        removed = []
+        written = json.loads(job.concept.written_claims or "null")
+        if current and written is not None:
+            ids = {evidence_id(e): e for e in evidence}
+            evidence = [e for i, e in ids.items() if i not in written]
+            removed = [text for i, text in written.items() if i not in ids]
+        concepts.append({
+            "name": job.concept.name, "aliases": job.concept.aliases,
+            "definitions": [] if current else [e.text for e in job.evidence if e.kind == "definition"],
+            "claims": [{"text": e.text, "source_number": numbered.index(e.source_page) + 1,
+                        "mention": e.kind == "mention"} for e in evidence],
+            "related": job.related, "removed": removed, "current": current, "keep": keep,
+        })
+    prompt = templates.prompt(WRITE_TEMPLATE, page_names=page_names, concepts=concepts, sources=numbered)
+    label = "concepts " + ", ".join(job.concept.name for job in batch)
+    schema = json.loads(json.dumps(WRITE_SCHEMA))  # one article per concept asked for
+    schema["properties"]["articles"].update(minItems=len(batch), maxItems=len(batch))
+    return Request("write", prompt, schema, max_output, label=label, check=check_articles), numbered
+
+
+def pick_article(articles: list[dict], job: Job, position: int, batch_size: int) -> dict | None:
+    """The answer's article for this concept: by name first (a model may reorder them)."""
+    by_name = {concept_key(a["name"]): a for a in articles}
+    article = by_name.get(concept_key(job.concept.name))
+    if article is None and len(articles) == batch_size:
+        article = articles[position]
+    if article is None or not any(is_prose(p["text"]) for p in article["paragraphs"]):
+        return None
+    return article
+
+
+def claims_article(job: Job) -> tuple[dict, list[str]]:
+    """An article made by code from a concept's claims, one paragraph per source."""
+    sources = [s for s in job.sources if any(e.source_page == s and e.kind == "claim" for e in job.evidence)]
+    paragraphs = []
+    for number, source in enumerate(sources, start=1):
+        texts = [e.text.rstrip(".") + "." for e in job.evidence if e.source_page == source and e.kind == "claim"]
+        paragraphs.append({"text": " ".join(texts), "sources": [number]})
+    return {"name": job.concept.name, "paragraphs": paragraphs}, sources
+
+
+_LINKED_CITE = re.compile(r"\b(according to|in|by|from|see|and|per|as|with|of)\s+\[(\d+)\]", re.I)
+_BARE_CITE = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\](?!\()")
+
+
+def clean_paragraph(text: str, numbered: list[str], multi_source: bool, cited: list[str]) -> str:
+    """No request-local numbers in stored prose: "according to [1]" names the source page,
+    a bare "[2]" is dropped (the paragraph cites its sources itself)."""
+    def named(match: re.Match) -> str:
+        number = int(match.group(2))
+        if 1 <= number <= len(numbered):
+            return f"{match.group(1)} [[{numbered[number - 1]}]]"
+        return match.group(1)
+
+    text = _LINKED_CITE.sub(named, text)
+    text = _BARE_CITE.sub("", text)
+    if multi_source and len(cited) == 1:  # "the author" means nothing on a page of two sources
+        text = re.sub(r"\b([Tt])he authors?\b", lambda m: f"{m.group(0)} of [[{cited[0]}]]", text, count=1)
+    return re.sub(r"\s+([.,;:])", r"\1", " ".join(text.split()))
+
+
+def article_body(concept: Concept, article: dict, numbered: list[str], job: Job, resolver) -> str:
+    allowed = job.sources
+    paragraphs = []
+    for paragraph in article["paragraphs"]:
+        cited = [numbered[n - 1] for n in paragraph["sources"]
+                 if 1 <= n <= len(numbered) and numbered[n - 1] in allowed]
+        cited = list(dict.fromkeys(cited)) or allowed[:1]
+        text = resolver.fix(clean_paragraph(paragraph["text"], numbered, len(allowed) > 1, cited))
+        if not is_prose(text):
+            continue
+        paragraphs.append(text + " (" + ", ".join(f"[[{name}]]" for name in cited) + ")")
+    definition = first_sentence(concept.definition, 400)
+    lines_by_source: dict[str, list[str]] = {}
+    for evidence in job.evidence:
+        if evidence.lines and evidence.kind != "definition":
+            lines_by_source.setdefault(evidence.source_page, []).append(evidence.lines)
+    source_list = "\n".join(
+        f"- [[{name}]]" + (f": lines {', '.join(dict.fromkeys(lines_by_source[name]))}"
+                           if name in lines_by_source else "")
+        for name in sorted(allowed, key=str.casefold))
+    return (f"# {concept.name}\n\n" + (f"*{definition}*\n\n" if definition else "")
+            + "\n\n".join(paragraphs) + f"\n\n## Sources\n\n{source_list}\n")
+
+
+def check_articles(data: dict) -> str:
+    for number, article in enumerate(data["articles"], start=1):
+        if not any(is_prose(p["text"]) for p in article["paragraphs"]):
+            return (f"article {number} ({article['name'][:40]!r}) has no readable paragraph; "
+                    "write plain sentences from the claims")
+    return ""
+
+
+def is_prose(text: str) -> bool:
+    """Rejects empty and degenerate text (a model stuck repeating a few tokens)."""
+    words = text.split()
+    if len(words) < 4:
+        return False
+    if len(words) >= 12 and len(set(words)) / len(words) < 0.3:
+        return False
+    return len(zlib.compress(text.encode())) * 8 >= len(text) or len(text) < 200
+
+
+_CITATION = re.compile(r"\s*\((\[\[[^\]]+\]\](?:,\s*\[\[[^\]]+\]\])*)\)")
+
+
+def numbered_citations(text: str, sources: list[str]) -> str:
+    """'... ([[A (source)]], [[B (source)]])' becomes '... [1][2]' for the model to keep."""
+    def number(match: re.Match) -> str:
+        names = re.findall(r"\[\[([^\]|]+)", match.group(1))
+        return " " + "".join(f"[{sources.index(n) + 1}]" for n in names if n in sources)
+
+    return _CITATION.sub(number, text)
+
+
+def article_text(body: str) -> str:
+    """The article's prose without its heading, definition, code-built sections and backlinks."""
+    text = own_body(body)
+    text = re.split(r"\n## (?:Related|Sources)\n", text, maxsplit=1)[0]
+    lines = text.strip().split("\n")
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines).strip()

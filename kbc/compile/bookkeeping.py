@@ -1,0 +1,131 @@
+"""Pages and records code makes around the model's answers: source summaries, redirects for
+merged or renamed concepts, the log, the report, and which pages are stale."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kbc.compile.plan import is_stale
+from kbc.compile.sources import Source
+from kbc.vault import Vault
+from kbc.vault.links import find_links
+from kbc.vault.pages import page_state, read_page, registered_pages, today, write_page
+from kbc.vault.text import first_sentence
+
+
+@dataclass
+class CompileReport:
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    written: list[str] = field(default_factory=list)
+    deleted_pages: list[str] = field(default_factory=list)
+    kept_human: list[str] = field(default_factory=list)
+    proposals: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # "A + B -> C"
+    stale: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stopped: str = ""
+    estimate: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def write_summary(vault: Vault, source: Source, title: str, path: Path, data: dict,
+                  concepts: list[tuple[str, str]], version: str, model: str, report: CompileReport,
+                  extracted: bool) -> None:
+    """`concepts`: (page name, definition) of the concepts the source yielded. A source not
+    extracted this run is rewritten only when its concepts' pages changed (merged, renamed)."""
+    state = page_state(vault, path)
+    if state in ("edited", "manual", "foreign"):
+        if extracted:
+            report.kept_human.append(path.stem)
+        return
+    pages = list(dict.fromkeys(page for page, _ in concepts))
+    if not extracted and state == "ours":
+        _, old_body = read_page(path)
+        listed = old_body.split("\n## Concepts\n", 1)[-1].split("\n## ", 1)[0]
+        if [link.target for link in find_links(listed)] == pages:
+            return
+    definitions = dict(reversed(concepts))
+    lines = [f"- [[{page}]]: {first_sentence(definitions[page], 300)}" for page in pages]
+    props = {
+        "title": title,
+        "kind": "source-summary",
+        "category": source.kind,
+        "source": f"[[{source.note_name}]]",
+        "description": first_sentence(data["summary"]),
+        "tags": ["source"],
+        "updated": today(),
+        "kbc_prompt": version,
+        "kbc_model": model,
+    }
+    body = (f"# {title}\n\n{data['summary'].strip()}\n\n"
+            f"Source note: [[{source.note_name}]]\n\n## Concepts\n\n" + ("\n".join(lines) or "None found.") + "\n")
+    if write_page(vault, path, props, body, "source-summary", version, model):
+        report.written.append(path.stem)
+
+
+def write_redirect(vault: Vault, path: Path, target: str, report: CompileReport) -> None:
+    """A concept page that was merged or renamed keeps resolving: it points at its new page."""
+    state = page_state(vault, path)
+    if state == "missing":
+        return
+    if state != "ours":
+        report.kept_human.append(path.stem)
+        return
+    body = f"# {path.stem}\n\nThis concept now has its page at [[{target}]].\n"
+    write_page(vault, path, {"title": path.stem, "kind": "redirect", "redirect": f"[[{target}]]"},
+               body, "redirect")
+
+
+def append_log(vault: Vault, report: CompileReport, totals) -> None:
+    r = report
+    if not (r.new or r.changed or r.removed or r.written or r.deleted_pages or r.errors or r.merged):
+        return
+    stamp = dt.datetime.now().replace(microsecond=0).isoformat()
+    lines = [f"## {stamp}", ""]
+    for label, items in (("Sources added", r.new), ("Sources changed", r.changed),
+                         ("Sources removed", r.removed), ("Sources renamed", r.renamed)):
+        if items:
+            lines.append(f"- {label}: " + ", ".join(f"`{p}`" for p in items))
+    if r.written:
+        lines.append("- Pages written: " + ", ".join(f"[[{n}]]" for n in sorted(set(r.written))))
+    if r.merged:
+        lines.append("- Concepts merged: " + "; ".join(r.merged))
+    if r.deleted_pages:
+        lines.append("- Pages removed: " + ", ".join(sorted(set(r.deleted_pages))))
+    if r.kept_human:
+        lines.append("- Kept human edits: " + ", ".join(f"[[{n}]]" for n in sorted(set(r.kept_human))))
+    for error in r.errors:
+        lines.append(f"- Error: {error}")
+    for warning in r.warnings:
+        lines.append(f"- Warning: {warning}")
+    if r.stopped:
+        lines.append(f"- Stopped: {r.stopped}")
+    lines.append(f"- Tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
+                 f"{totals.completion_tokens:,} completion, {totals.requests} requests "
+                 f"({totals.cache_hits} from the response cache)")
+    path = vault.wiki_dir / "log.md"
+    old_body = ""
+    if path.exists():
+        _, old_body = read_page(path)
+        old_body = old_body.split("\n", 2)[2] if old_body.startswith("# Log") else old_body
+    body = "# Log\n\nWhat each `kbc compile` changed, newest first.\n\n" + "\n".join(lines) + "\n\n" \
+        + old_body.replace("What each `kbc compile` changed, newest first.\n\n", "", 1)
+    write_page(vault, path, {"title": "Log", "kind": "log"}, body, "log")
+
+
+def stale_pages(vault: Vault, versions: dict[str, str], model: str) -> list[str]:
+    """`versions`: page kind -> the prompt version that writes it now."""
+    out = []
+    for row in registered_pages(vault).values():
+        version = versions.get(row["kind"])
+        if version and is_stale(row["prompt_version"], row["model"], version, model):
+            out.append(Path(row["path"]).stem)
+    return out

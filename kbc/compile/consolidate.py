@@ -1,0 +1,203 @@
+"""Stage 2: concept identity across sources. Code finds candidate pairs among concepts that
+have not been through consolidation yet (and against all others); one cheap request per
+batch — names, aliases, source titles, one-line definitions, never the sources — decides
+same / part of / related / different, and renames names that do not stand alone."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from kbc.compile.concepts import concept_key
+from kbc.compile.rows import (A_PART_OF_B, B_PART_OF_A, DIFFERENT, RELATED, RELATIONS, RENAME, SAME, Concept,
+                              Decision, Member)
+from kbc.llm import Request
+from kbc.llm.prompts import pack
+from kbc.llm.schema import TEXT, array, obj
+from kbc.vault.text import first_sentence
+
+CONSOLIDATE_TEMPLATE = "prompts/consolidate.j2"
+PAIRS_PER_CONCEPT = 6  # candidates per new concept, best first (same names always go)
+MIN_SCORE = 12
+TOKENS_PER_DECISION = 24  # of the answer, to size batches
+DEFINITION_CHARS = 140
+
+CONSOLIDATE_SCHEMA = obj(
+    "concept_decisions",
+    decisions=array(obj(pair=TEXT, relation={"type": "string", "enum": list(RELATIONS)}, name=TEXT)),
+    renames=array(obj(concept=TEXT, name=TEXT)))
+
+_STOP = {"the", "a", "an", "of", "and", "or", "in", "on", "for", "to", "by", "with", "as", "at", "from",
+         "is", "are", "that", "which", "its", "it", "this", "be", "used", "each", "one", "into", "when",
+         "where", "than", "can", "their", "how", "what", "not", "all", "any", "such", "also", "so", "do"}
+
+
+def _words(text: str) -> list[str]:
+    return [concept_key(w) for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text) if w.lower() not in _STOP]
+
+
+def _initials(name: str) -> str:
+    parts = [p for p in re.split(r"[\s\-/]+", name) if p and p.lower() not in _STOP]
+    return "".join(p[0] for p in parts).lower() if len(parts) >= 2 else ""
+
+
+@dataclass
+class Profile:
+    """What code compares about one concept."""
+    key: str
+    names: list[str]
+    name_keys: set[str]
+    tokens: set[str]
+    initials: set[str]
+    definition: set[str]
+    definition_text: str
+    sources: set[str]
+
+
+def profile(concept: Concept, members: dict[str, Member]) -> Profile:
+    own = [members[m] for m in concept.members if m in members]
+    names = list(dict.fromkeys([concept.name, *concept.aliases]))
+    definition = " ".join(m.definition for m in own)
+    return Profile(concept.key, names, {concept_key(n) for n in names},
+                   {w for n in names for w in _words(n)}, {i for n in names if (i := _initials(n))},
+                   set(_words(definition)), definition.casefold(), {m.source_path for m in own})
+
+
+def _mentions(names: list[str], text: str) -> bool:
+    return any(len(n) >= 3 and re.search(r"(?<![\w-])" + re.escape(n.casefold()) + r"(?:e?s)?(?![\w-])", text)
+               for n in names)
+
+
+def score(x: Profile, y: Profile, weight) -> float:
+    """How likely x and y are one concept, or one part of the other: names first."""
+    value = 0.0
+    if x.name_keys & y.name_keys:
+        value += 100
+    if x.initials & y.name_keys or y.initials & x.name_keys:
+        value += 90
+    value += sum(weight(t) for t in x.tokens & y.tokens)
+    if _mentions(y.names, x.definition_text) or _mentions(x.names, y.definition_text):
+        value += 30
+    fuzzy = max(fuzz.token_set_ratio(a, b) for a in x.name_keys for b in y.name_keys)
+    if fuzzy >= 80:
+        value += (fuzzy - 70) / 2
+    common = x.definition & y.definition
+    if common:
+        value += 40 * sum(weight(t) for t in common) / (30 * math.sqrt(len(x.definition | y.definition)))
+    return value
+
+
+def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
+                    decided: set[frozenset]) -> list[tuple[str, str]]:
+    """Pairs (new, other) worth a decision, best first per new concept; `decided` holds
+    pairs of concept keys already decided (by the model or a person): never asked again."""
+    new = [k for k, c in concepts.items() if any(not members[m].considered for m in c.members if m in members)]
+    if not new:
+        return []
+    profiles = {k: profile(c, members) for k, c in concepts.items()}
+    frequency: dict[str, int] = {}
+    for p in profiles.values():
+        for token in p.tokens | p.definition:
+            frequency[token] = frequency.get(token, 0) + 1
+
+    def weight(token: str) -> float:  # a word shared by many concepts says little
+        return 30 / math.sqrt(frequency.get(token, 1))
+
+    pairs: dict[frozenset, float] = {}
+    for key in new:
+        scored = []
+        for other, p in profiles.items():
+            if other == key or frozenset((key, other)) in decided:
+                continue
+            value = score(profiles[key], p, weight)
+            if value >= MIN_SCORE:
+                scored.append((value, other))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        for rank, (value, other) in enumerate(scored):
+            if rank < PAIRS_PER_CONCEPT or value >= 100:
+                pair = frozenset((key, other))
+                pairs[pair] = max(pairs.get(pair, 0), value)
+    ordered = sorted(pairs.items(), key=lambda p: (-p[1], sorted(p[0])))
+    return [tuple(sorted(pair)) for pair, _ in ordered]
+
+
+@dataclass
+class Batch:
+    labels: dict[str, str]  # "C3" -> concept key
+    pairs: list[tuple[str, str, str]]  # ("P1", key a, key b)
+    request: Request
+
+
+def concept_line(label: str, concept: Concept, members: dict[str, Member], titles: dict[str, str]) -> str:
+    own = [members[m] for m in concept.members if m in members]
+    origin = "; ".join(dict.fromkeys(titles.get(m.source_path, m.source_path) for m in own[:3]))
+    aliases = [a for a in concept.aliases if a != concept.name][:6]
+    also = f" (also: {', '.join(aliases)})" if aliases else ""
+    definition = first_sentence(concept.definition, DEFINITION_CHARS) or "no definition given"
+    return f"{label}: {concept.name}{also} | from: {origin} | {definition}"
+
+
+def batches(pairs: list[tuple[str, str]], concepts: dict[str, Concept], members: dict[str, Member],
+            titles: dict[str, str], templates, max_output: int) -> list[Batch]:
+    per_request = max(10, (max_output - 400) // TOKENS_PER_DECISION)
+    # Pairs that share a concept go together, so each concept line is sent as few times as can be.
+    ordered = sorted(pairs, key=lambda p: (min(p), max(p)))
+    out = []
+    for group in pack(ordered, lambda p: 1, per_request, per_request):
+        keys = list(dict.fromkeys(k for pair in group for k in pair))
+        new = [k for k in concepts if k in keys]  # stable order: the catalogue's
+        labels = {f"C{n}": k for n, k in enumerate(new, start=1)}
+        label_of = {k: c for c, k in labels.items()}
+        lines = [concept_line(c, concepts[k], members, titles) for c, k in labels.items()]
+        asked = [(f"P{n}", a, b) for n, (a, b) in enumerate(group, start=1)]
+        prompt = templates.prompt(CONSOLIDATE_TEMPLATE, concepts=lines,
+                                  pairs=[f"{p}: {label_of[a]} / {label_of[b]}" for p, a, b in asked])
+        request = Request("consolidate", prompt, CONSOLIDATE_SCHEMA, max_output,
+                          label=f"consolidation of {len(lines)} concepts")
+        out.append(Batch(labels, asked, request))
+    return out
+
+
+def decisions_from(batch: Batch, data: dict, concepts: dict[str, Concept]) -> list[Decision]:
+    """The answer as decisions between representative members (which stay stable). A pair
+    the model left out is taken as different: it is not asked again."""
+    rep = {k: concepts[k].members[0] for k in batch.labels.values()}
+    answered = {d["pair"]: d for d in data.get("decisions", [])}
+    out = []
+    for pair, a, b in batch.pairs:
+        decision = answered.get(pair, {"relation": DIFFERENT, "name": ""})
+        relation = decision["relation"] if decision["relation"] in RELATIONS else DIFFERENT
+        name = " ".join(decision.get("name", "").split()) if relation == SAME else ""
+        out.append(Decision(rep[a], rep[b], relation, name))
+    for rename in data.get("renames", []):
+        key = batch.labels.get(rename["concept"].strip())
+        name = " ".join(rename["name"].split())
+        if key and name and len(name) <= 80 and concept_key(name) != concept_key(concepts[key].name):
+            out.append(Decision(rep[key], "", RENAME, name))
+    return out
+
+
+def decided_pairs(decisions: list[Decision], member_key: dict[str, str]) -> set[frozenset]:
+    out = set()
+    for d in decisions:
+        if d.relation != RENAME and d.a in member_key and d.b in member_key:
+            out.add(frozenset((member_key[d.a], member_key[d.b])))
+    return out
+
+
+def relations(decisions: list[Decision], member_key: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(child or a, parent or b, relation) between current concept keys, for the graph."""
+    out = []
+    for d in decisions:
+        a, b = member_key.get(d.a), member_key.get(d.b)
+        if not a or not b or a == b:
+            continue
+        if d.relation == A_PART_OF_B:
+            out.append((a, b, "part_of"))
+        elif d.relation == B_PART_OF_A:
+            out.append((b, a, "part_of"))
+        elif d.relation == RELATED:
+            out.append((a, b, "related"))
+    return out

@@ -1,0 +1,75 @@
+"""What an article is written from: the concept's claims, and the lines of other sources that
+name it although their extraction did not list it (only those lines, never a whole source)."""
+from __future__ import annotations
+
+import re
+
+from kbc.compile.rows import Claim, Concept, Evidence
+from kbc.compile.sources import Source
+from kbc.vault.text import clip
+
+MENTION_SOURCES = 4  # other sources an article may draw on through mentions
+MENTION_LINES = 3  # lines per source
+MENTION_CHARS = 320  # per line, cut around the mention
+CONTEXT_CHARS = 160  # the line before, when the mention's own line is short
+
+
+def name_pattern(names: list[str]) -> re.Pattern | None:
+    """Word-bounded, case- and plural-tolerant; acronyms match in capitals only."""
+    parts = []
+    for name in sorted({" ".join(n.split()) for n in names if len(n.strip()) >= 3}, key=len, reverse=True):
+        body = re.escape(name).replace(r"\ ", r"[\s-]+")
+        if name.isupper() and len(name) <= 5:
+            parts.append(body + "s?")
+        else:
+            parts.append(f"(?i:{body}(?:s|es)?)")
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])") if parts else None
+
+
+def _window(line: str, start: int) -> str:
+    if len(line) <= MENTION_CHARS:
+        return line.strip()
+    left = max(0, start - MENTION_CHARS // 3)
+    left = line.rfind(" ", 0, left) + 1 if left else 0
+    return ("…" if left else "") + clip(line[left:], MENTION_CHARS)
+
+
+def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, str],
+             own_sources: set[str]) -> list[Evidence]:
+    """Lines of other sources naming the concept. A single-word name must occur twice in a
+    source (one passing use is not a discussion); a longer name once."""
+    pattern = name_pattern(concept.link_names)
+    if pattern is None:
+        return []
+    found: list[tuple[int, str, list[Evidence]]] = []
+    for source in sources:
+        if source.path in own_sources or source.path not in source_pages:
+            continue
+        lines = source.body.split("\n")
+        hits, evidence = 0, []
+        multiword = False
+        for number, line in enumerate(lines, start=1):
+            if line.lstrip().startswith("#"):
+                continue
+            match = pattern.search(line)
+            if not match:
+                continue
+            hits += len(pattern.findall(line))
+            multiword = multiword or len(match.group(0).split()) > 1 or "-" in match.group(0)
+            if len(evidence) < MENTION_LINES:
+                text = _window(line, match.start())
+                previous = next((lines[i].strip() for i in range(number - 2, -1, -1) if lines[i].strip()), "")
+                if len(text) < 120 and previous and not previous.startswith("#"):
+                    text = clip(previous, CONTEXT_CHARS) + " " + text
+                evidence.append(Evidence(source_pages[source.path], text, str(number), "mention"))
+        if evidence and (hits >= 2 or multiword):
+            found.append((hits, source.path, evidence))
+    found.sort(key=lambda f: (-f[0], f[1]))
+    return [e for _, _, evidence in found[:MENTION_SOURCES] for e in evidence]
+
+
+def material(concept: Concept, claims: list[Claim], source_pages: dict[str, str],
+             sources: list[Source]) -> list[Evidence]:
+    own = [c for c in claims if c.member in set(concept.members)]
+    evidence = [Evidence(source_pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own]
+    return evidence + mentions(concept, sources, source_pages, {c.source_path for c in own})

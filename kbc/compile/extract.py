@@ -1,0 +1,114 @@
+"""Stage 1: one extraction request per source (or per part of a long one), and what it yields:
+members (the source's concepts), claims, and the source's summary page."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from kbc.compile.concepts import ConceptMatcher, concept_key
+from kbc.compile.names import CATEGORIES, category, is_name, is_source_title
+from kbc.compile.rows import Claim, Member
+from kbc.compile.sources import Source, numbered_lines, split_to_fit
+from kbc.errors import KbcError
+from kbc.llm import Request
+from kbc.llm.schema import TEXT, array, obj
+
+EXTRACT_TEMPLATE = "prompts/extract.j2"
+CATALOGUE_TOKENS = 2000  # the shared context of a stage: fixed per run, bounded as the wiki grows
+MIN_CONCEPTS, MAX_CONCEPTS = 8, 24
+TOKENS_PER_EXTRA_CONCEPT = 800  # a longer source is asked for more concepts, up to MAX_CONCEPTS
+
+EXTRACT_SCHEMA = obj(
+    "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
+    concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT),
+                       category=TEXT,  # one of CATEGORIES (listed in the prompt; near misses mapped)
+                       definition=TEXT, claims=array(obj(text=TEXT, lines=TEXT))), 1, MIN_CONCEPTS))
+
+
+def concepts_wanted(tokens: int) -> int:
+    """8 for a note, growing with length to 24 for a long paper."""
+    return max(MIN_CONCEPTS, min(MAX_CONCEPTS, MIN_CONCEPTS + (tokens - 2000) // TOKENS_PER_EXTRA_CONCEPT))
+
+
+def extract_schema(wanted: int) -> dict:
+    schema = copy.deepcopy(EXTRACT_SCHEMA)
+    schema["properties"]["concepts"]["maxItems"] = wanted
+    return schema
+
+
+@dataclass
+class ExtractSetup:
+    templates: object
+    count_tokens: object
+    context_window: int
+    max_output: int
+
+
+def extract_requests(setup: ExtractSetup, source: Source, known: list[str]) -> list[Request]:
+    lines = numbered_lines(source.body)
+    empty = setup.templates.prompt(EXTRACT_TEMPLATE, known_concepts=known, title=source.title,
+                                   numbered_text="", part=0, parts=0, wanted=MAX_CONCEPTS,
+                                   categories=CATEGORIES)
+    overhead = setup.count_tokens(empty.prefix_text() + empty.item) + 64
+    room = setup.context_window - overhead - setup.max_output
+    if room < 200:
+        raise KbcError(f"context window of {setup.context_window} tokens is too small for extraction")
+    parts = split_to_fit(lines, room, setup.count_tokens)
+    requests = []
+    for number, part in enumerate(parts, start=1):
+        wanted = concepts_wanted(setup.count_tokens(part))
+        prompt = setup.templates.prompt(
+            EXTRACT_TEMPLATE, known_concepts=known, title=source.title, numbered_text=part,
+            part=number if len(parts) > 1 else 0, parts=len(parts), wanted=wanted, categories=CATEGORIES)
+        # Room in the answer grows with the concepts asked for.
+        max_tokens = min(setup.max_output, max(2048, wanted * 200))
+        requests.append(Request("extract", prompt, extract_schema(wanted), max_tokens,
+                                label=f"{source.path}" + (f" part {number}" if len(parts) > 1 else "")))
+    return requests
+
+
+def merge_parts(parts: list[dict]) -> dict:
+    """Extractions of the parts of one long source become one: concepts joined by name."""
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, dict] = {}
+    matcher = ConceptMatcher()
+    for part in parts:
+        for concept in part["concepts"]:
+            key = matcher.match([concept["name"], *concept["aliases"]]) or concept_key(concept["name"])
+            matcher.add(key, [concept["name"], *concept["aliases"]])
+            if key in merged:
+                merged[key]["aliases"] = sorted(set(merged[key]["aliases"]) | set(concept["aliases"]))
+                merged[key]["claims"].extend(concept["claims"])
+            else:
+                merged[key] = {**concept, "claims": list(concept["claims"])}
+    return {"title": parts[0]["title"], "summary": " ".join(p["summary"].strip() for p in parts),
+            "concepts": list(merged.values())}
+
+
+def members_of(source: Source, data: dict) -> tuple[list[Member], list[Claim]]:
+    """The extraction's concepts as members of this source, with their claims. A concept
+    named like the source's own title, or not named at all, is dropped."""
+    members: dict[str, Member] = {}
+    claims: list[Claim] = []
+    seen: set[tuple[str, str]] = set()
+    for concept in data["concepts"]:
+        name = " ".join(concept["name"].split())
+        if not is_name(name) or is_source_title(name, source.title) or not concept_key(name):
+            continue
+        member_id = f"{source.path}::{concept_key(name)}"
+        aliases = [" ".join(a.split()) for a in concept["aliases"] if is_name(a) and concept_key(a) != concept_key(name)]
+        if member_id in members:  # the same name twice in one answer: one member
+            members[member_id].aliases = sorted(set(members[member_id].aliases) | set(aliases), key=str.casefold)
+        else:
+            members[member_id] = Member(member_id, source.path, name, sorted(set(aliases), key=str.casefold),
+                                        concept["definition"].strip(), category(concept["category"]))
+        if concept["definition"].strip():
+            claims.append(Claim(source.path, member_id, "definition", concept["definition"].strip(), ""))
+        for claim in concept["claims"]:
+            text = " ".join(claim["text"].split())
+            # A "claim" that only repeats the name says nothing; duplicates add nothing.
+            if len(text.split()) >= 3 and (member_id, text) not in seen:
+                seen.add((member_id, text))
+                claims.append(Claim(source.path, member_id, "claim", text, claim["lines"].strip()))
+    return list(members.values()), claims

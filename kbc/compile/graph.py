@@ -1,0 +1,96 @@
+"""The link graph between concepts (one home): consolidation's part-of and related decisions,
+co-mentions and shared sources. It feeds the write prompt and each page's `## Related`."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kbc.compile.evidence import name_pattern
+from kbc.compile.rows import Concept, Evidence
+
+MAX_RELATED = 10
+
+
+@dataclass
+class Edge:
+    other: str  # concept key
+    why: str  # "part of", "has part", "related", "mentions", "mentioned by", "same source"
+    weight: float
+
+
+@dataclass
+class Graph:
+    edges: dict[str, list[Edge]] = field(default_factory=dict)
+
+    def add(self, a: str, b: str, why: str, weight: float) -> None:
+        if a == b:
+            return
+        mine = self.edges.setdefault(a, [])
+        for edge in mine:
+            if edge.other == b:
+                if weight > edge.weight:
+                    edge.why, edge.weight = why, weight
+                return
+        mine.append(Edge(b, why, weight))
+
+    def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
+        return sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))[:limit]
+
+
+def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
+                decided: list[tuple[str, str, str]], similar) -> Graph:
+    """`decided`: (a, b, "part_of" | "related") with a part of b; `similar(a)`: the concept
+    nearest to a by names and definitions, for a concept nothing else connects."""
+    graph = Graph()
+    for a, b, relation in decided:
+        if a in concepts and b in concepts:
+            if relation == "part_of":
+                graph.add(a, b, "part of", 5)
+                graph.add(b, a, "has part", 4)
+            else:
+                graph.add(a, b, "related", 4)
+                graph.add(b, a, "related", 4)
+    patterns = {k: name_pattern(c.link_names) for k, c in concepts.items()}
+    for key, items in evidence.items():
+        text = " ".join(e.text for e in items)
+        for other, pattern in patterns.items():
+            if other != key and pattern is not None and pattern.search(text):
+                graph.add(key, other, "mentions", 3)
+                graph.add(other, key, "mentioned by", 2)
+    by_source: dict[str, set[str]] = {}
+    for key, items in evidence.items():
+        for e in items:
+            if e.kind != "mention":
+                by_source.setdefault(e.source_page, set()).add(key)
+    for keys in by_source.values():
+        for a in keys:
+            for b in keys:
+                graph.add(a, b, "same source", 1)
+    # No concept without a link from another concept page: the nearest one links it.
+    inbound = {e.other for edges in graph.edges.values() for e in edges[:MAX_RELATED]}
+    for key in sorted(concepts):
+        if key not in inbound and len(concepts) > 1:
+            other = similar(key)
+            if other:
+                graph.add(other, key, "similar", 10)  # first in the other's list
+                graph.add(key, other, "similar", 1)
+    return graph
+
+
+def related_section(graph: Graph, key: str, concepts: dict[str, Concept]) -> str:
+    roles = {"part of": " (this is a part of it)", "has part": " (a part of this)"}
+    lines = [f"- [[{concepts[e.other].page}]]{roles.get(e.why, '')}" for e in graph.related(key)]
+    return "## Related\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+_RELATED = re.compile(r"\n## Related\n.*?(?=\n## |\Z)", re.S)
+
+
+def with_related(body: str, section: str) -> str:
+    """The body with its `## Related` section replaced (placed before `## Sources`)."""
+    body = _RELATED.sub("", body)
+    if not section:
+        return body
+    if "\n## Sources\n" in body:
+        return body.replace("\n## Sources\n", "\n" + section + "\n## Sources\n", 1)
+    return body.rstrip("\n") + "\n\n" + section

@@ -1,0 +1,168 @@
+"""Which members are one concept: a union of the stored `same` decisions and a person's forced
+merges, minus forbidden ones. Pure code, rebuilt each run, so no decision is ever lost.
+
+A person's overrides live in `kbc-merges.toml` at the vault root:
+
+    same = [["CAP Theorem", "CAP Principle"]]      # always one page
+    different = [["Paxos Leader", "Raft Leader"]]  # never merged, whatever the model says
+"""
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kbc.compile.concepts import concept_key
+from kbc.compile.rows import RENAME, SAME, Concept, Decision, Member
+from kbc.errors import KbcError
+
+MERGES_FILE = "kbc-merges.toml"
+
+
+@dataclass
+class Overrides:
+    same: list[list[str]] = field(default_factory=list)
+    different: list[list[str]] = field(default_factory=list)
+
+
+def load_overrides(path) -> Overrides:
+    if not path.exists():
+        return Overrides()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KbcError(f"{path.name}: {exc}") from None
+    groups = {}
+    for key in ("same", "different"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(g, list) and len(g) >= 2 and
+                                                  all(isinstance(n, str) for n in g) for g in value):
+            raise KbcError(f"{path.name}: `{key}` must be a list of lists of two or more names")
+        groups[key] = value
+    return Overrides(**groups)
+
+
+class _Union:
+    def __init__(self, items):
+        self.parent = {item: item for item in items}
+
+    def find(self, item):
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, a, b):
+        self.parent[self.find(b)] = self.find(a)
+
+
+@dataclass
+class Identity:
+    concepts: dict[str, Concept]  # key -> concept (pages not yet assigned for new ones)
+    member_key: dict[str, str]  # member id -> concept key
+    merged: dict[str, str]  # old concept key -> the key it was merged into
+    renamed_from: dict[str, set[str]]  # key -> names it lost as not standing alone
+
+
+def names_of(member: Member, renames: dict[str, str]) -> list[str]:
+    return [n for n in (renames.get(member.id), member.name, *member.aliases) if n]
+
+
+def build(members: list[Member], decisions: list[Decision], overrides: Overrides,
+          old: dict[str, Concept]) -> Identity:
+    by_id = {m.id: m for m in members}
+    renames = {d.a: d.name for d in decisions if d.relation == RENAME and d.a in by_id and d.name}
+    union = _Union(by_id)
+    keys_by_name: dict[str, set[str]] = {}  # any name a person may use -> member ids
+    for member in members:
+        for name in names_of(member, renames):
+            keys_by_name.setdefault(concept_key(name), set()).add(member.id)
+        if member.concept_key in old:
+            concept = old[member.concept_key]
+            for name in (concept.name, concept.page):
+                keys_by_name.setdefault(concept_key(name), set()).add(member.id)
+
+    def named(name: str) -> set[str]:
+        return keys_by_name.get(concept_key(name), set())
+
+    forbidden = [(named(a), named(b)) for group in overrides.different
+                 for i, a in enumerate(group) for b in group[i + 1:]]
+    clusters: dict[str, set[str]] = {m: {m} for m in by_id}
+
+    def join(a: str, b: str, force: bool) -> None:
+        ra, rb = union.find(a), union.find(b)
+        if ra == rb:
+            return
+        ca, cb = clusters[ra], clusters[rb]
+        if not force and any((x & ca and y & cb) or (x & cb and y & ca) for x, y in forbidden):
+            return
+        union.union(ra, rb)
+        clusters[ra] = ca | cb
+        del clusters[rb]
+
+    for group in overrides.same:
+        ids = sorted(set().union(*(named(n) for n in group)))
+        for other in ids[1:]:
+            join(ids[0], other, force=True)
+    same_names: dict[frozenset, str] = {}
+    for decision in decisions:
+        if decision.relation == SAME and decision.a in by_id and decision.b in by_id:
+            join(decision.a, decision.b, force=decision.origin == "person")
+            if decision.name:
+                same_names[frozenset((decision.a, decision.b))] = decision.name
+    return _assign(by_id, clusters, renames, same_names, old)
+
+
+def _assign(by_id, clusters, renames, same_names, old) -> Identity:
+    """Concept keys that stay the same across runs: a cluster keeps the key its members had."""
+    ordered = sorted(clusters.values(), key=lambda c: min((by_id[m].seq, m) for m in c))
+    taken: set[str] = set()
+    concepts, member_key, merged, renamed_from = {}, {}, {}, {}
+    for cluster in ordered:
+        members = sorted((by_id[m] for m in cluster), key=lambda m: (m.seq, m.id))
+        had = Counter(m.concept_key for m in members if m.concept_key in old and m.concept_key not in taken)
+        key = max(had, key=lambda k: (had[k], -min(m.seq for m in members if m.concept_key == k))) if had else ""
+        name = _name(members, renames, same_names, old.get(key))
+        if not key:
+            key = _fresh_key(concept_key(name) or "concept", taken | set(old))
+        taken.add(key)
+        for other in had:
+            if other != key:
+                merged[other] = key
+        lost = {m.name for m in members if m.id in renames and concept_key(renames[m.id]) != concept_key(m.name)}
+        names = [n for m in members for n in names_of(m, renames)]
+        if key in old and concept_key(old[key].name) != concept_key(name):
+            names.append(old[key].name)  # an old name keeps resolving
+        aliases = sorted({n for n in names if concept_key(n) != concept_key(name)
+                          and n not in lost}, key=str.casefold)
+        categories = Counter(m.category for m in members)
+        previous = old.get(key)
+        concepts[key] = Concept(
+            key=key, name=name, aliases=aliases, definition=members[0].definition,
+            category=max(categories, key=lambda c: (categories[c], c == members[0].category)),
+            page=previous.page if previous else "", input_hash=previous.input_hash if previous else "",
+            prompt_version=previous.prompt_version if previous else "", model=previous.model if previous else "",
+            written_claims=previous.written_claims if previous else "", members=[m.id for m in members])
+        concepts[key].link_names = [name] + [a for a in aliases if a not in lost]
+        renamed_from[key] = lost
+        for member in members:
+            member_key[member.id] = key
+    return Identity(concepts, member_key, merged, renamed_from)
+
+
+def _name(members: list[Member], renames, same_names, previous: Concept | None) -> str:
+    ids = {m.id for m in members}
+    chosen = [n for pair, n in same_names.items() if pair <= ids]
+    if chosen:
+        return chosen[-1]
+    for member in members:  # the oldest member's new name, if it was renamed
+        if member.id in renames:
+            return renames[member.id]
+    return members[0].name
+
+
+def _fresh_key(base: str, taken: set[str]) -> str:
+    key, number = base, 2
+    while key in taken:
+        key, number = f"{base} {number}", number + 1
+    return key

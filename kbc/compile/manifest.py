@@ -1,0 +1,160 @@
+"""Compile's state in the database: sources, members, claims, concepts, decisions, runs."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict
+
+from kbc.compile.rows import Claim, Concept, Decision, Member, SourceRow
+from kbc.vault import Vault
+
+
+def now() -> str:
+    return dt.datetime.now().replace(microsecond=0).isoformat()
+
+
+class Manifest:
+    def __init__(self, vault: Vault):
+        self.vault, self.db, self.lock = vault, vault.db, vault.db_lock
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def sources(self) -> dict[str, SourceRow]:
+        with self.lock:
+            return {r["path"]: SourceRow(**r) for r in self.db["sources"].rows}
+
+    def put_source(self, row: SourceRow, members: list[Member], claims: list[Claim]) -> None:
+        """A source's extraction replaces its members and claims; members named the same
+        way as before keep their concept and their consolidation history."""
+        with self.lock, self.db.conn:
+            old = {m.id: m for m in self.members() if m.source_path == row.path}
+            seq = self._next_seq()
+            for offset, member in enumerate(members):
+                if member.id in old:
+                    member.concept_key, member.considered, member.seq = \
+                        old[member.id].concept_key, old[member.id].considered, old[member.id].seq
+                else:
+                    member.seq = seq + offset
+            self.db.execute("delete from claims where source_path = ?", [row.path])
+            self.db.execute("delete from members where source_path = ?", [row.path])
+            if members:
+                self.db["members"].insert_all([_member_row(m) for m in members], pk="id")
+            if claims:
+                self.db["claims"].insert_all([{**asdict(c), "concept_key": _key_of(members, c.member)}
+                                              for c in claims])
+            self.db["sources"].upsert(asdict(row), pk="path")
+
+    def remove_source(self, path: str) -> None:
+        with self.lock, self.db.conn:
+            for table, column in (("claims", "source_path"), ("members", "source_path"), ("sources", "path")):
+                self.db.execute(f"delete from {table} where {column} = ?", [path])
+
+    def rename_source(self, old: str, new: str) -> None:
+        """A note moved or renamed with the same content: its members keep their concepts."""
+        with self.lock, self.db.conn:
+            prefix = len(old) + 1
+            self.db.execute("update members set source_path = ?, id = ? || substr(id, ?) "
+                            "where source_path = ?", [new, new, prefix, old])
+            self.db.execute("update claims set source_path = ?, member = ? || substr(member, ?) "
+                            "where source_path = ?", [new, new, prefix, old])
+            for column in ("a", "b"):
+                self.db.execute(f"update decisions set {column} = ? || substr({column}, ?) "
+                                f"where {column} like ? escape '\\'", [new, prefix, _like_prefix(old)])
+            self.db.execute("update sources set path = ? where path = ?", [new, old])
+
+    def _next_seq(self) -> int:
+        row = next(self.db.query("select coalesce(max(seq), 0) + 1 as n from members"))
+        return row["n"]
+
+    # -- members and claims -----------------------------------------------------------------
+
+    def members(self) -> list[Member]:
+        with self.lock:
+            rows = list(self.db.query("select * from members order by seq, id"))
+        return [Member(**{**r, "aliases": json.loads(r["aliases"] or "[]"), "considered": bool(r["considered"])})
+                for r in rows]
+
+    def claims(self) -> list[Claim]:
+        with self.lock:
+            rows = list(self.db.query("select source_path, member, kind, text, lines from claims "
+                                      "order by source_path, id"))
+        return [Claim(**r) for r in rows]
+
+    def assign(self, mapping: dict[str, str]) -> None:
+        """member id -> concept key, after identity is worked out."""
+        with self.lock, self.db.conn:
+            for member, key in mapping.items():
+                self.db.execute("update members set concept_key = ? where id = ?", [key, member])
+                self.db.execute("update claims set concept_key = ? where member = ?", [key, member])
+
+    def mark_considered(self, ids: list[str]) -> None:
+        with self.lock, self.db.conn:
+            for member in ids:
+                self.db.execute("update members set considered = 1 where id = ?", [member])
+
+    # -- concepts ---------------------------------------------------------------------------
+
+    def concepts(self) -> dict[str, Concept]:
+        with self.lock:
+            rows = list(self.db["concepts"].rows)
+        return {r["key"]: Concept(**{**r, "aliases": json.loads(r["aliases"] or "[]"),
+                                     "written_claims": r.get("written_claims") or ""}) for r in rows}
+
+    def put_concept(self, concept: Concept) -> None:
+        row = {k: v for k, v in asdict(concept).items() if k not in ("members", "link_names")}
+        row["aliases"] = json.dumps(concept.aliases)
+        with self.lock, self.db.conn:
+            self.db["concepts"].upsert(row, pk="key")
+
+    def drop_concept(self, key: str) -> None:
+        with self.lock, self.db.conn:
+            self.db.execute("delete from concepts where key = ?", [key])
+
+    def written(self, key: str, input_hash: str, written_claims: str, version: str, model: str) -> None:
+        with self.lock, self.db.conn:
+            self.db["concepts"].update(key, {"input_hash": input_hash, "written_claims": written_claims,
+                                             "prompt_version": version, "model": model})
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def decisions(self) -> list[Decision]:
+        with self.lock:
+            rows = list(self.db.query("select a, b, relation, name, origin from decisions order by id"))
+        return [Decision(**r) for r in rows]
+
+    def add_decisions(self, decisions: list[Decision]) -> None:
+        if not decisions:
+            return
+        stamp = now()
+        with self.lock, self.db.conn:
+            self.db["decisions"].insert_all([{**asdict(d), "decided_at": stamp} for d in decisions])
+
+    # -- runs: the catalogue an extraction stage started with -------------------------------
+
+    def open_run_catalogue(self) -> list[str] | None:
+        """The catalogue of a run whose extraction stage did not finish (killed, stopped)."""
+        with self.lock:
+            rows = list(self.db.query("select catalogue from compile_runs where finished = 0 "
+                                      "order by id desc limit 1"))
+        return json.loads(rows[0]["catalogue"]) if rows else None
+
+    def start_run(self, catalogue: list[str]) -> None:
+        with self.lock, self.db.conn:
+            self.db.execute("delete from compile_runs where finished = 0")
+            self.db["compile_runs"].insert({"catalogue": json.dumps(catalogue), "finished": 0})
+
+    def finish_runs(self) -> None:
+        with self.lock, self.db.conn:
+            self.db.execute("delete from compile_runs")
+
+
+def _member_row(member: Member) -> dict:
+    return {**asdict(member), "aliases": json.dumps(member.aliases), "considered": int(member.considered)}
+
+
+def _key_of(members: list[Member], member_id: str) -> str:
+    return next((m.concept_key for m in members if m.id == member_id), "")
+
+
+def _like_prefix(path: str) -> str:
+    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "::%"

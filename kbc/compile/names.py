@@ -1,0 +1,86 @@
+"""Names: what may be a concept name, the fixed categories, and unique page names (one home)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kbc.compile.concepts import concept_key
+from kbc.vault import Vault
+from kbc.vault.files import page_name
+from kbc.vault.links import link_key
+from kbc.vault.pages import page_state
+
+# The categories extraction chooses from, so index pages do not drift between requests.
+CATEGORIES = ("algorithm", "system", "technique", "property", "problem", "data structure", "model",
+              "protocol", "role", "concept", "person", "organisation", "dataset", "tool", "metric",
+              "work", "other")
+MAX_PAGE_NAME = 120  # characters: leaves room for " (source 2).md" in a file system's 255 bytes
+
+
+def is_name(name: str) -> bool:
+    """A concept name is a short phrase with letters, not a number, a line or a sentence."""
+    name = name.strip()
+    return 0 < len(name) <= 80 and any(c.isalpha() for c in name) and "|" not in name \
+        and len(name.split()) <= 8
+
+
+def category(text: str) -> str:
+    """One of CATEGORIES; a model's near miss ("algorithms", "Data structures") is mapped."""
+    words = re.sub(r"[^\w\s-]", " ", text.lower()).split()
+    wanted = " ".join(words[:2])
+    for option in CATEGORIES:
+        if concept_key(wanted) == concept_key(option) or (words and concept_key(words[0]) == option):
+            return option
+    return "other" if words else "concept"
+
+
+def is_source_title(name: str, title: str) -> bool:
+    """A paper's title is not a concept. A short title ("Paxos") may well be one."""
+    return len(title.split()) >= 5 and concept_key(name) == concept_key(title)
+
+
+def short_name(title: str) -> str:
+    """A page name of at most MAX_PAGE_NAME characters, cut at a word."""
+    name = page_name(title)
+    if len(name) <= MAX_PAGE_NAME:
+        return name
+    cut = name[:MAX_PAGE_NAME]
+    return cut[:cut.rfind(" ")].rstrip(" .,;:-") if " " in cut else cut
+
+
+class PageNames:
+    """Page names unique in the whole vault (case-insensitive), as Obsidian needs."""
+
+    def __init__(self, vault: Vault, claimed):
+        self.vault = vault
+        self.claimed = claimed  # () -> names the database gives to concepts and sources now
+        self._files: dict[str, set[str]] = {}
+
+    def _taken_files(self, kind: str) -> set[str]:
+        # A page kbc wrote that no concept or source claims any more is free to reuse: that
+        # is how a fresh clone (no database) adopts the committed wiki instead of renaming it.
+        # So is a concept page a person edited: the concept comes back to it (a renamed note,
+        # a concept lost and found again), and the person's edit gets a proposal, not a twin.
+        if kind not in self._files:  # the vault's files, read once a run
+            own = self.vault.wiki_dir / ("concepts" if kind == "concept" else "sources")
+            adoptable = ("ours", "edited") if kind == "concept" else ("ours",)
+            self._files[kind] = {
+                link_key(p.stem) for p in self.vault.root.rglob("*.md")
+                if ".kbc" not in p.parts and not (p.parent == own and page_state(self.vault, p) in adoptable)}
+        return self._files[kind]
+
+    def free(self, wanted: str, kind: str = "concept", keep: str = "") -> str:
+        """`keep`: the name the thing has now, which stays free for it."""
+        taken = set(self._taken_files(kind)) | {link_key(n) for n in self.claimed()}
+        taken.discard(link_key(keep))
+        base = short_name(wanted)
+        candidates = [base, f"{base} ({kind})"]
+        number = 2
+        while all(link_key(c) in taken for c in candidates):
+            candidates.append(f"{base} ({kind} {number})")
+            number += 1
+        return next(c for c in candidates if link_key(c) not in taken)
+
+
+def summary_name_of(row_summary_page: str) -> str:
+    return Path(row_summary_page).stem

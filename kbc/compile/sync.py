@@ -1,0 +1,172 @@
+"""Consolidation as a step of the run: ask about new candidate pairs, then make the database
+and the pages follow the identity the decisions give (page names, redirects, dropped pages)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from kbc.compile import consolidate
+from kbc.compile.bookkeeping import write_redirect
+from kbc.compile.concepts import concept_key
+from kbc.compile.identity import Identity, Overrides, build
+from kbc.compile.names import PageNames
+from kbc.compile.rows import RENAME, Concept
+from kbc.llm import BackendError, ItemFailed
+from kbc.vault.pages import page_state, remove_page
+
+
+class Consolidator:
+    def __init__(self, vault, llm, templates, manifest, report, max_output: int):
+        self.vault, self.llm, self.templates = vault, llm, templates
+        self.manifest, self.report, self.max_output = manifest, report, max_output
+        self.overrides = Overrides()
+        self._assigning: set[str] = set()
+        self.names = PageNames(vault, self._claimed)
+
+    def _claimed(self) -> set[str]:
+        pages = {c.page for c in self.manifest.concepts().values() if c.page} | self._assigning
+        return pages | {Path(r.summary_page).stem for r in self.manifest.sources().values()}
+
+    # -- asking -----------------------------------------------------------------------------
+
+    def run(self, overrides: Overrides, titles: dict[str, str]) -> None:
+        identity = self.sync(overrides)
+        members = {m.id: m for m in self.manifest.members()}
+        new = [m.id for m in members.values() if not m.considered]
+        if not new:
+            return
+        decided = consolidate.decided_pairs(self.manifest.decisions(), identity.member_key)
+        decided |= self._person_pairs(identity)
+        pairs = consolidate.candidate_pairs(identity.concepts, members, decided)
+        batches = consolidate.batches(pairs, identity.concepts, members, titles, self.templates, self.max_output)
+        results = self.llm.complete_all([b.request for b in batches]) if batches else []
+        failed: set[str] = set()
+        for batch, result in zip(batches, results):
+            if isinstance(result, (ItemFailed, BackendError)):
+                self.report.warnings.append(f"{result}; concepts stay apart until a rerun decides")
+                failed |= set(batch.labels.values())
+                continue
+            self.manifest.add_decisions(consolidate.decisions_from(batch, result.data, identity.concepts))
+        # A member whose pairs were all answered is not asked about again.
+        self.manifest.mark_considered([m for m in new if identity.member_key.get(m) not in failed])
+        self.sync(overrides)
+
+    def _person_pairs(self, identity: Identity) -> set[frozenset]:
+        """Pairs a person decided in kbc-merges.toml: never asked."""
+        by_name = {}
+        for key, concept in identity.concepts.items():
+            for name in [concept.name, concept.page, *concept.aliases]:
+                by_name.setdefault(concept_key(name), set()).add(key)
+        out = set()
+        for group in self.overrides.same + self.overrides.different:
+            keys = [by_name.get(concept_key(n), set()) for n in group]
+            for i, a in enumerate(keys):
+                for b in keys[i + 1:]:
+                    out |= {frozenset((x, y)) for x in a for y in b if x != y}
+        return out
+
+    # -- following the decisions ------------------------------------------------------------
+
+    def sync(self, overrides: Overrides | None) -> Identity:
+        if overrides is not None:
+            self.overrides = overrides
+        old = self.manifest.concepts()
+        members = self.manifest.members()
+        identity = build(members, self.manifest.decisions(), self.overrides, old)
+        concepts_dir = self.vault.wiki_dir / "concepts"
+        self._assigning = set()
+        redirects: list[tuple[str, str]] = []
+        # Concepts that had a page keep it first; new ones are named after them.
+        for key in sorted(identity.concepts, key=lambda k: (k not in old, k)):
+            concept = identity.concepts[key]
+            previous = old.get(key)
+            if previous and previous.page and concept_key(previous.name) == concept_key(concept.name):
+                concept.page = previous.page
+            else:
+                concept.page = self.names.free(concept.name, keep=previous.page if previous else "")
+                if previous and previous.page and previous.page != concept.page:
+                    redirects.append((previous.page, concept.page))
+            self._assigning.add(concept.page)
+        before = {m.id: m.concept_key for m in members}
+        self._report_merges(identity, before, old)
+        for old_key, into in identity.merged.items():
+            if old[old_key].page:
+                redirects.append((old[old_key].page, identity.concepts[into].page))
+        live = {c.page for c in identity.concepts.values()}
+        for page, target in redirects:
+            if page not in live:
+                write_redirect(self.vault, concepts_dir / f"{page}.md", target, self.report)
+        for key, concept in old.items():
+            if key not in identity.concepts and key not in identity.merged:
+                self._drop(concept, concepts_dir)
+            elif key in identity.merged:
+                self.manifest.drop_concept(key)
+        for concept in identity.concepts.values():
+            self.manifest.put_concept(concept)
+        changed = {m: k for m, k in identity.member_key.items() if before.get(m) != k}
+        if changed:
+            self.manifest.assign(changed)
+        self._assigning = set()
+        return identity
+
+    def _report_merges(self, identity: Identity, before: dict[str, str], old: dict[str, Concept]) -> None:
+        members = {m.id: m for m in self.manifest.members()}
+        for key, concept in identity.concepts.items():
+            origins = {before.get(m) or m for m in concept.members}
+            if len(origins) < 2 or all(before.get(m) == key for m in concept.members):
+                continue
+            names = sorted({members[m].name + f" ({members[m].source_path})" for m in concept.members
+                            if before.get(m) != key}, key=str.casefold)
+            line = " + ".join(names) + f" -> [[{concept.page}]]"
+            if line not in self.report.merged:
+                self.report.merged.append(line)
+
+    def _drop(self, concept: Concept, concepts_dir) -> None:
+        """A concept no source names any more: its page goes, unless a person edited it."""
+        path = concepts_dir / f"{concept.page}.md"
+        if page_state(self.vault, path) in ("ours", "missing"):
+            remove_page(self.vault, path)
+            self.report.deleted_pages.append(concept.page)
+        else:
+            self.report.kept_human.append(concept.page)
+        self.manifest.drop_concept(concept.key)
+
+    # -- for the graph ----------------------------------------------------------------------
+
+    def relations(self, identity: Identity) -> list[tuple[str, str, str]]:
+        return consolidate.relations(self.manifest.decisions(), identity.member_key)
+
+    def nearest(self, identity: Identity):
+        concepts = identity.concepts
+
+        def similar(key: str) -> str | None:
+            mine = concepts[key]
+            best = max(((fuzz.token_set_ratio(f"{mine.name} {mine.definition}", f"{c.name} {c.definition}"), k)
+                        for k, c in concepts.items() if k != key), default=None)
+            return best[1] if best else None
+
+        return similar
+
+
+def explain(manifest) -> list[str]:
+    """The stored decisions, one line each, for `kbc compile --explain`."""
+    members = {m.id: m for m in manifest.members()}
+    concepts = manifest.concepts()
+
+    def label(member_id: str) -> str:
+        member = members.get(member_id)
+        if member is None:
+            return f"{member_id} (gone)"
+        page = concepts[member.concept_key].page if member.concept_key in concepts else "?"
+        return f"{member.name} [{member.source_path}] (page [[{page}]])"
+
+    lines = []
+    for d in manifest.decisions():
+        who = "person" if d.origin == "person" else "model"
+        if d.relation == RENAME:
+            lines.append(f"rename: {label(d.a)} -> {d.name!r} ({who})")
+        else:
+            extra = f", named {d.name!r}" if d.name else ""
+            lines.append(f"{d.relation}: {label(d.a)} / {label(d.b)}{extra} ({who})")
+    return lines

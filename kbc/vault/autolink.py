@@ -1,0 +1,109 @@
+"""Link the first mention of every concept in a page: closed world (only pages that exist),
+case- and plural-tolerant, never inside code, headings, link lists or existing links."""
+from __future__ import annotations
+
+import re
+
+from kbc.vault.links import WIKILINK, link_key
+
+# Sections that are lists of links already, or code-managed: nothing is added there.
+_NO_LINK_SECTIONS = ("sources", "related", "backlinks", "concepts")
+_PROTECTED = re.compile(
+    r"`[^`\n]*`"  # inline code
+    r"|!?\[\[[^\]\n]*\]\]"  # wikilinks and embeds
+    r"|!?\[[^\]\n]*\]\([^)\n]*\)"  # Markdown links and images
+    r"|https?://\S+"  # bare URLs
+    r"|<!--.*?-->|<[^>\n]+>")  # HTML comments and tags
+
+
+def _singular(word: str) -> str:
+    word = word.casefold()
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("es") and word[:-2].endswith(("s", "x", "ch", "sh")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def term_key(term: str) -> str:
+    words = " ".join(term.split()).casefold().split(" ")
+    return " ".join(words[:-1] + [_singular(words[-1])])
+
+
+def _is_acronym(term: str) -> bool:
+    return len(term) <= 5 and term.upper() == term and any(c.isalpha() for c in term)
+
+
+class MentionLinker:
+    """Built once from page name -> aliases (of concept pages). A page's name links to it;
+    an alias links only if it is no page's name and no other page's alias (else ambiguous)."""
+
+    def __init__(self, pages: dict[str, list[str]]):
+        by_key: dict[str, set[str]] = {}
+        spelled: dict[str, str] = {}
+        for rank in ("name", "alias"):
+            taken = set(by_key)
+            for page, aliases in pages.items():
+                for term in ([page] if rank == "name" else aliases):
+                    term = " ".join(term.split())
+                    key = term_key(term)
+                    if len(term) < 3 or not any(c.isalpha() for c in term) or (rank == "alias" and key in taken):
+                        continue
+                    by_key.setdefault(key, set()).add(page)
+                    spelled.setdefault(key, term)
+        self.pages = {key: next(iter(names)) for key, names in by_key.items() if len(names) == 1}
+        alternatives = []
+        for key in sorted(self.pages, key=len, reverse=True):
+            term = spelled[key]
+            body = re.escape(term).replace(r"\ ", r"\s+")
+            plural = r"(?:s|es)?" if not term[-1:].isdigit() else ""
+            if term.lower().endswith("y"):
+                body = re.escape(term[:-1]).replace(r"\ ", r"\s+") + r"(?:y|ies)"
+                plural = ""
+            alternatives.append(f"{body}{plural}" if _is_acronym(term) else f"(?i:{body}{plural})")
+        self.pattern = re.compile(r"(?<![\w\-\[|])(?:" + "|".join(alternatives) + r")(?![\w\-\]])") \
+            if alternatives else None
+
+    def page_for(self, text: str) -> str | None:
+        return self.pages.get(term_key(text))
+
+    def link(self, body: str, own_page: str) -> str:
+        """The body with the first mention of each other page linked."""
+        if self.pattern is None:
+            return body
+        linked = {link_key(m["target"]) for m in WIKILINK.finditer(body)} | {link_key(own_page)}
+        out, fenced, section_open = [], False, True
+        for line in body.split("\n"):
+            stripped = line.lstrip()
+            if stripped.startswith(("```", "~~~")):
+                fenced = not fenced
+                out.append(line)
+                continue
+            if stripped.startswith("#"):
+                title = stripped.lstrip("#").strip().casefold()
+                section_open = not (stripped.startswith("## ") and title in _NO_LINK_SECTIONS)
+                out.append(line)
+                continue
+            if fenced or not section_open or line.startswith("    ") or stripped.startswith(("|", ">")):
+                out.append(line)
+                continue
+            out.append(self._link_line(line, linked))
+        return "\n".join(out)
+
+    def _link_line(self, line: str, linked: set[str]) -> str:
+        protected = [m.span() for m in _PROTECTED.finditer(line)]
+
+        def replace(match: re.Match) -> str:
+            start = match.start()
+            if any(a <= start < b for a, b in protected):
+                return match.group(0)
+            page = self.page_for(match.group(0))
+            if page is None or link_key(page) in linked:
+                return match.group(0)
+            linked.add(link_key(page))
+            text = match.group(0)
+            return f"[[{page}]]" if text == page else f"[[{page}|{text}]]"
+
+        return self.pattern.sub(replace, line)
