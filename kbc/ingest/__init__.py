@@ -145,7 +145,8 @@ class Ingester:
             note, warnings = convert_html(fetched.data, url, fetched.url, self._download_image)
             return [note], warnings
         if kind in ("text/markdown", "text/plain"):
-            return [convert_text_note(fetched.data, Path(_stem(url) + ".md"), url)], []
+            note, warnings = convert_text_note(fetched.data, Path(_stem(url) + ".md"), url)
+            return [note], warnings
         raise KbcError(f"{url}: unsupported content type {kind}")
 
     def _image(self, data: bytes, path: Path, source: str):
@@ -200,7 +201,8 @@ class Ingester:
         if suffix in DATA_EXTENSIONS:
             return [convert_dataset(data, path, source)], []
         if suffix in TEXT_EXTENSIONS:
-            return [convert_text_note(data, path, source, root=root)], []
+            note, warnings = convert_text_note(data, path, source, root=root)
+            return [note], warnings
         raise KbcError(f"{path}: unsupported file type {suffix or '(no extension)'}")
 
 

@@ -11,19 +11,17 @@ from collections import Counter
 from pathlib import Path
 
 from kbc.errors import KbcError
+from kbc.ingest.noteimages import IMAGE_EXTENSIONS, NoteImages, copy_note_images
 from kbc.ingest.notes import Attachment, Note
-from kbc.vault.files import inside, sha256_bytes, walk_files
+from kbc.vault.files import sha256_bytes, walk_files
 from kbc.vault.frontmatter import FrontMatterError, split
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
 DATA_EXTENSIONS = {".csv", ".tsv", ".json", ".jsonl"}
 TEXT_EXTENSIONS = {".md", ".markdown", ".txt"}
 MANIFESTS = ("pyproject.toml", "setup.py", "package.json", "Cargo.toml", "go.mod", "pom.xml",
              "Gemfile", "requirements.txt", "CMakeLists.txt", "Makefile")
 TREE_LIMIT = 200
 SAMPLE_ROWS = 5
-
-_LOCAL_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)|!\[\[(?P<embed>[^\]|#]+)(?:\|[^\]]*)?\]\]")
 
 
 def decode_text(data: bytes, source: str) -> str:
@@ -35,10 +33,10 @@ def decode_text(data: bytes, source: str) -> str:
         raise KbcError(f"{source}: not UTF-8 text (bad byte at position {exc.start})") from None
 
 
-def convert_text_note(data: bytes, path: Path, source: str, root: Path | None = None) -> Note:
+def convert_text_note(data: bytes, path: Path, source: str, root: Path | None = None) -> tuple[Note, list[str]]:
     """A Markdown or text note kept as it is: front matter normalised, local images copied
-    (only from inside `root`, the folder being ingested: default the note's own folder)."""
-    root = Path(root or path.parent)
+    (only from inside `root`, the folder being ingested; none without one, as for a note
+    fetched from the web). The warnings name each image that could not be found."""
     text = decode_text(data, source)
     try:
         props, body = split(text)
@@ -46,21 +44,8 @@ def convert_text_note(data: bytes, path: Path, source: str, root: Path | None = 
         raise KbcError(f"{source}: {exc}") from None
     if not body.strip():
         raise KbcError(f"{source}: empty note")
-    attachments: dict[str, Attachment] = {}
-
-    def copy_image(match: re.Match) -> str:
-        ref = match["embed"] or match["src"]
-        if re.match(r"^[a-z]+://", ref):
-            return match.group(0)
-        candidates = [path.parent / ref, path.parent / Path(ref).name]
-        found = next((c for c in candidates if c.is_file() and inside(c, root)), None)
-        if found is None or found.suffix.lower() not in IMAGE_EXTENSIONS:
-            return match.group(0)
-        attachment = Attachment(found.name, found.read_bytes())
-        attachments[attachment.name] = attachment
-        return f"![[kbc-attachment:{attachment.name}]]"
-
-    body = _LOCAL_IMAGE.sub(copy_image, body)
+    images = copy_note_images(body, path, root) if root is not None else NoteImages(body)
+    body = images.body
     title = str(props.pop("title", "") or _heading(body) or path.stem)
     origin = str(props.pop("source", "") or source)
     author = props.pop("author", []) or []
@@ -78,12 +63,12 @@ def convert_text_note(data: bytes, path: Path, source: str, root: Path | None = 
         published=str(props.pop("published", "") or props.pop("date", "") or "")[:10],
         description=str(props.pop("description", "") or ""),
         tags=[str(t) for t in tags],
-        attachments=list(attachments.values()),
+        attachments=images.attachments,
     )
     for key in ("created", "sha256", "ingested_from"):
         props.pop(key, None)
     note.extra = props
-    return note
+    return note, [f"{source}: image {ref} not found in {root}, left as a link" for ref in images.missing]
 
 
 def _heading(body: str) -> str | None:
