@@ -1,5 +1,6 @@
 """kbc serve: HTTP-level safety tests, and end to end in headless Chromium (Debian's)."""
 import json
+import re
 import shutil
 import threading
 import urllib.error
@@ -37,8 +38,15 @@ def get(url: str):
         return exc.code, exc.read().decode("utf-8", "replace")
 
 
+def token_of(base: str) -> str:
+    """The per-run token the server puts in its pages; /api/ask needs it (security.py)."""
+    return re.search(r'name="kbc-token" content="([^"]+)"', get(base + "/ask")[1]).group(1)
+
+
 def post(url: str, data: dict):
-    request = urllib.request.Request(url, json.dumps(data).encode(), {"Content-Type": "application/json"})
+    token = token_of(url.split("/api/")[0])
+    request = urllib.request.Request(url, json.dumps(data).encode(),
+                                     {"Content-Type": "application/json", "X-KBC-Token": token})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

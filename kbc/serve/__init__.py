@@ -20,6 +20,8 @@ from kbc.errors import KbcError
 from kbc.llm.ledger import usage_by_stage
 from kbc.llm.prompts import package_template_dir
 from kbc.search import Searcher
+from kbc.serve.security import (PAGE_CSP, SOCKET_TIMEOUT, Guard, Refused, file_headers, read_json_body,
+                                static_file, wiki_stamp)
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.frontmatter import FrontMatterError, split
@@ -41,6 +43,7 @@ class Site:
     ask: Callable[..., object] | None = None
 
     def __post_init__(self):
+        self.guard: Guard | None = None  # set by make_server: it knows the address
         folders = [self.vault.root / "templates", package_template_dir()]
         self.pages_env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(f) for f in folders if f.is_dir()]),
@@ -55,7 +58,7 @@ class Site:
     # -- link graph and file names, rebuilt when the wiki changes ----------------------------
 
     def _refresh(self) -> None:
-        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in self.vault.wiki_dir.rglob("*.md")))
+        stamp = wiki_stamp(self.vault)
         if stamp == self._graph_stamp:
             return
         pages = self.vault.wiki_pages()
@@ -66,7 +69,7 @@ class Site:
                 continue
             try:
                 _, body = split(path.read_text(encoding="utf-8"))
-            except (FrontMatterError, UnicodeDecodeError):
+            except (FrontMatterError, UnicodeDecodeError, OSError):  # OSError: removed meanwhile
                 continue
             for link in find_links(own_body(body)):
                 target = resolver.resolve(link.target) if link.target else None
@@ -115,7 +118,7 @@ class Site:
                           if p.stem == "index" or p.stem.startswith("Index of ")), key=str.casefold)
         return self.pages_env.get_template("pages/layout.html.j2").render(
             title=title, content=jinja2.utils.markupsafe.Markup(content), indexes=indexes,
-            backlinks=backlinks)
+            backlinks=backlinks, token=self.guard.token if self.guard else "")
 
     def page(self, name: str) -> tuple[int, str]:
         with self.vault.db_lock:
@@ -124,9 +127,13 @@ class Site:
         if path is None:
             return 404, self.error_page(404, f"No page named {name!r}.")
         try:
-            props, body = split(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:  # removed or replaced by a compile at this very moment
+            return 404, self.error_page(404, f"No page named {name!r}.")
+        try:
+            props, body = split(text)
         except FrontMatterError as exc:
-            props, body = {"front matter": str(exc)}, path.read_text(encoding="utf-8")
+            props, body = {"front matter": str(exc)}, text
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_prop(v))}</td></tr>"
                        for k, v in props.items() if not str(k).startswith("kbc_hash"))
         table = f'<table class="props">{rows}</table>' if rows else ""
@@ -230,14 +237,19 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _send(self, status: int, body: bytes | str, content_type: str = "text/html; charset=utf-8"):
+    timeout = SOCKET_TIMEOUT  # a client that announces more body than it sends frees its thread
+
+    def _send(self, status: int, body: bytes | str, content_type: str = "text/html; charset=utf-8",
+              headers: dict | None = None):
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                                                    "style-src 'unsafe-inline'; img-src 'self'")
+        self.send_header("Referrer-Policy", "no-referrer")
+        for name, value in ({"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY"}
+                            | (headers or {})).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -252,7 +264,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _guarded(self, handler):
         try:
+            if self.site.guard:
+                self.site.guard.check_host(self.headers.get("Host"))
             handler()
+        except Refused as refused:
+            self._json(refused.status, {"error": str(refused)})
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True  # the client went quiet or away: nothing to answer
         except Exception:  # a bug must show as an error page, never a traceback in the browser
             traceback.print_exc()
             self._send(500, self.site.error_page(500, "Something went wrong on the server."))
@@ -271,9 +289,11 @@ class Handler(BaseHTTPRequestHandler):
         elif path.startswith("/file/"):
             status, data, kind = site.file(path[len("/file/"):])
             if status == 200:
-                self._send(200, data, kind)
+                self._send(200, data, kind, file_headers(Path(path).suffix, Path(path).name))
             else:
                 self._send(404, site.error_page(404, "No such file."))
+        elif path.startswith("/static/") and static_file(path[len("/static/"):]):
+            self._send(200, *static_file(path[len("/static/"):]))
         elif path == "/api/search":
             self._json(200, site.search_json(parse_qs(url.query).get("q", [""])[0]))
         elif path == "/ask":
@@ -287,19 +307,17 @@ class Handler(BaseHTTPRequestHandler):
         if urlparse(self.path).path != "/api/ask":
             self._send(404, self.site.error_page(404, "No such page."))
             return
-        length = min(int(self.headers.get("Content-Length") or 0), 100_000)
-        try:
-            payload = json.loads(self.rfile.read(length) or b"{}")
-            question, session = str(payload.get("question", "")), str(payload.get("session") or "")
-        except (json.JSONDecodeError, AttributeError):
-            self._json(400, {"error": "send JSON: {\"question\": \"...\"}"})
-            return
+        if self.site.guard:
+            self.site.guard.check_ask(self.headers)
+        payload = read_json_body(self.headers, self.rfile)
+        question, session = str(payload.get("question", "")), str(payload.get("session") or "")
         self._json(*self.site.answer(question, session))
 
 
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     handler = type("SiteHandler", (Handler,), {"site": site})
     server = ThreadingHTTPServer((host, port), handler)
+    site.guard = Guard(host, server.server_port)
     server.daemon_threads = True
     return server
 
