@@ -89,13 +89,28 @@ def score(x: Profile, y: Profile, weight) -> float:
     return value
 
 
+def anchors(concepts: dict[str, Concept], members: dict[str, Member], titles: dict[str, str]) -> dict[str, set[str]]:
+    """Per source, the concepts its sub-aspects are likely part of: the one it lists first
+    and those its title names ("MapReduce" in "MapReduce: Simplified Data Processing")."""
+    key_of = {m: k for k, c in concepts.items() for m in c.members}
+    out: dict[str, set[str]] = {}
+    for path in {m.source_path for m in members.values()}:
+        own = sorted((m for m in members.values() if m.source_path == path), key=lambda m: (m.seq, m.id))
+        title = set(_words(titles.get(path, "")))
+        found = {key_of[m.id] for m in own[:1] if m.id in key_of}
+        found |= {key_of[m.id] for m in own if m.id in key_of and set(_words(m.name)) and set(_words(m.name)) <= title}
+        out[path] = found
+    return out
+
+
 def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
-                    decided: set[frozenset]) -> list[tuple[str, str]]:
+                    decided: set[frozenset], titles: dict[str, str]) -> list[tuple[str, str]]:
     """Pairs (new, other) worth a decision, best first per new concept; `decided` holds
     pairs of concept keys already decided (by the model or a person): never asked again."""
     new = [k for k, c in concepts.items() if any(not members[m].considered for m in c.members if m in members)]
     if not new:
         return []
+    main = anchors(concepts, members, titles)
     profiles = {k: profile(c, members) for k, c in concepts.items()}
     frequency: dict[str, int] = {}
     for p in profiles.values():
@@ -119,6 +134,11 @@ def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
             if rank < PAIRS_PER_CONCEPT or value >= 100:
                 pair = frozenset((key, other))
                 pairs[pair] = max(pairs.get(pair, 0), value)
+        for path in profiles[key].sources:  # a source's sub-aspects and its main concepts
+            for other in main.get(path, ()):
+                pair = frozenset((key, other))
+                if other != key and pair not in decided:
+                    pairs.setdefault(pair, 50)
     ordered = sorted(pairs.items(), key=lambda p: (-p[1], sorted(p[0])))
     return [tuple(sorted(pair)) for pair, _ in ordered]
 
@@ -139,19 +159,30 @@ def concept_line(label: str, concept: Concept, members: dict[str, Member], title
     return f"{label}: {concept.name}{also} | from: {origin} | {definition}"
 
 
-def batches(pairs: list[tuple[str, str]], concepts: dict[str, Concept], members: dict[str, Member],
-            titles: dict[str, str], templates, max_output: int) -> list[Batch]:
+def batches(pairs: list[tuple[str, str]], new: list[str], concepts: dict[str, Concept],
+            members: dict[str, Member], titles: dict[str, str], templates, max_output: int) -> list[Batch]:
+    """Pairs packed into requests; every new concept is listed in one of them (even with no
+    pair to judge), so that a name that does not stand alone can be renamed."""
     per_request = max(10, (max_output - 400) // TOKENS_PER_DECISION)
     # Pairs that share a concept go together, so each concept line is sent as few times as can be.
     ordered = sorted(pairs, key=lambda p: (min(p), max(p)))
+    groups = pack(ordered, lambda p: 1, per_request, per_request)
+    paired = {k for pair in pairs for k in pair}
+    alone = [k for k in new if k not in paired]
+    for start in range(0, len(alone), per_request):  # a rename costs about what a decision does
+        chunk = alone[start:start + per_request]
+        if groups and len(groups[-1]) + len(chunk) <= per_request and start == 0:
+            groups[-1] = groups[-1] + [(k,) for k in chunk]
+        else:
+            groups.append([(k,) for k in chunk])
     out = []
-    for group in pack(ordered, lambda p: 1, per_request, per_request):
-        keys = list(dict.fromkeys(k for pair in group for k in pair))
-        new = [k for k in concepts if k in keys]  # stable order: the catalogue's
-        labels = {f"C{n}": k for n, k in enumerate(new, start=1)}
+    for group in groups:
+        keys = list(dict.fromkeys(k for item in group for k in item))
+        listed = [k for k in concepts if k in keys]  # stable order: the catalogue's
+        labels = {f"C{n}": k for n, k in enumerate(listed, start=1)}
         label_of = {k: c for c, k in labels.items()}
         lines = [concept_line(c, concepts[k], members, titles) for c, k in labels.items()]
-        asked = [(f"P{n}", a, b) for n, (a, b) in enumerate(group, start=1)]
+        asked = [(f"P{n}", a, b) for n, (a, b) in enumerate((i for i in group if len(i) == 2), start=1)]
         prompt = templates.prompt(CONSOLIDATE_TEMPLATE, concepts=lines,
                                   pairs=[f"{p}: {label_of[a]} / {label_of[b]}" for p, a, b in asked])
         request = Request("consolidate", prompt, CONSOLIDATE_SCHEMA, max_output,

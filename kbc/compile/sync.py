@@ -33,13 +33,15 @@ class Consolidator:
     def run(self, overrides: Overrides, titles: dict[str, str]) -> None:
         identity = self.sync(overrides)
         members = {m.id: m for m in self.manifest.members()}
-        new = [m.id for m in members.values() if not m.considered]
+        new = {m.id for m in members.values() if not m.considered}
         if not new:
             return
         decided = consolidate.decided_pairs(self.manifest.decisions(), identity.member_key)
         decided |= self._person_pairs(identity)
-        pairs = consolidate.candidate_pairs(identity.concepts, members, decided)
-        batches = consolidate.batches(pairs, identity.concepts, members, titles, self.templates, self.max_output)
+        pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles)
+        fresh = [k for k, c in identity.concepts.items() if any(m in new for m in c.members)]
+        batches = consolidate.batches(pairs, fresh, identity.concepts, members, titles, self.templates,
+                                      self.max_output)
         results = self.llm.complete_all([b.request for b in batches]) if batches else []
         failed: set[str] = set()
         for batch, result in zip(batches, results):
