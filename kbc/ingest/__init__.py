@@ -193,8 +193,14 @@ class Ingester:
             return [convert_pdf(data, source, path.stem)], []
         if suffix in HTML_EXTENSIONS:
             base = path.resolve().parent.as_posix() + "/"
-            note, warnings = convert_html(data, source, None, lambda src: self._download_image(
-                src if "://" in src else base + src.lstrip("/"), root))
+            # A local page's images come from beside it, never over the network (a saved page
+            # would otherwise fetch every remote image again, slowly); remote ones stay links.
+            note, warnings = convert_html(data, source, None, lambda src: None if "://" in src else
+                                          self._download_image(base + src.lstrip("/"), root))
+            remote = [w for w in warnings if "image not downloaded" in w and "://" in w.rsplit(": ", 1)[-1]]
+            if remote:
+                warnings = [w for w in warnings if w not in remote] + [
+                    f"{source}: {len(remote)} remote images of a local page left as links (not fetched)"]
             return [note], warnings
         if suffix in IMAGE_EXTENSIONS:
             return self._image(data, path, source)

@@ -1,6 +1,7 @@
 """Fetching URLs ourselves: TLS verification always on, a size limit, a timeout, real errors."""
 from __future__ import annotations
 
+import functools
 import http.client
 import socket
 import ssl
@@ -26,11 +27,18 @@ class Fetched:
     data: bytes
 
 
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One context a run: building one loads the CA store (about 50 ms), once per image otherwise.
+    It verifies certificates and host names."""
+    return ssl.create_default_context()
+
+
 def fetch(url: str, max_bytes: int, timeout: float, deadline: float = 120.0) -> Fetched:
     """`timeout` bounds each wait for bytes, `deadline` the whole fetch: a server that trickles
     a byte every few seconds is cut off too. A body shorter than its Content-Length is refused."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
-    context = ssl.create_default_context()  # verifies certificates and host names
+    context = tls_context()
     ends = time.monotonic() + deadline
     try:
         with urllib.request.urlopen(request, timeout=min(timeout, deadline), context=context) as response:
