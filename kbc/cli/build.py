@@ -23,44 +23,39 @@ def ingest_command(ctx, sources, as_json):
       kbc ingest https://example.org/post paper.pdf ~/clippings/
       cat urls.txt | kbc ingest -
     """
+    from kbc.cli.progress import ItemProgress
     from kbc.ingest import Ingester
+    from kbc.ingest.count import count_results
     from kbc.search import refresh_index
 
     vault = open_vault(ctx)
-
-    def expanded():
-        for source in sources:
-            if source == "-":
-                yield from (line.strip() for line in sys.stdin if line.strip())
-            else:
-                yield source
-
-    counts = {"done": 0, "failed": 0}
-    progress = sys.stderr.isatty() and not as_json
-
-    def show(result):
-        counts["done"] += 1
-        counts["failed"] += result.status == "failed"
-        if progress:
-            click.echo(f"\r  {counts['done']} sources done, {counts['failed']} failed", err=True, nl=False)
-            click.echo("\r", err=True, nl=False)
-        if as_json:
-            return
-        if result.status == "failed":
-            click.echo(f"kbc: error: {result.error}", err=True)
-        elif result.status == "skipped":  # a link out of the input, or the vault itself: not read
-            click.echo(f"kbc: warning: {result.error}", err=True)
-        else:
-            click.echo(f"{result.status:<9} {result.note}  <- {result.source}")
-        for warning in result.warnings:
-            click.echo(f"kbc: warning: {warning}", err=True)
-
-    describe = None
+    sources = [line.strip() for source in sources
+               for line in (sys.stdin if source == "-" else [source]) if line.strip()]
+    describe = llm = None
     if vault.settings.vision:
         from kbc.ingest import image_describer
 
-        describe = image_describer(make_llm(vault, quiet=True), templates_for(vault))
-    results = Ingester(vault, describe=describe).ingest_all(expanded(), on_result=show)
+        llm = make_llm(vault, quiet=True)
+        describe = image_describer(llm, templates_for(vault))
+    progress = ItemProgress(count_results(sources), "sources", enabled=not as_json)
+
+    def show(result):
+        progress.advance(tokens=llm.totals.prompt_tokens + llm.totals.completion_tokens if llm else 0)
+        if as_json:
+            return
+        if result.status == "failed":
+            progress.echo(f"kbc: error: {result.error}", err=True)
+        elif result.status == "skipped":  # a link out of the input, or the vault itself: not read
+            progress.echo(f"kbc: warning: {result.error}", err=True)
+        else:
+            progress.echo(f"{result.status:<9} {result.note}  <- {result.source}")
+        for warning in result.warnings:
+            progress.echo(f"kbc: warning: {warning}", err=True)
+
+    try:
+        results = Ingester(vault, describe=describe).ingest_all(sources, on_result=show)
+    finally:
+        progress.close()
     refresh_index(vault, ("raw",))
     if as_json:
         emit_json([r.to_dict() for r in results])
