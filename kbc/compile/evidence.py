@@ -8,7 +8,7 @@ from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.vault.text import clip
 
-MENTION_SOURCES = 4  # other sources an article may draw on through mentions
+MENTION_SOURCES = 6  # other sources an article may draw on through mentions
 MENTION_LINES = 3  # lines per source
 MENTION_CHARS = 320  # per line, cut around the mention
 CONTEXT_CHARS = 160  # the line before, when the mention's own line is short
@@ -26,6 +26,29 @@ def name_pattern(names: list[str]) -> re.Pattern | None:
     return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])") if parts else None
 
 
+class Naming:
+    """How text names one concept: by its names and aliases, or by a generic name renamed
+    away ("Leader") when its qualifier ("Raft") occurs in the same text."""
+
+    def __init__(self, concept: Concept):
+        self.names = name_pattern(concept.link_names)
+        self.qualified = [(name_pattern([generic]), name_pattern(qualifiers))
+                          for generic, qualifiers in concept.qualified]
+
+    def qualifier_in(self, line: str) -> bool:
+        return any(qualifier.search(line) and generic.search(line) for generic, qualifier in self.qualified)
+
+    def finder(self, context: str):
+        """A pattern for lines of `context` (a source, an article's material), or None."""
+        parts = [self.names] if self.names else []
+        parts += [generic for generic, qualifier in self.qualified if qualifier.search(context)]
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        return re.compile("|".join(f"(?:{p.pattern})" for p in parts))
+
+
 def _window(line: str, start: int) -> str:
     if len(line) <= MENTION_CHARS:
         return line.strip()
@@ -36,33 +59,35 @@ def _window(line: str, start: int) -> str:
 
 def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, str],
              own_sources: set[str]) -> list[Evidence]:
-    """Lines of other sources naming the concept. A single-word name must occur twice in a
-    source (one passing use is not a discussion); a longer name once."""
-    pattern = name_pattern(concept.link_names)
-    if pattern is None:
-        return []
+    """Lines of other sources naming the concept. A lower-case one-word name must occur
+    twice in a source (one passing use of a common word is no discussion); a proper name,
+    an acronym or a longer name once."""
+    naming = Naming(concept)
     found: list[tuple[int, str, list[Evidence]]] = []
     for source in sources:
         if source.path in own_sources or source.path not in source_pages:
             continue
+        pattern = naming.finder(source.body)
+        if pattern is None or not pattern.search(source.body):
+            continue
         lines = source.body.split("\n")
-        hits, evidence = 0, []
-        multiword = False
+        hits, evidence, strong = 0, [], False
         for number, line in enumerate(lines, start=1):
             if line.lstrip().startswith("#"):
                 continue
-            match = pattern.search(line)
-            if not match:
+            matches = list(pattern.finditer(line))
+            if not matches:
                 continue
-            hits += len(pattern.findall(line))
-            multiword = multiword or len(match.group(0).split()) > 1 or "-" in match.group(0)
+            hits += len(matches)
+            strong = strong or naming.qualifier_in(line) or any(
+                len(m.group(0).split()) > 1 or "-" in m.group(0) or not m.group(0).islower() for m in matches)
             if len(evidence) < MENTION_LINES:
-                text = _window(line, match.start())
+                text = _window(line, matches[0].start())
                 previous = next((lines[i].strip() for i in range(number - 2, -1, -1) if lines[i].strip()), "")
                 if len(text) < 120 and previous and not previous.startswith("#"):
                     text = clip(previous, CONTEXT_CHARS) + " " + text
                 evidence.append(Evidence(source_pages[source.path], text, str(number), "mention"))
-        if evidence and (hits >= 2 or multiword):
+        if evidence and (hits >= 2 or strong):
             found.append((hits, source.path, evidence))
     found.sort(key=lambda f: (-f[0], f[1]))
     return [e for _, _, evidence in found[:MENTION_SOURCES] for e in evidence]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kbc.compile.evidence import name_pattern
+from kbc.compile.evidence import Naming
 from kbc.compile.rows import Concept, Evidence
 
 MAX_RELATED = 10
+KEEPS_LINKED = "nearest"  # the edge that gives a concept nothing else links its one incoming link
+_RANK = {"part of": 5, "has part": 4, "related": 3, "mentions": 2, "mentioned by": 1}
 
 
 @dataclass
@@ -23,18 +25,22 @@ class Graph:
     edges: dict[str, list[Edge]] = field(default_factory=dict)
 
     def add(self, a: str, b: str, why: str, weight: float) -> None:
+        """Evidence adds up: two shared sources and a co-mention outweigh one shared source."""
         if a == b:
             return
         mine = self.edges.setdefault(a, [])
         for edge in mine:
             if edge.other == b:
-                if weight > edge.weight:
-                    edge.why, edge.weight = why, weight
+                if _RANK.get(why, 0) > _RANK.get(edge.why, 0):
+                    edge.why = why
+                edge.weight += weight
                 return
         mine.append(Edge(b, why, weight))
 
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
-        return sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))[:limit]
+        """The strongest edges, and always those that keep a concept from being an orphan."""
+        ranked = sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))
+        return ranked[:limit] + [e for e in ranked[limit:] if e.why == KEEPS_LINKED]
 
 
 def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
@@ -50,30 +56,32 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
             else:
                 graph.add(a, b, "related", 4)
                 graph.add(b, a, "related", 4)
-    patterns = {k: name_pattern(c.link_names) for k, c in concepts.items()}
+    namings = {k: Naming(c) for k, c in concepts.items()}
     for key, items in evidence.items():
         text = " ".join(e.text for e in items)
-        for other, pattern in patterns.items():
-            if other != key and pattern is not None and pattern.search(text):
+        for other, naming in namings.items():
+            pattern = naming.finder(text) if other != key else None
+            if pattern is not None and pattern.search(text):
                 graph.add(key, other, "mentions", 3)
                 graph.add(other, key, "mentioned by", 2)
     by_source: dict[str, set[str]] = {}
     for key, items in evidence.items():
         for e in items:
-            if e.kind != "mention":
-                by_source.setdefault(e.source_page, set()).add(key)
+            by_source.setdefault(e.source_page, set()).add(key)
     for keys in by_source.values():
         for a in keys:
             for b in keys:
                 graph.add(a, b, "same source", 1)
-    # No concept without a link from another concept page: the nearest one links it.
-    inbound = {e.other for edges in graph.edges.values() for e in edges[:MAX_RELATED]}
+    # No concept without a link from another concept page: its strongest neighbour, or the
+    # nearest concept by name and definition, links it.
+    inbound = {e.other for k in graph.edges for e in graph.related(k)}
     for key in sorted(concepts):
         if key not in inbound and len(concepts) > 1:
-            other = similar(key)
+            own = graph.related(key, 1)
+            other = own[0].other if own else similar(key)
             if other:
-                graph.add(other, key, "similar", 10)  # first in the other's list
-                graph.add(key, other, "similar", 1)
+                graph.edges.setdefault(other, []).append(Edge(key, KEEPS_LINKED, 0))
+                graph.add(key, other, KEEPS_LINKED, 0)
     return graph
 
 

@@ -144,6 +144,7 @@ def _assign(by_id, clusters, renames, same_names, old) -> Identity:
             prompt_version=previous.prompt_version if previous else "", model=previous.model if previous else "",
             written_claims=previous.written_claims if previous else "", members=[m.id for m in members])
         concepts[key].link_names = [name] + [a for a in aliases if a not in lost]
+        concepts[key].qualified = [(n, qualifiers(name, n)) for n in sorted(lost) if qualifiers(name, n)]
         renamed_from[key] = lost
         for member in members:
             member_key[member.id] = key
@@ -159,6 +160,19 @@ def _name(members: list[Member], renames, same_names, previous: Concept | None) 
         if member.id in renames:
             return renames[member.id]
     return members[0].name
+
+
+def qualifiers(name: str, generic: str) -> list[str]:
+    """What a rename added to a generic name: "Raft Leader" / "Leader" -> ["Raft"];
+    "Load (consistent hashing property)" / "Load" -> ["consistent hashing property"]."""
+    at = name.casefold().find(generic.casefold())
+    rest = [name[:at], name[at + len(generic):]] if at >= 0 else [name]
+    out = []
+    for part in rest:
+        part = " ".join(part.replace("(", " ").replace(")", " ").split()).strip(" ,;:-")
+        if len(part) >= 3 and concept_key(part) != concept_key(generic):
+            out.append(part)
+    return out
 
 
 def _fresh_key(base: str, taken: set[str]) -> str:

@@ -101,7 +101,7 @@ class Manifest:
                                      "written_claims": r.get("written_claims") or ""}) for r in rows}
 
     def put_concept(self, concept: Concept) -> None:
-        row = {k: v for k, v in asdict(concept).items() if k not in ("members", "link_names")}
+        row = {k: v for k, v in asdict(concept).items() if k not in ("members", "link_names", "qualified")}
         row["aliases"] = json.dumps(concept.aliases)
         with self.lock, self.db.conn:
             self.db["concepts"].upsert(row, pk="key")

@@ -69,6 +69,9 @@ class Concept:
     written_claims: str = ""
     members: list[str] = field(default_factory=list)
     link_names: list[str] = field(default_factory=list)  # names a mention is linked by
+    # Names renamed away as not standing alone ("Leader" of "Raft Leader"), with what made
+    # them stand alone ("Raft"): such a name counts as a mention only next to its qualifier.
+    qualified: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 @dataclass
