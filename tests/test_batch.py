@@ -65,7 +65,7 @@ def test_batch_mode_batches_every_step_and_failed_lines_go_again(sample_vault, s
 
     server.batch._create = fail_first
     steps = []
-    for _ in range(5):
+    for _ in range(8):
         vault, llm, report = batch_run(sample_vault, server, ApiSink)
         steps.append(report.stopped.split(";")[0])
         if not report.stopped:
@@ -86,7 +86,7 @@ def test_export_import_round_trip_matches_a_live_compile(tmp_path, sample_vault,
     live = live_requests(server)
 
     requests_file = tmp_path / "requests.jsonl"
-    for step in range(3):
+    for step in range(6):
         vault, llm, report = batch_run(sample_vault, server, lambda backend: FileSink(requests_file))
         if not report.stopped:
             break

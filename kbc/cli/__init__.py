@@ -125,4 +125,4 @@ def init(directory):
 
 
 # The command modules register themselves on `cli`; imported last because they import it.
-from kbc.cli import admin, agents, batch, build, exchange, outputs, query, research_cmd  # noqa: E402,F401
+from kbc.cli import admin, agents, batch, build, exchange, outputs, query, research_cmd, watch  # noqa: E402,F401

@@ -28,6 +28,8 @@ def writes(name: str, params: dict) -> bool:
         return bool(params.get("save"))
     if name == "doctor":
         return bool(params.get("rebuild"))
+    if name == "watch":
+        return False  # its ingest and compile children lock the vault per cycle, not for its whole life
     return True  # ingest, compile, outputs, init, and anything new: safe by default
 
 

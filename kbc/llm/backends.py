@@ -52,6 +52,7 @@ class OpenAIBackend:
         self.context_window = 0  # unknown for an endpoint; settings decide
         self.max_retries = max_retries
         self.limit = AdaptiveLimit(concurrency)
+        self.schema_format = "json_schema"  # or "json_object", for engines that know only that
         self._secrets = (api_key,)  # never in an error message, so never in log.md or the ledger
         self._openai = openai
         # Local servers accept any key; the client insists on one being set. Retries are
@@ -66,7 +67,10 @@ class OpenAIBackend:
         """The /v1/chat/completions request body (also a batch file's line)."""
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
                 "temperature": temperature}
-        if schema is not None:
+        if schema is not None and self.schema_format == "json_object":
+            # llama-cpp-python's server: a grammar from the schema, bounded as for the embedded model
+            body["response_format"] = {"type": "json_object", "schema": bounded(schema)}
+        elif schema is not None:
             body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": schema.get("title", "answer"), "schema": schema, "strict": True}}
         if prefix_key:
@@ -76,8 +80,9 @@ class OpenAIBackend:
     def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
         body = self.body(messages, schema, max_tokens, prefix_key, temperature)
         headers = {self.session_header: prefix_key} if prefix_key else None
-        for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
+        attempt = 0
+        while True:
+            last = attempt >= self.max_retries
             with self.limit:
                 try:
                     response = self.client.chat.completions.with_raw_response.create(
@@ -85,6 +90,14 @@ class OpenAIBackend:
                 except self._openai.APIStatusError as exc:
                     status = exc.status_code
                     wait = retry_after(exc.response.headers, attempt)
+                    said = str(exc.message) + exc.response.text
+                    if schema is not None and self.schema_format == "json_schema" \
+                            and "response_format" in said and "json_object" in said:
+                        # An engine that knows only {"type": "json_object", "schema": ...} (llama-cpp-python's
+                        # server; it answers 500, not 422): use that from now on.
+                        self.schema_format = "json_object"
+                        body = self.body(messages, schema, max_tokens, prefix_key, temperature)
+                        continue  # not counted as an attempt
                     if status == 429:
                         self.limit.throttled(wait)
                     if last or not (status in (408, 409, 429) or status >= 500):
@@ -104,7 +117,7 @@ class OpenAIBackend:
                     self.limit.succeeded()
                     return raw_completion(json.loads(response.text), self.base_url)
             time.sleep(wait)
-        raise AssertionError("unreachable")
+            attempt += 1
 
 
 def raw_completion(data: dict, where: str) -> RawCompletion:
