@@ -72,3 +72,74 @@ def finetune_command(ctx, base_url, model, budget, out, holdout, per_concept, es
         ctx.exit(3)
     if report.errors:
         ctx.exit(1)
+
+
+@cli.command(name="merge")
+@click.argument("other", type=click.Path(file_okay=False))
+@llm_options
+@click.option("--dry-run", is_flag=True, help="Show what would happen and what it would cost; change nothing.")
+@click.option("--no-compile", "no_compile", is_flag=True, help="Bring everything over; leave `kbc compile` for later.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and what was done as JSON.")
+@click.pass_context
+def merge_command(ctx, other, base_url, model, budget, dry_run, no_compile, as_json):
+    """Merge the vault OTHER into this one: its raw notes and attachments (the same content
+    is the same note; the same name with other content is kept too, renamed), what its
+    database already paid for (extractions, decisions, cached answers), and its pages. Then
+    one compile consolidates and rewrites only the concepts that now meet. Pages a person
+    edited, on either side, are never overwritten: a clash becomes a proposal. OTHER is only
+    read; an interrupted merge resumes when run again.
+
+    \b
+    Example:
+      kbc merge ../laptop-vault --dry-run
+      kbc merge ../laptop-vault --budget 200000
+    """
+    from kbc.merge import MergeOptions, merge_vaults
+
+    vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    llm = make_llm(vault, quiet=as_json) if not no_compile or dry_run else None
+    if sys.stderr.isatty() and not as_json:
+        click.echo(f"merging {other} {'(dry run) ' if dry_run else ''}...", err=True)
+    report = merge_vaults(vault, Path(other), llm, templates_for(vault),
+                          MergeOptions(dry_run=dry_run, compile=not no_compile))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        _print_merge(report)
+    compiled = report.compiled or {}
+    for error in compiled.get("errors", []):
+        click.echo(f"kbc: error: {error}", err=True)
+    if compiled.get("stopped"):
+        click.echo(f"kbc: stopped: {compiled['stopped']}; rerun `kbc compile` to finish", err=True)
+        ctx.exit(3)
+    if compiled.get("errors"):
+        ctx.exit(1)
+
+
+def _print_merge(report) -> None:
+    would = "would be " if report.dry_run else ""
+    notes, pages = report.notes, report.pages
+    click.echo(f"notes: {report.count(notes, 'add')} {would}added, {report.count(notes, 'rename')} {would}added "
+               f"renamed, {report.count(notes, 'duplicate')} duplicates (same content here)")
+    for plan in notes:
+        if plan.action == "rename":
+            click.echo(f"  renamed: {plan.source} -> {plan.target} ({plan.note})")
+    click.echo(f"pages: {report.count(pages, 'add')} {would}copied, {report.count(pages, 'proposal')} "
+               f"{would}proposed for review, {report.count(pages, 'keep')} kept from this vault")
+    for plan in pages:
+        if plan.action == "proposal":
+            click.echo(f"  proposal: {plan.target} ({plan.note})")
+    rows = sum(t.added for t in report.tables)
+    click.echo(f"database: {rows} rows {would}imported from {len(report.tables)} tables "
+               "(extractions, decisions, cached answers)")
+    click.echo(f"concepts both vaults have that {'would be' if report.dry_run else 'were'} consolidated and "
+               f"rewritten: {len(report.meeting)}" + (f" ({', '.join(report.meeting[:8])})" if report.meeting else ""))
+    if report.estimate is not None:
+        e = report.estimate
+        click.echo(f"tokens: about {e.get('merge_prompt_tokens_about', 0):,} prompt tokens "
+                   f"({e.get('extract_requests', 0)} sources to extract, the rest rewriting concepts that meet)")
+    if report.compiled:
+        t = report.compiled["tokens"]
+        click.echo(f"compile: {len(set(report.compiled.get('written', [])))} pages written; tokens: "
+                   f"{t['prompt_tokens']:,} prompt ({t['cached_tokens']:,} cached), {t['completion_tokens']:,} "
+                   f"completion in {t['requests']} requests")

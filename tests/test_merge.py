@@ -1,0 +1,114 @@
+"""kbc merge: two vaults from overlapping halves of raw/ merge into what compiling the union
+gives, without extracting again; renames, proposals, dry run, resuming."""
+import hashlib
+import json
+import shutil
+
+from click.testing import CliRunner
+
+from kbc.cli import cli
+from kbc.vault import Vault, init_vault
+from kbc.vault.links import find_links
+from kbc.vault.pages import read_page
+from tests.conftest import REPO, endpoint_env
+
+NOTES = sorted((REPO / "raw").glob("*.md"))
+
+
+def _vault(tmp_path, name, notes, server, compile_it=True):
+    root = tmp_path / name
+    init_vault(root)
+    for note in notes:
+        shutil.copy(note, root / "raw" / note.name)
+    if compile_it:
+        result = _kbc(root, server, "compile", "--json")
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def _kbc(root, server, *args):
+    return CliRunner(env=endpoint_env(server)).invoke(cli, ["--vault", str(root), *args])
+
+
+def _shape(root):
+    """Every page (but the log) with the set of pages it links."""
+    return {p.relative_to(root).as_posix(): {link.target for link in find_links(read_page(p)[1])} - {"log"}
+            for p in sorted((root / "wiki").rglob("*.md")) if p.stem != "log"}
+
+
+def _tokens(root, stage=None):
+    db = Vault(root, env={}).db
+    sql = "select coalesce(sum(prompt_tokens + completion_tokens), 0), count(*) from requests"
+    return db.execute(sql + (" where stage = ?" if stage else ""), [stage] if stage else []).fetchone()
+
+
+def _digest(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and ".kbc" not in p.parts}
+
+
+def test_merged_halves_equal_the_union_at_a_fraction_of_its_tokens(tmp_path, server):
+    union = _vault(tmp_path, "union", NOTES, server)
+    ours = _vault(tmp_path, "ours", NOTES[:2], server)
+    theirs = _vault(tmp_path, "theirs", NOTES[1:], server)
+    before_theirs, before = _digest(theirs), _tokens(ours)
+    result = _kbc(ours, server, "merge", str(theirs), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(n["source"], n["action"]) for n in report["notes"]] == [
+        ("raw/Paxos in brief.md", "duplicate"), ("raw/Raft consensus.md", "add")]
+    assert _shape(ours) == _shape(union)
+    spent = _tokens(ours)[0] - before[0]
+    assert report["compiled"]["new"] == [] and report["compiled"]["changed"] == []  # nothing extracted again
+    assert 0 < spent < 0.5 * _tokens(union)[0]
+    assert _digest(theirs) == before_theirs  # the other vault is only read
+
+
+def test_renamed_notes_proposals_and_human_pages_kept(tmp_path, server):
+    ours = _vault(tmp_path, "ours", NOTES[:1], server, compile_it=False)
+    theirs = _vault(tmp_path, "theirs", NOTES[:1], server, compile_it=False)
+    (ours / "raw" / "Ideas.md").write_text("# Ideas\n\nQuorum reads see the latest Quorum write.\n")
+    (theirs / "raw" / "Ideas.md").write_text("# Ideas\n\nGossip spreads Membership changes in rounds.\n")
+    for root in (ours, theirs):
+        assert _kbc(root, server, "compile").exit_code == 0
+    mine = ours / "wiki" / "concepts" / "Quorum.md"
+    mine.write_text(mine.read_text().replace("# Quorum", "# Quorum\n\nMy own note on quorums."))
+    page = next(p for p in (theirs / "wiki" / "concepts").glob("*.md") if "Lease" in p.stem)
+    page.write_text(page.read_text() + "\nA person added this line in the other vault.\n")
+    mine_before = mine.read_text()
+    result = _kbc(ours, server, "merge", str(theirs), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    renamed = [n for n in report["notes"] if n["action"] == "rename"]
+    assert [(n["source"], n["target"]) for n in renamed] == [("raw/Ideas.md", "raw/Ideas (from theirs).md")]
+    assert "Gossip" in (ours / "raw" / "Ideas (from theirs).md").read_text()
+    assert "Quorum" in (ours / "raw" / "Ideas.md").read_text()
+    proposal = ours / "wiki" / "proposals" / f"{page.stem} (from theirs).md"
+    assert "A person added this line" in proposal.read_text() and "kind: proposal" in proposal.read_text()
+    assert mine.read_text() == mine_before
+    assert any("Gossip" in p.stem for p in (ours / "wiki" / "concepts").glob("*.md"))  # its concepts came over
+
+
+def test_dry_run_changes_nothing_and_a_rerun_resumes_without_repeating(tmp_path, server):
+    ours = _vault(tmp_path, "ours", NOTES[:2], server)
+    theirs = _vault(tmp_path, "theirs", NOTES[1:], server)
+    before, rows = _digest(ours), _tokens(ours)
+    result = _kbc(ours, server, "merge", str(theirs), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "notes: 1 would be added, 0 would be added renamed, 1 duplicates" in result.stdout
+    assert "tokens: about" in result.stdout and _digest(ours) == before and _tokens(ours) == rows
+    first = json.loads(_kbc(ours, server, "merge", str(theirs), "--no-compile", "--json").stdout)
+    assert sum(t["added"] for t in first["tables"]) > 0 and first["compiled"] is None
+    again = json.loads(_kbc(ours, server, "merge", str(theirs), "--no-compile", "--json").stdout)
+    assert sum(t["added"] for t in again["tables"]) == 0
+    assert [n["action"] for n in again["notes"]] == ["duplicate", "duplicate"]
+    extracts = _tokens(ours, "extract")
+    compiled = json.loads(_kbc(ours, server, "compile", "--json").stdout)
+    assert compiled["new"] == [] and _tokens(ours, "extract") == extracts
+
+
+def test_not_a_vault_is_one_line(tmp_path, server):
+    ours = _vault(tmp_path, "ours", [], server, compile_it=False)
+    result = _kbc(ours, server, "merge", str(tmp_path / "nowhere"))
+    assert result.exit_code != 0 and "not a kbc vault to merge" in result.output
+    assert "Traceback" not in result.output
