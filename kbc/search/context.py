@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from kbc.search import Searcher
+from kbc.search.excerpts import candidate_sentences, grouped, pick
 from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
 from kbc.vault import Vault
 from kbc.vault.links import link_key
@@ -22,9 +23,8 @@ RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not 
 MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
 NAMED_BONUS = 0.5  # the question names the page (its title or an alias)
 LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own score
-EXCERPT_TOKENS = 1200  # source lines, when the pages cite lines that bear on the question
-EXCERPT_MIN_MATCH = 0.2  # share of the question's weighted terms a cited line must hold
-BLOCK_OVERHEAD = 12  # tokens the "=== name ===" header and spacing cost per block
+PAGE_SHARE = 0.3  # of the budget for pages; the rest (and what pages leave) for cited source lines
+BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -56,6 +56,15 @@ class PackedPage:
     note: str = ""  # for a source page: the raw note its excerpts come from
     excerpts: list[Excerpt] = field(default_factory=list)
     tokens: int = 0
+
+    def header(self) -> str:
+        meta = [self.kind, self.path] + ([] if self.whole else ["best paragraphs only"])
+        lines = [f"=== {self.name} ===", f"({'; '.join(meta)})"]
+        if self.links:
+            lines.append("Links: " + ", ".join(f"[[{n}]]" for n in self.links))
+        if self.sources:
+            lines.append("Cites: " + ", ".join(f"[[{n}]]" for n in self.sources))
+        return "\n".join(lines)
 
     def block(self) -> str:
         """The page as the model or agent reads it: its text, then its cited source lines."""
@@ -94,19 +103,11 @@ class Pack:
     def render(self) -> str:
         """Markdown an agent pastes instead of reading files. The query comes last, so packs of
         one agent's turns share as long a prefix as their pages allow."""
-        out = []
-        for page in self.pages:
-            meta = [page.kind, page.path] + ([] if page.whole else ["best paragraphs only"])
-            out.append(f"=== {page.name} ===\n({'; '.join(meta)})")
-            if page.links:
-                out.append("Links: " + ", ".join(f"[[{n}]]" for n in page.links))
-            if page.sources:
-                out.append("Cites: " + ", ".join(f"[[{n}]]" for n in page.sources))
-            out.append(page.block() + "\n")
+        out = [page.header() + "\n" + page.block() + "\n" for page in self.pages]
         if self.see_also:
             out.append("See also (saved answers and outputs, not evidence): "
                        + ", ".join(f"[[{n}]]" for n in self.see_also) + "\n")
-        out.append(f"(kbc context for {self.query!r}: {len(self.pages)} pages, about {self.tokens:,} tokens)")
+        out.append(f"(kbc context for {self.query!r}: {len(self.pages)} pages)")
         return "\n".join(out) + "\n"
 
 
@@ -131,7 +132,8 @@ class Retriever:
         self.pages = PageCache(vault)
         self._df: dict[str, int] = {}
 
-    def pack(self, query: str, budget: int, count_tokens, exclude: set[str] = frozenset()) -> Pack:
+    def pack(self, query: str, budget: int, count_tokens, exclude: set[str] = frozenset(),
+             page_share: float = PAGE_SHARE) -> Pack:
         pack = Pack(query, budget)
         hits = self.searcher.search(query, limit=40)
         self.pages.refresh()
@@ -159,21 +161,22 @@ class Retriever:
         if not ranked:
             return pack
         floor = scores[ranked[0]] * RELEVANCE_FLOOR
+        relevant = [k for k in ranked if scores[k] >= floor][:MAX_PAGES]
         chosen: list[PackedPage] = []
         spent = 0
-        for key in ranked:
-            if len(chosen) >= MAX_PAGES or scores[key] < floor:
-                break
-            room = min(PAGE_TOKENS, budget - spent - BLOCK_OVERHEAD)
+        for key in relevant:
+            room = min(PAGE_TOKENS, int(budget * page_share) - spent - BLOCK_OVERHEAD)
             page = self._packed(evidence[key], scores[key], room, terms, count_tokens)
-            if page is None:
-                continue
-            chosen.append(page)
-            spent += page.tokens + BLOCK_OVERHEAD
-        spent += self._add_excerpts(chosen, terms, min(EXCERPT_TOKENS, budget - spent), count_tokens)
+            if page is not None:
+                chosen.append(page)
+                spent += page.tokens + count_tokens(page.header()) + 2
+        # Pages that did not fit still vouch for the source lines they cite.
+        spent += self._add_excerpts(chosen, [(scores[k], evidence[k]) for k in relevant], terms,
+                                    budget - spent, count_tokens)
         # Stable order: knowledge pages by name, then the source pages (with their lines) by name.
         chosen.sort(key=lambda p: (p.kind == "source-summary", p.name.casefold(), p.name))
-        pack.pages, pack.tokens = chosen, spent
+        pack.pages = chosen
+        pack.tokens = count_tokens(pack.render())
         return pack
 
     # -- scoring ----------------------------------------------------------------------------
@@ -245,51 +248,35 @@ class Retriever:
         return PackedPage(info.name, info.kind, info.rel, round(score, 4), text, whole, links, sources,
                           note=info.note, tokens=count_tokens(text))
 
-    def _add_excerpts(self, chosen: list[PackedPage], terms, budget: int, count_tokens) -> int:
-        """Lines of the sources the chosen pages cite, best match first, whole lines only."""
+    def _add_excerpts(self, chosen: list[PackedPage], relevant: list[tuple[float, PageInfo]], terms,
+                      budget: int, count_tokens) -> int:
+        """The sentences of the lines the relevant pages cite that bear on the question, attached
+        to the source page they come from (a block of its own when that page is not chosen)."""
         if budget <= 50 or not terms:
             return 0
+        top = max((score for score, _ in relevant), default=1.0) or 1.0
+        cited_by = [(score / top, info.cited) for score, info in relevant if info.cited]
         total = sum(terms.values())
-        candidates = []
-        for page in chosen:
-            info = self.pages.get(link_key(page.name))
-            for source_key, ranges in (info.cited.items() if info else ()):
-                for low, high in ranges:
-                    candidates.append((source_key, low, high))
-        by_source: dict[str, PackedPage] = {link_key(p.name): p for p in chosen}
-        scored = []
-        for source_key, low, high in dict.fromkeys(candidates):
-            source = self.pages.get(source_key)
-            note = self.pages.note_lines(source.note) if source and source.note else None
-            if note is None:
-                continue
-            rel, lines = note
-            text = " ".join(line.strip() for line in lines[low - 1:high] if line.strip())
-            if not text:
-                continue
+
+        def match(text: str) -> float:
             present = set(_tokens(text))
-            match = sum(w for t, w in terms.items() if t in present) / total
-            if match >= EXCERPT_MIN_MATCH:
-                scored.append((-match, source.name, low, high, rel, text, source))
+            return sum(w for t, w in terms.items() if t in present) / total
+
+        sentences = pick(candidate_sentences(self.pages, cited_by, match), budget, count_tokens,
+                         "\n".join(p.text for p in chosen))
+        by_key = {link_key(p.name): p for p in chosen}
         spent = 0
-        seen_text = {p.text for p in chosen}
-        for _, name, low, high, rel, text, source in sorted(scored, key=lambda s: s[:4]):
-            cost = count_tokens(text) + 6
-            if spent + cost > budget or any(text in t for t in seen_text):
-                continue
-            key = link_key(name)
-            page = by_source.get(key)
+        for source_key, lines in grouped(sentences).items():
+            source = self.pages.get(source_key)
+            page = by_key.get(source_key)
             if page is None:
-                page = PackedPage(name, source.kind, source.rel, 0.0, "", True, note=rel)
-                by_source[key] = page
+                page = PackedPage(source.name, source.kind, source.rel, 0.0, "", True)
+                by_key[source_key] = page
                 chosen.append(page)
-                cost += BLOCK_OVERHEAD
-            page.note = rel
-            page.excerpts.append(Excerpt(f"{low}" if low == high else f"{low}-{high}", text))
-            seen_text.add(text)
-            spent += cost
-        for page in by_source.values():
-            page.excerpts.sort(key=lambda e: int(e.lines.split("-")[0]))
+                spent += count_tokens(page.header()) + 2
+            page.note = (self.pages.note_lines(source.note) or ("",))[0]
+            page.excerpts = [Excerpt(str(number), text) for number, text in lines]
+            spent += sum(count_tokens(text) + 6 for _, text in lines)
         return spent
 
 
@@ -314,11 +301,13 @@ def _best_blocks(text: str, room: int, terms, count_tokens) -> str:
 
 
 def build_context(vault: Vault, query: str, budget: int, count_tokens,
-                  exclude: set[str] = frozenset()) -> Pack:
-    return Retriever(vault).pack(query, budget, count_tokens, exclude)
+                  exclude: set[str] = frozenset(), page_share: float = PAGE_SHARE) -> Pack:
+    return Retriever(vault).pack(query, budget, count_tokens, exclude, page_share)
 
 
 def gather(vault: Vault, question: str, budget: int, count_tokens,
            exclude: set[str] = frozenset()) -> list[dict]:
-    """The pack as prompt blocks ({"name", "text"}), for stages that only need the text."""
-    return build_context(vault, question, budget, count_tokens, exclude).blocks()
+    """The pack's pages as prompt blocks ({"name", "text"}) without source lines: outputs check
+    what they draw against the pages they cite, and line numbers are no data for a chart."""
+    pack = build_context(vault, question, budget, count_tokens, exclude, page_share=1.0)
+    return [{"name": p.name, "text": p.text} for p in pack.pages if p.text]

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from kbc.errors import VaultNotFound
+from kbc.vault.agents import write_agent_files
 from kbc.vault.config import DEFAULT_TOML, Settings, load_settings
 from kbc.vault.db import open_db
 from kbc.vault.files import atomic_write, walk_files
@@ -95,6 +96,7 @@ def init_vault(root: Path) -> list[str]:
     ignore = root / ".kbc" / ".gitignore"
     if not ignore.exists():
         atomic_write(ignore, "*\n")
+    created += write_agent_files(root)  # AGENTS.md and CLAUDE.md: how an agent works here
     return created
 
 

@@ -1,0 +1,189 @@
+"""Ask quality: does retrieval put the evidence in front of the model, and at what price?
+
+The corpus compiled from a strong real model's extractions (benchmarks/corpus_vault.py with
+tests/fixture_model.py), then the 14 questions of ../shared/corpus/extractions/questions.json.
+Per question and in total:
+- evidence recall: each gold concept page given to the model, each key fact's quote (letters and
+  digits, case-folded) present in the prompt `kbc ask` sent;
+- prompt tokens and pages read;
+- the agent comparison: tokens of the whole raw notes holding the facts (what an agent reads
+  without kbc) against `kbc context` for the same question; "equal recall" adds, for each fact
+  the pack misses, the raw note holding it (the agent would have to read it after all);
+- a second pass after saving every answer: no answer may use a saved answer as evidence.
+
+Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
+(--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.corpus_vault import CORPUS, build_corpus_vault  # noqa: E402
+from kbc.ask import ask, save_answer  # noqa: E402
+from kbc.llm import LLM, OpenAIBackend, Templates, estimate_tokens  # noqa: E402
+from kbc.search import refresh_index  # noqa: E402
+from kbc.search.context import build_context  # noqa: E402
+from kbc.search.pageinfo import PageCache  # noqa: E402
+from kbc.vault import Vault  # noqa: E402
+from kbc.vault.frontmatter import split  # noqa: E402
+from tests.fixture_data import name_key, norm  # noqa: E402
+from tests.fixture_model import FixtureModel  # noqa: E402
+from tests.scripted import ScriptedServer  # noqa: E402
+
+QUESTIONS = CORPUS / "extractions" / "questions.json"
+
+
+def gold_pages(vault: Vault, concept_ids: list[str]) -> dict[str, str | None]:
+    """Gold concept id -> the wiki page that holds it: a concept page citing the source's summary
+    whose title or an alias is the concept's name, else whose title contains its words."""
+    cache = PageCache(vault)
+    cache.refresh()
+    infos = [cache.get(key) for key in sorted(cache._paths)]
+    summaries = {name_key(i.note): i for i in infos if i and i.kind == "source-summary" and i.note}
+    concepts = [i for i in infos if i and i.kind == "concept"]
+    found = {}
+    for concept_id in concept_ids:
+        stem, name = concept_id.split("::", 1)
+        summary = summaries.get(name_key(stem))
+        citing = [c for c in concepts if summary and name_key(summary.name) in map(name_key, c.sources)]
+        exact = [c for c in citing if name_key(name) in {name_key(n) for n in [c.title, *c.aliases]}
+                 or name_key(name) == name_key(c.title.split(" (")[0])]
+        words = set(norm_words(name))
+        loose = sorted((c for c in citing if words <= set(norm_words(c.title))), key=lambda c: len(c.title))
+        page = (exact or loose or [None])[0]
+        found[concept_id] = page.name if page else None
+    return found
+
+
+def norm_words(text: str) -> list[str]:
+    return [w.rstrip("s") for w in "".join(c if c.isalnum() else " " for c in text.casefold()).split()]
+
+
+def note_texts(vault: Vault) -> dict[str, str]:
+    """Raw note body by name key of its stem (the source stems of questions.json)."""
+    out = {}
+    for path in sorted(vault.raw_dir.rglob("*.md")):
+        out[name_key(path.stem)] = split(path.read_text(encoding="utf-8"))[1]
+    return out
+
+
+def evaluate(vault, llm, templates, server, questions, budget, save: bool) -> list[dict]:
+    notes = note_texts(vault)
+    rows = []
+    for number, item in enumerate(questions, start=1):
+        answer = ask(vault, llm, templates, item["q"])
+        prompt = "".join(m["content"] for m in server.requests[-1]["messages"]) if answer.prompt_tokens else ""
+        given = norm(prompt)
+        pages = gold_pages(vault, item["concepts"])
+        wanted = sorted({p for p in pages.values() if p})
+        read = set(answer.read)
+        facts = [norm(f["quote"]) in given for f in item["facts"]]
+        pack = build_context(vault, item["q"], budget, estimate_tokens)
+        packed = pack.render()
+        in_pack = [norm(f["quote"]) in norm(packed) for f in item["facts"]]
+        holders = sorted({name_key(f["source"]) for f in item["facts"]})
+        raw_tokens = sum(estimate_tokens(notes.get(h, "")) for h in holders)
+        raw_recall = [norm(f["quote"]) in norm(notes.get(name_key(f["source"]), "")) for f in item["facts"]]
+        missed_notes = sorted({name_key(f["source"]) for f, hit in zip(item["facts"], in_pack) if not hit})
+        used_answers = [s for s in answer.sources if s in {p.name for p in _answers(vault)}]
+        rows.append({
+            "n": number, "q": item["q"], "pages_read": len(answer.read), "read": answer.read,
+            "gold_pages": wanted, "gold_read": [p for p in wanted if p in read],
+            "unmapped": [c for c, p in pages.items() if not p],
+            "facts": facts, "prompt_tokens": answer.prompt_tokens,
+            "context_tokens": estimate_tokens(packed), "context_facts": in_pack,
+            "raw_tokens": raw_tokens, "raw_facts": raw_recall,
+            "equal_recall_tokens": estimate_tokens(packed) + sum(estimate_tokens(notes[h]) for h in missed_notes),
+            "cites_saved_answer": used_answers,
+            "see_also": answer.see_also,
+        })
+        if save:
+            save_answer(vault, answer, llm.model, templates.version("prompts/ask.j2"))
+    refresh_index(vault)
+    return rows
+
+
+def _answers(vault: Vault):
+    cache = PageCache(vault)
+    cache.refresh()
+    return [i for key in cache._paths if (i := cache.get(key)) and i.kind == "answer"]
+
+
+def share(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 1.0
+
+
+def report(rows: list[dict], title: str) -> None:
+    print(f"\n{title}")
+    print(f"{'#':>2} {'gold pages':>10} {'facts':>6} {'prompt':>7} {'pages':>5} | {'context':>7} {'facts':>6} "
+          f"{'raw':>7} {'ratio':>6} {'eq.recall':>9} {'ratio':>6}")
+    for r in rows:
+        print(f"{r['n']:>2} {len(r['gold_read']):>4}/{len(r['gold_pages']):<5} {sum(r['facts']):>3}/{len(r['facts']):<2} "
+              f"{r['prompt_tokens']:>7,} {r['pages_read']:>5} | {r['context_tokens']:>7,} "
+              f"{sum(r['context_facts']):>3}/{len(r['context_facts']):<2} {r['raw_tokens']:>7,} "
+              f"{r['raw_tokens'] / max(r['context_tokens'], 1):>5.1f}x {r['equal_recall_tokens']:>9,} "
+              f"{r['raw_tokens'] / max(r['equal_recall_tokens'], 1):>5.1f}x")
+        missed = [i + 1 for i, hit in enumerate(r["facts"]) if not hit]
+        if missed or r["unmapped"] or len(r["gold_read"]) < len(r["gold_pages"]):
+            print(f"   missed facts {missed}; gold pages not read {sorted(set(r['gold_pages']) - set(r['gold_read']))}"
+                  + (f"; gold concepts with no page {r['unmapped']}" if r["unmapped"] else ""))
+    facts = [f for r in rows for f in r["facts"]]
+    pack_facts = [f for r in rows for f in r["context_facts"]]
+    raw_facts = [f for r in rows for f in r["raw_facts"]]
+    gold = sum(len(r["gold_pages"]) for r in rows)
+    n = len(rows)
+    raw, ctx, equal = (sum(r[k] for r in rows) for k in ("raw_tokens", "context_tokens", "equal_recall_tokens"))
+    print(f"total: evidence recall {share(facts):.3f} of key facts ({sum(facts)}/{len(facts)}) in the ask prompt; "
+          f"gold pages read {sum(len(r['gold_read']) for r in rows)}/{gold}; "
+          f"prompt tokens {sum(r['prompt_tokens'] for r in rows) / n:,.0f} per question on average "
+          f"(max {max(r['prompt_tokens'] for r in rows):,}); pages read {sum(r['pages_read'] for r in rows) / n:.1f} on average")
+    print(f"agents: reading the raw notes {raw / n:,.0f} tokens per question (recall {share(raw_facts):.3f}); "
+          f"kbc context {ctx / n:,.0f} (recall {share(pack_facts):.3f}): {raw / max(ctx, 1):.1f}x fewer; "
+          f"at equal recall (context + the notes of missed facts) {equal / n:,.0f}: {raw / max(equal, 1):.1f}x fewer")
+    cited = [r for r in rows if r["cites_saved_answer"]]
+    print(f"answers citing a saved answer as a source: {len(cited)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vault", type=Path, help="a corpus vault built before (copied, not changed)")
+    parser.add_argument("--keep", type=Path, help="keep the built corpus vault here")
+    parser.add_argument("--budget", type=int, default=4000, help="kbc context budget (tokens)")
+    parser.add_argument("--ask-budget", type=int, help="kbc ask's context_tokens (default: kbc.toml's)")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    args = parser.parse_args()
+    questions = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(FixtureModel()) as server:
+        root = Path(tmp) / "corpus"
+        if args.vault:
+            shutil.copytree(args.vault, root)
+        else:
+            build_corpus_vault(root, server)
+            if args.keep:
+                shutil.rmtree(args.keep, ignore_errors=True)
+                shutil.copytree(root, args.keep)
+        vault = Vault(root, env={"KBC_BASE_URL": server.base_url, "KBC_MODEL": "scripted",
+                                 "OPENAI_API_KEY": "test"},
+                      overrides={"ask_context_tokens": args.ask_budget} if args.ask_budget else None)
+        llm = LLM(OpenAIBackend(server.base_url, "scripted", "test"), vault.db, vault.db_lock)
+        templates = Templates([root / "templates"])
+        refresh_index(vault)
+        first = evaluate(vault, llm, templates, server, questions, args.budget, save=True)
+        report(first, f"{len(questions)} questions, ask budget {vault.settings.ask_context_tokens:,} tokens, "
+                      f"kbc context budget {args.budget:,}")
+        second = evaluate(vault, llm, templates, server, questions, args.budget, save=False)
+        report(second, "again, with every answer saved in wiki/answers/ (saved answers must not be evidence)")
+        if args.json:
+            print(json.dumps({"first": first, "second": second}, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
