@@ -14,12 +14,13 @@ from typing import Callable
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import jinja2
-from markdown_it import MarkdownIt
 
 from kbc.errors import KbcError
 from kbc.llm.ledger import usage_by_stage
 from kbc.llm.prompts import package_template_dir
 from kbc.search import Searcher
+from kbc.serve.graph import build_graph, graph_page
+from kbc.serve.render import heading_id, renderer
 from kbc.serve.security import (PAGE_CSP, SOCKET_TIMEOUT, Guard, Refused, file_headers, read_json_body,
                                 static_file, wiki_stamp)
 from kbc.vault import Vault
@@ -27,7 +28,6 @@ from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.links import find_links, is_file_link, link_key
-from kbc.vault.markdown import wikilink_plugin
 from kbc.vault.pages import own_body
 
 SERVABLE = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -91,9 +91,7 @@ class Site:
     # -- rendering --------------------------------------------------------------------------
 
     def markdown(self, text: str) -> str:
-        md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-        wikilink_plugin(md, self._render_link)
-        return md.render(text)
+        return renderer(self._render_link).render(text)
 
     def _render_link(self, meta: dict) -> str:
         target, shown = meta["target"], meta["shown"]
@@ -108,9 +106,11 @@ class Site:
             return f'<a href="{url}">{html.escape(shown or found.name)}</a>'
         resolved = self._resolver.resolve(target) if target else None
         label = html.escape(shown or target or meta["anchor"])
+        if not target and meta["anchor"]:  # [[#Heading]]: a heading of this page
+            return f'<a class="wikilink" href="#{quote(heading_id(meta["anchor"]))}">{label}</a>'
         if resolved is None:
             return f'<a class="missing" title="no such page">{label}</a>'
-        anchor = f"#{quote(meta['anchor'])}" if meta["anchor"] else ""
+        anchor = f"#{quote(heading_id(meta['anchor']))}" if meta["anchor"] else ""
         return f'<a class="wikilink" href="/page/{quote(resolved)}{anchor}">{label}</a>'
 
     def layout(self, title: str, content: str, backlinks: list[str] | None = None) -> str:
@@ -140,6 +140,11 @@ class Site:
         content = table + self.markdown(own_body(body))
         return 200, self.layout(str(props.get("title") or path.stem), content,
                                 self._graph.get(link_key(path.stem), []))
+
+    def graph(self) -> dict:
+        with self.vault.db_lock:
+            self._refresh()
+            return build_graph(self.vault.wiki_pages(), self._graph)
 
     def error_page(self, status: int, message: str) -> str:
         return self.layout(f"Error {status}", f"<h1>Error {status}</h1><p>{html.escape(message)}</p>")
@@ -300,6 +305,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, site.ask_page())
         elif path == "/stats":
             self._send(200, site.stats_page())
+        elif path == "/graph":
+            self._send(200, site.layout("Graph", graph_page(site.graph())))
+        elif path == "/api/graph":
+            self._json(200, site.graph())
         else:
             self._send(404, site.error_page(404, "No such page."))
 

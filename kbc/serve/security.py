@@ -27,7 +27,7 @@ TOKEN_HEADER = "X-KBC-Token"
 MAX_BODY = 100_000
 SOCKET_TIMEOUT = 10.0  # seconds a request may keep a thread waiting for its bytes
 STATIC = package_template_dir() / "pages"
-STATIC_FILES = {"kbc.js": "text/javascript; charset=utf-8"}
+STATIC_FILES = {"kbc.js": "text/javascript; charset=utf-8", "graph.js": "text/javascript; charset=utf-8"}
 
 
 class Refused(Exception):
