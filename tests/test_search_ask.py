@@ -105,3 +105,111 @@ def test_follow_up_reuses_the_previous_exchange_as_a_cached_prefix(sample_vault,
     assert two[len(one)]["role"] == "assistant"
     assert second["cached_tokens"] >= first["prompt_tokens"] - 64
     assert first["sources"] or first["read"]
+
+
+# -- context packs: what retrieval gives the model and agents ----------------------------------
+
+LEASE_NOTE = """---
+title: Lease notes
+kind: note
+---
+# Lease notes
+
+A lease is a lock with a time limit.
+Chubby gives each client session a lease. The default extension is 12s. Clients renew it with KeepAlives.
+Unrelated line about gardening and tomatoes in the summer.
+"""
+
+
+def page(vault_dir, folder, name, props, body):
+    path = vault_dir / "wiki" / folder / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\n{props}---\n\n{body}\n")
+
+
+@pytest.fixture
+def knowledge(vault_dir, server):
+    (vault_dir / "raw" / "Lease notes.md").write_text(LEASE_NOTE)
+    page(vault_dir, "sources", "Lease notes (source)", "title: Lease notes\nkind: source-summary\n"
+         "source: '[[Lease notes]]'\n", "# Lease notes\n\nNotes on leases.\n\n## Concepts\n\n- [[Lease]]")
+    page(vault_dir, "concepts", "Lease", "title: Lease\nkind: concept\naliases: [leases]\n"
+         "sources: ['[[Lease notes (source)]]']\n",
+         "# Lease\n\nA lease is a lock that expires unless renewed. ([[Lease notes (source)]])\n\n"
+         "## Related\n\n- [[Chubby]]\n\n## Sources\n\n- [[Lease notes (source)]]: lines 3-4")
+    page(vault_dir, "concepts", "Chubby", "title: Chubby\nkind: concept\nsources: ['[[Lease notes (source)]]']\n",
+         "# Chubby\n\nChubby is a lock service; its sessions hold [[Lease|leases]]. ([[Lease notes (source)]])\n\n"
+         "## Sources\n\n- [[Lease notes (source)]]: lines 4")
+    page(vault_dir, "concepts", "Tomato", "title: Tomato\nkind: concept\n", "# Tomato\n\nA garden plant.")
+    page(vault_dir, "answers", "How does Chubby use a lease", "title: How does Chubby use a lease?\n"
+         "kind: answer\nsources: ['[[Lease]]']\n",
+         "# How does Chubby use a lease?\n\nChubby uses a lease for every session; a lease is a lock. "
+         "Chubby lease Chubby lease.")
+    return open_vault(vault_dir, server)
+
+
+def test_pack_reads_named_pages_whole_and_the_cited_source_sentences(knowledge):
+    from kbc.llm.backends import estimate_tokens
+    from kbc.search.context import build_context
+
+    pack = build_context(knowledge, "How does Chubby use a lease?", 2000, estimate_tokens)
+    names = pack.names()
+    assert {"Chubby", "Lease"} <= set(names) and "Tomato" not in names
+    lease = next(p for p in pack.pages if p.name == "Lease")
+    assert lease.whole and "## Sources" in lease.text and lease.links == ["Chubby"]
+    assert lease.sources == ["Lease notes (source)"]
+    source = next(p for p in pack.pages if p.name == "Lease notes (source)")
+    lines = {e.lines: e.text for e in source.excerpts}
+    assert "The default extension is 12s." in lines["4"] and source.note == "raw/Lease notes.md"
+    assert "tomatoes" not in pack.render()
+    # A saved answer matches best but is only "see also".
+    assert "How does Chubby use a lease" not in names and pack.see_also == ["How does Chubby use a lease"]
+
+
+def test_pack_is_byte_stable_and_never_ends_a_block_on_a_heading(knowledge):
+    from kbc.llm.backends import estimate_tokens
+    from kbc.search.context import build_context
+
+    one = build_context(knowledge, "lease session chubby", 3000, estimate_tokens).render()
+    assert one == build_context(knowledge, "lease session chubby", 3000, estimate_tokens).render()
+    small = build_context(knowledge, "lease session chubby", 250, estimate_tokens)
+    assert small.pages and small.tokens <= 300
+    for packed in small.pages:
+        assert not packed.text.rstrip().splitlines()[-1:] or not packed.text.rstrip().splitlines()[-1].startswith("#")
+
+
+def test_an_answer_never_cites_a_saved_answer_as_a_source(knowledge, server):
+    llm = make_llm(knowledge, server)
+    server.script.append({"content": "Sessions hold leases [[Chubby]]; see [[How does Chubby use a lease]]."})
+    answer = ask(knowledge, llm, templates(knowledge), "How does Chubby use a lease?")
+    prompt = server.requests[-1]["messages"][-1]["content"]
+    assert "=== How does Chubby use a lease ===" not in prompt and "See also: [[How does Chubby use a lease]]" in prompt
+    assert answer.sources == ["Chubby"] and answer.see_also == ["How does Chubby use a lease"]
+    answer.question = "Chubby sessions and leases"  # the earlier answer's page is not overwritten
+    saved = save_answer(knowledge, answer, llm.model, "v1")
+    text = (knowledge.root / saved).read_text()
+    assert "'[[Chubby]]'" in text and "How does Chubby use a lease]]'" not in text.split("---")[1]
+
+
+def test_context_command_text_and_json(knowledge, vault_dir, monkeypatch):
+    monkeypatch.setenv("KBC_VAULT", str(vault_dir))
+    runner = CliRunner()
+    text = runner.invoke(cli, ["context", "How does Chubby use a lease?", "--budget", "1500"])
+    assert text.exit_code == 0 and text.output.startswith("=== ") and "Links: [[Chubby]]" in text.output
+    data = json.loads(runner.invoke(cli, ["context", "chubby lease", "--json"]).output)
+    assert set(data) == {"query", "budget", "tokens", "pages", "see_also"}
+    assert {"name", "kind", "path", "text", "links", "sources", "excerpts"} <= set(data["pages"][0])
+    nothing = runner.invoke(cli, ["context", "zzzqqq"])
+    assert nothing.exit_code == 1 and "nothing" in nothing.output
+
+
+def test_sessions_of_the_cli_and_the_web_do_not_mix(knowledge, server):
+    llm = make_llm(knowledge, server)
+    t = templates(knowledge)
+    cli_first = ask(knowledge, llm, t, "What is a lease?")
+    web_first = ask(knowledge, llm, t, "What is Chubby?", origin="web")
+    assert cli_first.session != web_first.session
+    ask(knowledge, llm, t, "And who renews it?", follow_up=True)
+    continued = server.requests[-1]["messages"]
+    assert "What is a lease?" in continued[1]["content"] and "What is Chubby?" not in str(continued)
+    again = ask(knowledge, llm, t, "Does it use Paxos?", session=web_first.session)
+    assert again.session == web_first.session and "What is Chubby?" in server.requests[-1]["messages"][1]["content"]
