@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from kbc.vault.links import WIKILINK
 from kbc.vault.pages import own_body
 
-ANSWER_COVERAGE = 0.75  # share of an answer's content words its evidence sentences must hold
+ANSWER_COVERAGE = 0.6  # share of an answer's content words its evidence sentences must hold
 CLAIM_COVERAGE = 0.5  # share of a cited sentence's content words the page's claims must hold
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
