@@ -151,9 +151,10 @@ class FixtureModel(ScriptedModel):
     # -- articles ---------------------------------------------------------------------------
 
     def _articles(self, text: str, schema: dict) -> dict:
-        candidates = _page_names(text)
+        catalogue = _page_names(text)
         articles = []
         for name, block in _sections(text):
+            candidates = sorted(set(catalogue) | set(_related(block)), key=len, reverse=True)
             own = {name_key(name)} | {name_key(a) for a in _aliases(block)}
             paragraphs = _current_paragraphs(block)
             by_source: dict[tuple, list[str]] = {}
@@ -211,7 +212,7 @@ def _current_paragraphs(block: str) -> list[dict]:
 
 
 def _page_names(text: str) -> list[str]:
-    """Names the prompt offers as link targets: lists under a '... pages:' or 'Related:' line."""
+    """Names the prompt offers as link targets: one a line under a line like 'Existing pages:'."""
     names: list[str] = []
     for match in re.finditer(r"^[^\n]*\b(?:pages|Related|concepts)\b[^\n]*:[ \t]*\n((?:[^\n]+\n?)+)", text, re.M):
         for line in match.group(1).split("\n"):
@@ -219,11 +220,16 @@ def _page_names(text: str) -> list[str]:
             if not line or line.startswith(("## ", "- [", "[")) or re.match(r"^\d+\|", line):
                 break
             names.append(line[2:].strip() if line.startswith("- ") else line)
-    for match in re.finditer(r"^Related(?: pages| concepts)?:[ \t]*(\S.+)$", text, re.M):
-        names.extend(n.strip().strip("[]") for n in match.group(1).split(","))
     # A writer links the concepts it mentions, not the source summaries it cites by number.
     names = [n for n in dict.fromkeys(names) if 2 < len(n) <= 80 and not n.endswith((":", "(source)"))]
     return sorted(names, key=len, reverse=True)
+
+
+def _related(block: str) -> list[str]:
+    """A concept section's own `Related pages: A, B` line."""
+    match = re.search(r"^Related(?: pages| concepts)?:[ \t]*(\S.+)$", block, re.M)
+    names = [n.strip().strip("[]") for n in match.group(1).split(",")] if match else []
+    return [n for n in names if 2 < len(n) <= 80 and not n.endswith("(source)")]
 
 
 def _link_mentions(text: str, targets: list[str]) -> str:
@@ -242,8 +248,12 @@ def _link_mentions(text: str, targets: list[str]) -> str:
 
 
 def _sentence(evidence: str) -> str:
+    """Evidence as prose: line references dropped, a clipped source line cut to whole sentences."""
     evidence = re.sub(r"^\s*(?:\(?lines? [\d,\s-]+\)?:?\s*)", "", evidence)
-    evidence = re.sub(r"^\d+\|\s?", "", evidence).strip()
+    evidence = re.sub(r"^\d+\|\s?", "", evidence).strip().lstrip("…").strip()
+    if evidence[:1].islower() and ". " in evidence:  # starts mid-sentence: begin at the next one
+        evidence = evidence.split(". ", 1)[1]
+    evidence = evidence.rstrip("…,;: ").strip()
     return evidence if evidence.endswith((".", "!", "?", '"')) else evidence + "."
 
 

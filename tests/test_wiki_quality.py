@@ -34,7 +34,6 @@ def test_every_link_lands_on_a_page_or_file(compiled):
     assert wiki.dangling() == []
 
 
-@pytest.mark.xfail(reason="issue 11: code does not yet link every concept page from another", strict=False)
 def test_every_concept_page_has_an_incoming_concept_link(compiled):
     root, model, _, _ = compiled
     wiki = Wiki.read(root, model.fixtures)
