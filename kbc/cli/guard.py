@@ -42,7 +42,7 @@ class LockingCommand(click.Command):
             return super().invoke(ctx)
         from kbc.vault.lock import VaultLock
 
-        held = VaultLock(lock, f"kbc {ctx.command_path.split(' ', 1)[-1]}").acquire()
+        held = VaultLock(lock, _command_name(ctx)).acquire()
         if held.took_stale:
             click.echo(f"kbc: note: took over the lock of `{held.took_stale.command}` "
                        f"(pid {held.took_stale.pid}), which is no longer running", err=True)
@@ -50,6 +50,15 @@ class LockingCommand(click.Command):
             return super().invoke(ctx)
         finally:
             held.release()
+
+
+def _command_name(ctx) -> str:
+    """`kbc batch export`, however kbc was started (python -m kbc, a console script)."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(["kbc", *reversed(names)])
 
 
 def _lock_for(ctx, name: str, params: dict) -> Path | None:
@@ -71,7 +80,6 @@ def _lock_for(ctx, name: str, params: dict) -> Path | None:
 def funnel(ctx, invoke):
     """Run the command; kbc's errors, OS, encoding, template and database errors, and even
     bugs, end as one line on stderr and an exit code, never a traceback (unless --debug)."""
-    debug = bool((ctx.obj or {}).get("debug")) if isinstance(ctx.obj, dict) else False
     try:
         result = invoke()
         _notices(ctx)
@@ -83,7 +91,8 @@ def funnel(ctx, invoke):
         click.echo("kbc: interrupted; finished work is kept, rerun to resume", err=True)
         ctx.exit(130)
     except Exception as exc:  # noqa: BLE001 - this is the funnel
-        if debug:
+        obj = ctx.find_root().obj  # set by the group's callback, so read only now
+        if isinstance(obj, dict) and obj.get("debug"):  # kbc's own errors too: where a line came from
             traceback.print_exc()
         _notices(ctx)
         click.echo(f"kbc: error: {redact(one_line(exc))}", err=True)
