@@ -242,7 +242,12 @@ class Compiler:
 
     def _write_article(self, job: Job, article: dict, numbered: list[str], resolver, version: str) -> None:
         concept = job.concept
-        body = article_body(concept, article, numbered, job, resolver)
+        body, replaced = article_body(concept, article, numbered, job, resolver)
+        if replaced and version != CLAIMS_VERSION:
+            self.report.warnings.append(f"concept {concept.name}: {len(replaced)} paragraph(s) not supported by "
+                                        f"the material ({replaced[0]}); wrote their claims instead "
+                                        "(`kbc compile --stale` retries)")
+            version = CLAIMS_VERSION
         props = {
             "title": concept.name,
             "aliases": concept.aliases,

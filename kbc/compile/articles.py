@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.compile.concepts import concept_key
+from kbc.compile.grounding import ungrounded
 from kbc.compile.rows import Concept, Evidence
 from kbc.llm import Request, stable_json
 from kbc.llm.prompts import pack
@@ -134,13 +135,19 @@ def clean_paragraph(text: str, numbered: list[str], multi_source: bool, cited: l
     text = _LINKED_CITE.sub(named, text)
     text = _BARE_CITE.sub("", text)
     if multi_source and len(cited) == 1:  # "the author" means nothing on a page of two sources
-        text = re.sub(r"\b([Tt])he authors?\b", lambda m: f"{m.group(0)} of [[{cited[0]}]]", text, count=1)
+        title = cited[0].removesuffix(" (source)")
+        text = re.sub(r"\b([Tt])he (authors?)\b(?!['’])", lambda m: f"{m.group(0)} of {title}", text, count=1)
     return re.sub(r"\s+([.,;:])", r"\1", " ".join(text.split()))
 
 
-def article_body(concept: Concept, article: dict, numbered: list[str], job: Job, resolver) -> str:
+def article_body(concept: Concept, article: dict, numbered: list[str], job: Job, resolver) -> tuple[str, list[str]]:
+    """The page body, and why paragraphs were replaced by their claims (not grounded)."""
     allowed = job.sources
-    paragraphs = []
+    # Any page that exists may be linked (the resolver unlinked the rest); grounding
+    # judges the words, and the names of this concept and its sources.
+    names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed, *resolver.pages.values()}
+    material = [e.text for e in job.evidence]
+    paragraphs, replaced = [], []
     for paragraph in article["paragraphs"]:
         cited = [numbered[n - 1] for n in paragraph["sources"]
                  if 1 <= n <= len(numbered) and numbered[n - 1] in allowed]
@@ -148,6 +155,13 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
         text = resolver.fix(clean_paragraph(paragraph["text"], numbered, len(allowed) > 1, cited))
         if not is_prose(text):
             continue
+        reason = ungrounded(text, material, names)
+        if reason:  # the claims of the sources it cites say it instead
+            replaced.append(reason)
+            text = " ".join(e.text.rstrip(".") + "." for e in job.evidence
+                            if e.source_page in cited and e.kind == "claim")
+            if not text:
+                continue
         paragraphs.append(text + " (" + ", ".join(f"[[{name}]]" for name in cited) + ")")
     definition = first_sentence(concept.definition, 400)
     lines_by_source: dict[str, list[str]] = {}
@@ -158,8 +172,9 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
         f"- [[{name}]]" + (f": lines {', '.join(dict.fromkeys(lines_by_source[name]))}"
                            if name in lines_by_source else "")
         for name in sorted(allowed, key=str.casefold))
-    return (f"# {concept.name}\n\n" + (f"*{definition}*\n\n" if definition else "")
+    body = (f"# {concept.name}\n\n" + (f"*{definition}*\n\n" if definition else "")
             + "\n\n".join(paragraphs) + f"\n\n## Sources\n\n{source_list}\n")
+    return body, replaced
 
 
 def check_articles(data: dict) -> str:

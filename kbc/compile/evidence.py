@@ -49,6 +49,22 @@ class Naming:
         return re.compile("|".join(f"(?:{p.pattern})" for p in parts))
 
 
+_MARKUP = [
+    (re.compile(r"!\[\[[^\]]*\]\]|!\[[^\]]*\]\([^)]*\)"), ""),  # images and embeds
+    (re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]"), r"\1"),  # [[Page|shown]] -> shown
+    (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
+    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+"), ""),  # list markers
+    (re.compile(r"[*_`]{1,3}"), ""),  # emphasis and code marks
+]
+
+
+def plain(line: str) -> str:
+    """A source line as text: a quoted line must not bring links or images into a page."""
+    for pattern, replacement in _MARKUP:
+        line = pattern.sub(replacement, line)
+    return " ".join(line.split())
+
+
 def _window(line: str, start: int) -> str:
     if len(line) <= MENTION_CHARS:
         return line.strip()
@@ -70,7 +86,7 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
         pattern = naming.finder(source.body)
         if pattern is None or not pattern.search(source.body):
             continue
-        lines = source.body.split("\n")
+        lines = [plain(line) if not line.lstrip().startswith("#") else line for line in source.body.split("\n")]
         hits, evidence, strong = 0, [], False
         for number, line in enumerate(lines, start=1):
             if line.lstrip().startswith("#"):
@@ -83,8 +99,9 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
                 len(m.group(0).split()) > 1 or "-" in m.group(0) or not m.group(0).islower() for m in matches)
             if len(evidence) < MENTION_LINES:
                 text = _window(line, matches[0].start())
-                previous = next((lines[i].strip() for i in range(number - 2, -1, -1) if lines[i].strip()), "")
-                if len(text) < 120 and previous and not previous.startswith("#"):
+                before = next((i for i in range(number - 2, -1, -1) if lines[i].strip()), -1)
+                previous = lines[before].strip() if before >= 0 else ""
+                if len(text) < 120 and previous and not previous.startswith("#") and not pattern.search(previous):
                     text = clip(previous, CONTEXT_CHARS) + " " + text
                 evidence.append(Evidence(source_pages[source.path], text, str(number), "mention"))
         if evidence and (hits >= 2 or strong):
