@@ -154,10 +154,11 @@ def candidate_recall(model: FixtureModel, gold: Gold) -> dict:
 
     same = [(a, b) for g in gold.same for a, b in combinations(g["ids"], 2)]
     same_hit = sum(seen(a, b, False) or any({a, b} <= ids for ids in listed) for a, b in same)
-    part = sum(seen(p["child"], p["parent"], True) for p in gold.part_of)
+    part_missed = [f"{p['child']} < {p['parent']}" for p in gold.part_of if not seen(p["child"], p["parent"], True)]
     related = sum(seen(r["a"], r["b"], True) for r in gold.related)
-    return {"same": ratio(same_hit, len(same)), "part_of": ratio(part, len(gold.part_of)),
-            "related": ratio(related, len(gold.related)),
+    return {"same": ratio(same_hit, len(same)), "part_of": ratio(len(gold.part_of) - len(part_missed),
+                                                                  len(gold.part_of)),
+            "related": ratio(related, len(gold.related)), "part_of_missed": part_missed,
             "requests": len(model.consolidations), "pairs_asked": sum(len(r.pairs) for r in model.consolidations),
             "unmapped_concept_lines": sum(len(r.unmapped) for r in model.consolidations)}
 
