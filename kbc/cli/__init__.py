@@ -29,7 +29,7 @@ class KbcGroup(click.Group):
     group_class = type
 
     def invoke(self, ctx):
-        return funnel(ctx, lambda: super(KbcGroup, self).invoke(ctx))
+        return funnel(ctx, lambda: click.Group.invoke(self, ctx))
 
 
 @click.group(cls=KbcGroup)
