@@ -65,12 +65,17 @@ def finetune_command(ctx, base_url, model, budget, out, holdout, per_concept, es
                    f"({len(report.heldout_concepts)} concepts held out) in {report.out}")
         click.echo(f"tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
                    f"{totals.completion_tokens:,} completion in {totals.requests} requests")
-    for error in report.errors:
+    _finish(ctx, report.errors, report.stopped)
+
+
+def _finish(ctx, errors: list[str], stopped: str) -> None:
+    """Errors and a stop on stderr; exit 3 for a stop (rerun resumes), 1 for errors."""
+    for error in errors:
         click.echo(f"kbc: error: {error}", err=True)
-    if report.stopped:
-        click.echo(f"kbc: stopped: {report.stopped}", err=True)
+    if stopped:
+        click.echo(f"kbc: stopped: {stopped}", err=True)
         ctx.exit(3)
-    if report.errors:
+    if errors:
         ctx.exit(1)
 
 
@@ -107,13 +112,8 @@ def merge_command(ctx, other, base_url, model, budget, dry_run, no_compile, as_j
     else:
         _print_merge(report)
     compiled = report.compiled or {}
-    for error in compiled.get("errors", []):
-        click.echo(f"kbc: error: {error}", err=True)
-    if compiled.get("stopped"):
-        click.echo(f"kbc: stopped: {compiled['stopped']}; rerun `kbc compile` to finish", err=True)
-        ctx.exit(3)
-    if compiled.get("errors"):
-        ctx.exit(1)
+    stopped = compiled.get("stopped", "")
+    _finish(ctx, compiled.get("errors", []), stopped + "; rerun `kbc compile` to finish" if stopped else "")
 
 
 def _print_merge(report) -> None:

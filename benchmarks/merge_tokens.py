@@ -1,0 +1,69 @@
+"""Merge vs compiling the union: two vaults from overlapping halves of the corpus (fixture model,
+real extractions), merged; printed: the merge's tokens as a fraction of the union's, and how
+far the merged wiki is from the union's (pages, and links per page).
+
+Run: .venv/bin/python benchmarks/merge_tokens.py
+"""
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.corpus_vault import build_corpus_vault, corpus_sources, kbc  # noqa: E402
+from kbc.vault import Vault  # noqa: E402
+from kbc.vault.links import find_links  # noqa: E402
+from kbc.vault.pages import read_page  # noqa: E402
+from tests.fixture_model import FixtureModel  # noqa: E402
+from tests.scripted import ScriptedServer  # noqa: E402
+
+
+def tokens(root: Path) -> tuple[int, int]:
+    db = Vault(root, env={}).db
+    return db.execute("select coalesce(sum(prompt_tokens + completion_tokens), 0), count(*) "
+                      "from requests").fetchone()
+
+
+def shape(root: Path) -> dict[str, set[str]]:
+    return {p.relative_to(root).as_posix(): {link.target for link in find_links(read_page(p)[1])} - {"log"}
+            for p in sorted((root / "wiki").rglob("*.md")) if p.stem != "log"}
+
+
+def main() -> None:
+    sources = corpus_sources()
+    half = (len(sources) + 1) // 2
+    first, second = sources[: half + 2], sources[half - 2:]  # four sources in both
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(FixtureModel()) as server:
+        tmp = Path(tmp)
+        union = build_corpus_vault(tmp / "union", server, sources)
+        ours = build_corpus_vault(tmp / "ours", server, first)
+        theirs = build_corpus_vault(tmp / "theirs", server, second)
+        union_tokens = tokens(union)
+        print(f"union: {len(sources)} sources, {union_tokens[0]:,} tokens in {union_tokens[1]} requests")
+        print(f"halves: {len(first)} and {len(second)} sources, {len(set(first) & set(second))} in both; "
+              f"{tokens(ours)[0]:,} and {tokens(theirs)[0]:,} tokens")
+        dry = json.loads(kbc(ours, "merge", str(theirs), "--dry-run", "--json", server=server).stdout)
+        print(f"dry run: {sum(n['action'] != 'duplicate' for n in dry['notes'])} notes to add, "
+              f"{len(dry['meeting'])} concepts would merge, about "
+              f"{dry['estimate']['merge_prompt_tokens_about']:,} prompt tokens")
+        before = tokens(ours)
+        report = json.loads(kbc(ours, "merge", str(theirs), "--json", server=server).stdout)
+        spent = tokens(ours)[0] - before[0]
+        print(f"merge: {spent:,} tokens in {tokens(ours)[1] - before[1]} requests; "
+              f"{len(report['compiled']['new'])} sources extracted again")
+        print(f"merge token fraction of compiling the union: {spent / union_tokens[0]:.1%}")
+        a, b = shape(union), shape(ours)
+        differing = [k for k in set(a) & set(b) if a[k] != b[k]]
+        print(f"pages: union {len(a)}, merged {len(b)}; only in union {len(set(a) - set(b))}, only merged "
+              f"{len(set(b) - set(a))}; pages whose links differ {len(differing)}")
+        for name in sorted(set(a) ^ set(b))[:10]:
+            print(f"  {'union only ' if name in a else 'merged only'}: {name}")
+        for name in sorted(differing)[:10]:
+            print(f"  links differ: {name}: union-only {sorted(a[name] - b[name])[:4]}, "
+                  f"merged-only {sorted(b[name] - a[name])[:4]}")
+
+
+if __name__ == "__main__":
+    main()
