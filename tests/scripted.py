@@ -78,7 +78,13 @@ class ScriptedModel:
         for block in re.split(r"^## ", item, flags=re.M)[1:]:
             name = block.split("\n", 1)[0].strip()
             claims = re.findall(r"^- \[(\d+)\] (.+)$", block, re.M)
-            paragraph = " ".join(text for _, text in claims)[:600] or f"{name} is a concept."
+            kept = []  # whole claims, up to about 600 characters: never cut mid-sentence
+            for _, text in claims:
+                if kept and len(" ".join(kept + [text])) > 600:
+                    break
+                kept.append(text)
+            paragraph = " ".join(t if t.endswith((".", "!", "?")) else t + "." for t in kept) \
+                or f"{name} is a concept."
             articles.append({"name": name, "paragraphs": [
                 {"text": paragraph, "sources": sorted({int(n) for n, _ in claims}) or [1]}]})
         return {"articles": articles}

@@ -70,9 +70,11 @@ def ingest_command(ctx, sources, as_json):
 @click.option("--estimate", is_flag=True, help="Print the requests and tokens a run would need; call nothing.")
 @click.option("--batch", is_flag=True, help="Send what the model must answer as one Batch API job "
                                              "(half price, within 24 h); a later `kbc compile` collects it.")
+@click.option("--explain", is_flag=True, help="Print the stored merge decisions (same, part of, related, "
+                                               "different, renames) and who made them; call nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, as_json):
+def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, explain, as_json):
     """Compile raw/ into wiki/: summaries, concept articles, indexes, backlinks.
 
     Only new or changed sources are sent to the model; a rerun with nothing changed
@@ -83,11 +85,22 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, 
       kbc compile --estimate
       kbc compile --budget 200000
       kbc compile --batch && kbc compile   # submit, later collect
+      kbc compile --explain                # why concepts were merged or kept apart
     """
     from kbc.compile import CompileOptions, compile_vault
     from kbc.search import refresh_index
 
     vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
+    if explain:
+        from kbc.compile.manifest import Manifest
+        from kbc.compile.sync import explain as explain_decisions
+
+        lines = explain_decisions(Manifest(vault))
+        if as_json:
+            emit_json(lines)
+        else:
+            click.echo("\n".join(lines) if lines else "no merge decisions stored yet")
+        return
     llm = make_llm(vault, quiet=as_json, batch_sink="api" if batch and not estimate else None)
     report = compile_vault(vault, llm, templates_for(vault),
                            CompileOptions(stale=stale, full=full, estimate=estimate))
@@ -112,6 +125,8 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, 
                    f"{len(set(report.kept_human))} human-edited kept")
         for name in report.proposals:
             click.echo(f"proposed update for review: [[{name}]]")
+        for line in report.merged:
+            click.echo(f"merged: {line}")
         click.echo(f"tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
                    f"{totals.completion_tokens:,} completion in {totals.requests} requests "
                    f"({totals.cache_hits} from the response cache)")

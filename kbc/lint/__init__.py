@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from kbc.compile.sync import decided_page_pairs
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation, refresh_wiki
 from kbc.vault.files import sha256_text
@@ -87,13 +88,13 @@ def check(vault: Vault, expect: Expectations | None = None) -> list[Problem]:
             problems.append(Problem("index-too-large", name,
                                     f"about {estimate_tokens(body):,} tokens, over the {vault.settings.index_max_tokens:,} limit"))
     for key, path in pages.items():
-        if is_navigation(path.stem) or parsed[key][0].get("kind") == "proposal":
+        if is_navigation(path.stem) or parsed[key][0].get("kind") in ("proposal", "redirect"):
             continue
         if not inbound.get(key):
             problems.append(Problem("orphan-page", path.stem, "no page links here"))
         if index_entry_for(path) and key not in indexed:
             problems.append(Problem("not-in-index", path.stem, "missing from the index pages"))
-    problems += _duplicates(pages, parsed)
+    problems += _duplicates(pages, parsed, decided_page_pairs(vault))
     problems += _source_problems(vault, pages, expect)
     if expect:
         problems += _stale_by_version(vault, pages, parsed, expect)
@@ -123,8 +124,9 @@ def _looks_cut_off(body: str) -> bool:
     return bool(prose and not re.search(r"[.!?:;)\]\"'`*”’]$", last))
 
 
-def _duplicates(pages, parsed) -> list[Problem]:
-    """Concept pages whose names or aliases are near-identical: one idea on two pages."""
+def _duplicates(pages, parsed, decided: set[frozenset]) -> list[Problem]:
+    """Concept pages whose names or aliases are near-identical: one idea on two pages.
+    Pages compile's consolidation (or a person, in kbc-merges.toml) kept apart are not."""
     names = []
     for key, (props, _) in parsed.items():
         if props.get("kind") == "concept":
@@ -134,7 +136,7 @@ def _duplicates(pages, parsed) -> list[Problem]:
     for i, (first, first_labels) in enumerate(names):
         for second, second_labels in names[i + 1:]:
             score = max(fuzz.token_sort_ratio(a, b) for a in first_labels for b in second_labels)
-            if score >= DUPLICATE_SCORE:
+            if score >= DUPLICATE_SCORE and frozenset((link_key(first), link_key(second))) not in decided:
                 problems.append(Problem("duplicate-concept", first, f"same concept as [[{second}]]?"))
     return problems
 

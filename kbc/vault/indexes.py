@@ -7,6 +7,7 @@ from pathlib import Path
 from kbc.vault import Vault
 from kbc.vault.files import page_name
 from kbc.vault.pages import read_page, registered_pages, remove_page, write_page
+from kbc.vault.text import clip
 
 HOME = "index"
 SECTIONS = {  # section -> (index page name, what it lists)
@@ -26,7 +27,7 @@ class IndexEntry:
 
     def line(self) -> str:
         blurb = " ".join(self.blurb.split())
-        return f"- [[{self.name}]]" + (f": {blurb[:160]}" if blurb else "")
+        return f"- [[{self.name}]]" + (f": {clip(blurb, 160)}" if blurb else "")
 
 
 def estimate_tokens(text: str) -> int:
