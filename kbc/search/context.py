@@ -123,6 +123,10 @@ def _tokens(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(_POSSESSIVE.sub(r"\1", text.lower()))]
 
 
+def _content(text: str) -> set[str]:
+    return {w for w in _tokens(text) if w not in STOPWORDS and not w.isdigit()}
+
+
 class Retriever:
     """Builds context packs. Holds the search index and parsed pages between queries."""
 
@@ -255,14 +259,14 @@ class Retriever:
         if budget <= 50 or not terms:
             return 0
         top = max((score for score, _ in relevant), default=1.0) or 1.0
-        cited_by = [(score / top, info.cited) for score, info in relevant if info.cited]
+        cited_by = [(score / top, info.cited, _content(info.body)) for score, info in relevant if info.cited]
         total = sum(terms.values())
 
         def match(text: str) -> float:
             present = set(_tokens(text))
             return sum(w for t, w in terms.items() if t in present) / total
 
-        sentences = pick(candidate_sentences(self.pages, cited_by, match), budget, count_tokens,
+        sentences = pick(candidate_sentences(self.pages, cited_by, match, _content), budget, count_tokens,
                          "\n".join(p.text for p in chosen))
         by_key = {link_key(p.name): p for p in chosen}
         spent = 0

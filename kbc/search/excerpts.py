@@ -2,12 +2,14 @@
 sentence, ranked by the question's words and by how much the citing page matters."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 from kbc.search.pageinfo import PageCache
 
 PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a full match
+SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
 UNCITED = 0.8  # a line no chosen page cites: its match counts this much
 MIN_SCORE = 0.3  # below this a sentence is not evidence worth its tokens
 MIN_WORDS = 4
@@ -27,30 +29,46 @@ def split_sentences(line: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip()]
 
 
-def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict]], match) -> list[Sentence]:
-    """`cited_by`: (relative score of the citing page, its {source key: line ranges}).
-    `match(text)`: the weighted share of the question's words in text (0..1)."""
-    prior: dict[tuple[str, int], float] = {}
-    for weight, cited in cited_by:
+def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], match,
+                        words) -> list[Sentence]:
+    """`cited_by`: (relative score of the citing page, its {source key: line ranges}, the words
+    of its text). `match(text)`: the weighted share of the question's words in text (0..1);
+    `words(text)`: its content words. A cited sentence gains by the page citing it and by how
+    much of it that page restates: the evidence for what the relevant pages say."""
+    citers: dict[tuple[str, int], list[tuple[float, set[str]]]] = {}
+    for weight, cited, page_words in cited_by:
         for source_key, ranges in cited.items():
             for low, high in ranges:
                 for number in range(low, high + 1):
-                    prior[(source_key, number)] = max(prior.get((source_key, number), 0.0), weight)
-    found = []
-    for source_key in sorted({key for key, _ in prior}):
+                    citers.setdefault((source_key, number), []).append((min(weight, 1.0), page_words))
+    raw = []
+    for source_key in sorted({key for key, _ in citers}):
         source = cache.get(source_key)
         note = cache.note_lines(source.note) if source and source.note else None
         for number, line in enumerate(note[1] if note else [], start=1):
-            weight = prior.get((source_key, number))
             for position, sentence in enumerate(split_sentences(line)):
-                if len(sentence.split()) < MIN_WORDS:
-                    continue
-                # Cited lines are the pages' evidence; other lines of the same notes count
-                # only by what they say.
-                score = match(sentence)
-                score = score + PAGE_PRIOR * min(weight, 1.0) if weight is not None else score * UNCITED
-                found.append(Sentence(source_key, number, position, sentence, score))
-    return found
+                if len(sentence.split()) >= MIN_WORDS:
+                    raw.append((source_key, number, position, sentence, words(sentence)))
+    rarity = _rarity([w for *_, found in raw for w in found], len(raw))
+    out = []
+    for source_key, number, position, sentence, found in raw:
+        score = match(sentence)
+        pages = citers.get((source_key, number))
+        if pages is None:  # a line no relevant page cites counts only by what it says
+            score *= UNCITED
+        else:
+            total = sum(rarity[w] for w in found) or 1.0
+            score += max(weight * (PAGE_PRIOR + SUPPORT * sum(rarity[w] for w in found & page) / total)
+                         for weight, page in pages)
+        out.append(Sentence(source_key, number, position, sentence, score))
+    return out
+
+
+def _rarity(words: list[str], documents: int) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    for word in words:
+        counts[word] = counts.get(word, 0) + 1
+    return {w: math.log(1 + documents / n) for w, n in counts.items()}
 
 
 def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> list[Sentence]:
