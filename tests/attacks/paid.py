@@ -53,6 +53,31 @@ def kill_during_extractions(lab: Lab) -> None:
     _kill_then_rerun(lab, EXTRACT, 2, "vault")
 
 
+@attack("kill -9 after 1, 2, 4, 7 and 11 answers, each followed by a rerun")
+def kill_anywhere(lab: Lab) -> None:
+    root = lab.vault()
+    _more_notes(root, 8)
+    lab.kbc(root, "stats")  # the database exists before the first kill
+    for schema in (EXTRACT, WRITE):
+        lab.server.delays[schema] = 0.25
+    for answers in (1, 2, 4, 7, 11):
+        process = lab.popen(root, "compile")
+        start = last_request_id(root)
+        wait_for(lambda: last_request_id(root) >= start + answers or process.poll() is not None, timeout=90)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        paid, mark = answered(root), last_request_id(root)
+        lab.server.delays.clear()
+        done = lab.kbc(root, "compile")
+        assert done.returncode == 0, done.stderr
+        twice = paid_since(root, paid, mark)
+        assert not twice, f"after {answers} answers: {len(twice)} requests paid again"
+        lab.server.delays.update({EXTRACT: 0.25, WRITE: 0.25})
+        for note in (root / "raw").glob("Extra *.md"):  # new work for the next round
+            note.write_text(note.read_text() + f"\nRound {answers} adds Epoch Numbers to {note.stem}.\n")
+    assert not [p for p in root.rglob("*") if p.is_file() and p.name.endswith(".md") and not p.read_text().strip()]
+
+
 @attack("Ctrl-C with slow answers: no request after SIGINT, a quick exit, a free rerun")
 def sigint(lab: Lab) -> None:
     root = lab.vault()
