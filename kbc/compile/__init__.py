@@ -79,6 +79,7 @@ class Compiler:
             return self.report
         for old, new in plan.renamed:
             self.manifest.rename_source(old, new)
+            self.extracted.add(new)  # its summary names the note: written again (no request)
         for row in plan.removed:
             self._remove_source(row)
         try:

@@ -100,11 +100,13 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
         clusters[ra] = ca | cb
         del clusters[rb]
 
-    for group in overrides.same:
+    same_names: dict[frozenset, str] = {}
+    for group in overrides.same:  # the first name a person gives is the page's name
         ids = sorted(set().union(*(named(n) for n in group)))
         for other in ids[1:]:
             join(ids[0], other, force=True)
-    same_names: dict[frozenset, str] = {}
+        if len(ids) > 1:
+            same_names[frozenset(ids)] = group[0]
     for decision in decisions:
         if decision.relation == SAME and decision.a in by_id and decision.b in by_id:
             join(decision.a, decision.b, force=decision.origin == "person")
@@ -153,7 +155,7 @@ def _assign(by_id, clusters, renames, same_names, old) -> Identity:
 
 def _name(members: list[Member], renames, same_names, previous: Concept | None) -> str:
     ids = {m.id for m in members}
-    chosen = [n for pair, n in same_names.items() if pair <= ids]
+    chosen = [n for group, n in same_names.items() if group <= ids]
     if chosen:
         return chosen[-1]
     for member in members:  # the oldest member's new name, if it was renamed

@@ -24,11 +24,14 @@ class Consolidator:
         self.vault, self.llm, self.templates = vault, llm, templates
         self.manifest, self.report, self.max_output = manifest, report, max_output
         self.overrides = Overrides()
-        self._assigning: set[str] = set()
+        self._reserved: set[str] | None = None  # during a sync: pages that stay or are given
         self.names = PageNames(vault, self._claimed)
 
     def _claimed(self) -> set[str]:
-        pages = {c.page for c in self.manifest.concepts().values() if c.page} | self._assigning
+        if self._reserved is None:
+            pages = {c.page for c in self.manifest.concepts().values() if c.page}
+        else:
+            pages = set(self._reserved)
         return pages | {Path(r.summary_page).stem for r in self.manifest.sources().values()}
 
     # -- asking -----------------------------------------------------------------------------
@@ -80,7 +83,10 @@ class Consolidator:
         members = self.manifest.members()
         identity = build(members, self.manifest.decisions(), self.overrides, old)
         concepts_dir = self.vault.wiki_dir / "concepts"
-        self._assigning = set()
+        # Pages that keep their concept are taken; a merged-away or dropped concept's page
+        # is free for the concept that takes its place.
+        self._reserved = {old[k].page for k, c in identity.concepts.items()
+                          if k in old and old[k].page and concept_key(old[k].name) == concept_key(c.name)}
         redirects: list[tuple[str, str]] = []
         # Concepts that had a page keep it first; new ones are named after them.
         for key in sorted(identity.concepts, key=lambda k: (k not in old, k)):
@@ -92,7 +98,7 @@ class Consolidator:
                 concept.page = self.names.free(concept.name, keep=previous.page if previous else "")
                 if previous and previous.page and previous.page != concept.page:
                     redirects.append((previous.page, concept.page))
-            self._assigning.add(concept.page)
+            self._reserved.add(concept.page)
         before = {m.id: m.concept_key for m in members}
         self._report_merges(identity, before, old)
         for old_key, into in identity.merged.items():
@@ -112,7 +118,7 @@ class Consolidator:
         changed = {m: k for m, k in identity.member_key.items() if before.get(m) != k}
         if changed:
             self.manifest.assign(changed)
-        self._assigning = set()
+        self._reserved = None
         return identity
 
     def _report_merges(self, identity: Identity, before: dict[str, str], old: dict[str, Concept]) -> None:
@@ -121,8 +127,8 @@ class Consolidator:
             origins = {before.get(m) or m for m in concept.members}
             if len(origins) < 2 or all(before.get(m) == key for m in concept.members):
                 continue
-            names = sorted({members[m].name + f" ({members[m].source_path})" for m in concept.members
-                            if before.get(m) != key}, key=str.casefold)
+            names = sorted({members[m].name + f" ({members[m].source_path})" for m in concept.members},
+                           key=str.casefold)
             line = " + ".join(names) + f" -> [[{concept.page}]]"
             if line not in self.report.merged:
                 self.report.merged.append(line)

@@ -70,27 +70,16 @@ class MentionLinker:
         return self.pages.get(term_key(text))
 
     def link(self, body: str, own_page: str) -> str:
-        """The body with the first mention of each other page linked."""
+        """The body with the first mention of each other page linked. Links in lists that
+        code builds (Sources, Related, Concepts) do not count as the prose's mention."""
         if self.pattern is None:
             return body
-        linked = {link_key(m["target"]) for m in WIKILINK.finditer(body)} | {link_key(own_page)}
-        out, fenced, section_open = [], False, True
-        for line in body.split("\n"):
-            stripped = line.lstrip()
-            if stripped.startswith(("```", "~~~")):
-                fenced = not fenced
-                out.append(line)
-                continue
-            if stripped.startswith("#"):
-                title = stripped.lstrip("#").strip().casefold()
-                section_open = not (stripped.startswith("## ") and title in _NO_LINK_SECTIONS)
-                out.append(line)
-                continue
-            if fenced or not section_open or line.startswith("    ") or stripped.startswith(("|", ">")):
-                out.append(line)
-                continue
-            out.append(self._link_line(line, linked))
-        return "\n".join(out)
+        lines = body.split("\n")
+        prose = _prose_lines(lines)
+        linked = {link_key(m["target"]) for i in prose for m in WIKILINK.finditer(lines[i])} | {link_key(own_page)}
+        for i in prose:
+            lines[i] = self._link_line(lines[i], linked)
+        return "\n".join(lines)
 
     def _link_line(self, line: str, linked: set[str]) -> str:
         protected = [m.span() for m in _PROTECTED.finditer(line)]
@@ -107,3 +96,23 @@ class MentionLinker:
             return f"[[{page}]]" if text == page else f"[[{page}|{text}]]"
 
         return self.pattern.sub(replace, line)
+
+
+def _prose_lines(lines: list[str]) -> list[int]:
+    """Indexes of the lines a link may be added to: not code, headings, tables, quotes or
+    the sections that are lists of links."""
+    out, fenced, section_open = [], False, True
+    for index, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        if stripped.startswith("#"):
+            title = stripped.lstrip("#").strip().casefold()
+            section_open = not (stripped.startswith("## ") and title in _NO_LINK_SECTIONS)
+            continue
+        if section_open and not line.startswith("    ") and not stripped.startswith(("|", ">", "<!--")):
+            out.append(index)
+    return out
