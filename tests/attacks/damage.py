@@ -147,3 +147,99 @@ def funnel(lab: Lab) -> None:
     finally:
         os.chmod(root / "wiki", 0o755)
     assert lab.kbc(root, "compile").returncode == 0
+
+
+def _pdf(text_pages: int = 0) -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(max(text_pages, 1)):
+        writer.add_blank_page(width=200, height=200)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@attack("hand-made bad files: broken PDFs, false images, binary notes, odd names")
+def bad_files(lab: Lab) -> None:
+    from tests.conftest import png_bytes
+
+    root = lab.vault(sample=False)
+    before = snapshot(root, ("raw",))
+    bad = lab.tmp / "bad"
+    bad.mkdir()
+    blank = _pdf()
+    files = {
+        "blank.pdf": blank,  # no text at all
+        "truncated.pdf": blank[: len(blank) // 2],
+        "header-only.pdf": b"%PDF-1.7\n",
+        "junk.pdf": b"%PDF-1.4\n" + os.urandom(4000),
+        "fake.png": b"\x89PNG\r\n\x1a\nnot really",
+        "text.jpg": b"hello, I am text",
+        "nul.md": b"# Title\n\x00\x00binary",
+        "latin1.md": "# Caf\xe9\n\nna\xefve text\n".encode("latin-1"),
+        "empty.md": b"",
+        "spaces.md": b"   \n\n  ",
+        "scalar.json": b"42",
+        "ragged.csv": b"a,b\n1,2,3,4\n\"unclosed\n",
+        "weird.xyz": b"what is this",
+        "only-front-matter.md": b"---\ntitle: X\n---\n",
+        "list-front-matter.md": b"---\n- a\n- b\n---\n\nBody.\n",
+    }
+    for name, data in files.items():
+        (bad / name).write_bytes(data)
+    good = {"new\nline.md": b"# Newline name\n\nA note about Paxos.\n",
+            "colon: name.md": b"# Colon name\n\nA note about Raft.\n",
+            "real.png": png_bytes()}
+    for name, data in good.items():
+        (bad / name).write_bytes(data)
+    done = lab.kbc(root, "ingest", str(bad))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("kbc: error:")]
+    refused = {name for name in files if any(name in line for line in errors)}
+    ingested = done.stdout.count("created")
+    assert ingested + len(refused) == len(files) + len(good), (sorted(set(files) - refused), done.stdout)
+    assert len(errors) == len(refused), done.stderr
+    assert refused == set(files) - {"ragged.csv", "scalar.json"}, sorted(refused)
+    assert {"raw/Colon name.md", "raw/Newline name.md", "raw/real.md"} <= {
+        p.relative_to(root).as_posix() for p in (root / "raw").glob("*.md")}
+    for path in (root / "raw").rglob("*"):
+        if path.is_file() and path.relative_to(root).as_posix() not in before:
+            assert path.stat().st_size > 0
+    assert lab.kbc(root, "compile").returncode == 0
+
+
+@attack("LLM faults: 500s, 429s, bad JSON, cut-offs, empty answers; then a rerun")
+def llm_faults(lab: Lab) -> None:
+    from tests.attacks import answered, last_request_id, paid_since
+
+    root = lab.vault()
+    lab.server.script = [
+        {"status": 500}, {"status": 429}, {"content": "not json at all"},
+        {"content": '{"title": "x"', "finish_reason": "length"}, {"content": ""},
+        {"content": "```json\n{\"broken\": }\n```"}, {"status": 400, "message": "context length exceeded"},
+    ]
+    done = lab.kbc(root, "compile")
+    assert "Traceback" not in done.stderr
+    paid, mark = answered(root), last_request_id(root)
+    lab.server.script = []
+    again = lab.kbc(root, "compile")
+    assert again.returncode == 0, again.stderr
+    assert not paid_since(root, paid, mark), "answers kept through the faults were paid again"
+    assert (root / "wiki" / "index.md").exists()
+    assert "in 0 requests" in lab.kbc(root, "compile").stdout
+
+
+@attack("serve: the port is taken")
+def port_taken(lab: Lab) -> None:
+    import socket
+
+    root = lab.vault(sample=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = lab.kbc(root, "serve", "--port", str(taken.getsockname()[1]), timeout=30)
+    assert done.returncode == 1
+    one_error(done.stderr, "in use")
