@@ -31,6 +31,7 @@ def edit_during_wait(lab: Lab) -> None:
         edited[name] = text
     _, err = lab.finish(process, timeout=120)
     assert process.returncode == 0, err
+    assert "changed by a person while kbc worked" in err, err
     for name, text in edited.items():
         path = root / "wiki" / "concepts" / f"{name}.md"
         if not path.exists() or "My own note, typed while kbc worked." not in path.read_text():
