@@ -64,17 +64,21 @@ class Vault:
             names += [p.stem for p in walk_files(self.raw_dir, within=self.root, suffix=".md")]
         return names
 
-    def page_aliases(self) -> dict[str, str]:
-        """alias key -> page name, read from the pages' front matter."""
+    def page_aliases(self, parsed: dict[str, tuple[dict, str]] | None = None) -> dict[str, str]:
+        """alias key -> page name, read from the pages' front matter (or from `parsed`, page
+        name -> (props, body), when the caller has read every page already)."""
+        if parsed is None:
+            parsed = {}
+            for path in self.wiki_pages().values():
+                try:
+                    parsed[path.stem] = split_front_matter(path.read_text(encoding="utf-8"))
+                except Exception:
+                    continue
         aliases = {}
-        for key, path in self.wiki_pages().items():
-            try:
-                props, _ = split_front_matter(path.read_text(encoding="utf-8"))
-            except Exception:
-                continue
+        for name, (props, _) in parsed.items():
             for alias in props.get("aliases") or []:
                 if isinstance(alias, str):
-                    aliases.setdefault(link_key(alias), path.stem)
+                    aliases.setdefault(link_key(alias), name)
         return aliases
 
 

@@ -6,7 +6,7 @@ from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.frontmatter import FrontMatterError
+from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.links import find_links, link_key
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
@@ -29,18 +29,32 @@ def refresh_wiki(vault: Vault) -> list[str]:
     """Rewrite the indexes, unlink links to missing pages in kbc's own pages, link the first
     mention of every concept in them, and refresh every backlinks section. Pages a person
     edited are read, never written. Returns the names of the pages whose links changed."""
-    entries = [e for e in (index_entry_for(p) for p in vault.wiki_pages().values()) if e]
+    # Every page is read and parsed once here (at 10,000 pages, parsing is most of the time);
+    # only the navigation pages write_indexes rewrites are read again.
+    texts: dict[str, str] = {}
+    parsed: dict[str, tuple[dict, str]] = {}
+
+    def read(path):
+        try:
+            texts[path.stem] = path.read_text(encoding="utf-8")
+            parsed[path.stem] = split(texts[path.stem])
+        except (OSError, UnicodeDecodeError, FrontMatterError):
+            texts.pop(path.stem, None)  # lint reports it; an unreadable page is never rewritten
+
+    for path in vault.wiki_pages().values():
+        read(path)
+    entries = [e for e in (index_entry_for(vault.wiki_dir / f"{name}.md", props)
+                           for name, (props, _) in parsed.items()) if e]
     write_indexes(vault, entries, vault.settings.index_max_tokens)
     pages = vault.wiki_pages()
-    resolver = LinkResolver(vault.note_names(), vault.page_aliases())
+    for path in pages.values():
+        if is_navigation(path.stem) or path.stem not in texts:
+            parsed.pop(path.stem, None)
+            read(path)
+    parsed = {path.stem: parsed[path.stem] for path in pages.values() if path.stem in parsed}
+    resolver = LinkResolver(vault.note_names(), vault.page_aliases(parsed))
     repaired = []
     inbound: dict[str, set[str]] = {}
-    parsed = {}
-    for path in pages.values():
-        try:
-            parsed[path.stem] = read_page(path)
-        except (OSError, UnicodeDecodeError, FrontMatterError):
-            continue  # lint reports it; an unreadable page is never rewritten
     linker = MentionLinker(concept_terms(parsed))
     for path in pages.values():
         if path.stem not in parsed:
@@ -59,7 +73,9 @@ def refresh_wiki(vault: Vault) -> list[str]:
             target = resolver.resolve(link.target)
             if target and link_key(target) != link_key(path.stem) and not is_navigation(path.stem):
                 inbound.setdefault(link_key(target), set()).add(path.stem)
+    rewritten = set(repaired)
     for key, path in pages.items():
         if not is_navigation(path.stem):
-            set_backlinks(vault, path, sorted(inbound.get(key, ())))
+            known = (*parsed[path.stem], texts[path.stem]) if path.stem in parsed and path.stem not in rewritten else None
+            set_backlinks(vault, path, sorted(inbound.get(key, ())), known)
     return repaired

@@ -114,12 +114,14 @@ def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> N
             remove_page(vault, path)
 
 
-def index_entry_for(path: Path) -> IndexEntry | None:
-    """What an index lists for a page, from its front matter (kind and a one-line blurb)."""
-    try:
-        props, body = read_page(path)
-    except Exception:
-        return None
+def index_entry_for(path: Path, props: dict | None = None) -> IndexEntry | None:
+    """What an index lists for a page, from its front matter (kind and a one-line blurb);
+    `props` when the caller has read the page already."""
+    if props is None:
+        try:
+            props, _ = read_page(path)
+        except Exception:
+            return None
     section = {"concept": "concepts", "source-summary": "sources", "answer": "answers",
                "slides": "outputs", "chart": "outputs", "report": "outputs"}.get(props.get("kind"))
     if not section:

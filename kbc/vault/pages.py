@@ -151,11 +151,23 @@ def _keep_person_edit(vault: Vault, path: Path, props: dict, body: str, kind: st
                          f"update in {vault.rel(proposal)}")
 
 
-def set_backlinks(vault: Vault, path: Path, names: list[str]) -> bool:
-    """Replace the managed backlinks section of a page kbc owns; leave edited pages alone."""
-    if page_state(vault, path) != "ours":
+def set_backlinks(vault: Vault, path: Path, names: list[str], page: tuple[dict, str, str] | None = None) -> bool:
+    """Replace the managed backlinks section of a page kbc owns; leave edited pages alone.
+    `page` is (props, body, text) as the caller read it: the file is then only re-read to
+    see it has not changed since, not parsed again."""
+    if page is not None:
+        props, body, text = page
+        if state_of(props, body) != "ours":
+            return False
+        try:
+            if path.read_text(encoding="utf-8") != text:
+                return set_backlinks(vault, path, names)  # changed meanwhile: judge it afresh
+        except (OSError, UnicodeDecodeError):
+            return False
+    elif page_state(vault, path) != "ours":
         return False
-    props, body = read_page(path)
+    else:
+        props, body = read_page(path)
     section = ""
     if names:
         items = "\n".join(f"- [[{name}]]" for name in names)

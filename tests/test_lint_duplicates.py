@@ -1,0 +1,20 @@
+"""Lint's near-duplicate concepts, scored in one C loop over every pair of labels."""
+from pathlib import Path
+
+from kbc.lint import _duplicates
+
+
+def test_near_identical_names_and_aliases_are_flagged_once_and_decided_pairs_are_not():
+    concepts = {"Consistent hashing": [], "consistent hashng": [], "Paxos": ["Synod protocol"],
+                "Synod Protocols": [], "Raft": [], "Hashing consistent": [], "Leases": []}
+    pages = {name.casefold(): Path(f"wiki/concepts/{name}.md") for name in concepts}
+    parsed = {name.casefold(): ({"kind": "concept", "aliases": aliases}, "") for name, aliases in concepts.items()}
+    parsed["summary"] = ({"kind": "source-summary"}, "")
+    found = [(p.page, p.detail) for p in _duplicates(pages, parsed, set())]
+    assert found == [("Consistent hashing", "same concept as [[consistent hashng]]?"),
+                     ("Consistent hashing", "same concept as [[Hashing consistent]]?"),
+                     ("consistent hashng", "same concept as [[Hashing consistent]]?"),
+                     ("Paxos", "same concept as [[Synod Protocols]]?")]
+    decided = {frozenset(("paxos", "synod protocols"))}
+    assert ("Paxos", "same concept as [[Synod Protocols]]?") not in [
+        (p.page, p.detail) for p in _duplicates(pages, parsed, decided)]
