@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import threading
 import time
 import traceback
@@ -36,6 +37,20 @@ ASK_INTERVAL = 2.0  # seconds between two questions: each one costs tokens
 MARK_START, MARK_END = "\x02", "\x03"
 
 
+FULL_CHECK = 2.0  # seconds between checks for pages edited in place
+
+
+def folder_stamp(folder: Path) -> tuple:
+    """(folder, mtime) of the wiki folder and every folder under it."""
+    stamp = []
+    for current, _, _ in os.walk(folder):  # lists entries without a stat per file
+        try:
+            stamp.append((current, os.stat(current).st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(sorted(stamp))
+
+
 @dataclass
 class Site:
     vault: Vault
@@ -54,14 +69,25 @@ class Site:
         self._graph_stamp = None
         self._graph: dict[str, list[str]] = {}
         self._files: dict[str, Path] = {}
+        self._pages: dict[str, Path] = {}
+        self._folders: tuple = ()
+        self._checked = 0.0
 
     # -- link graph and file names, rebuilt when the wiki changes ----------------------------
 
     def _refresh(self) -> None:
+        # A page made, renamed or removed (kbc writes by rename) changes its folder's mtime:
+        # those few stats are cheap per request. A page edited in place changes no folder, so
+        # every file is stat'ed too, but at most every FULL_CHECK seconds.
+        folders = folder_stamp(self.vault.wiki_dir)
+        now = time.monotonic()
+        if folders == self._folders and now - self._checked < FULL_CHECK:
+            return
+        self._folders, self._checked = folders, now
         stamp = wiki_stamp(self.vault)
         if stamp == self._graph_stamp:
             return
-        pages = self.vault.wiki_pages()
+        pages = self._pages = self.vault.wiki_pages()
         resolver = LinkResolver(self.vault.note_names(), self.vault.page_aliases())
         inbound: dict[str, set[str]] = {}
         for path in pages.values():
@@ -114,7 +140,7 @@ class Site:
         return f'<a class="wikilink" href="/page/{quote(resolved)}{anchor}">{label}</a>'
 
     def layout(self, title: str, content: str, backlinks: list[str] | None = None) -> str:
-        indexes = sorted((p.stem for p in self.vault.wiki_pages().values()
+        indexes = sorted((p.stem for p in self._pages.values()
                           if p.stem == "index" or p.stem.startswith("Index of ")), key=str.casefold)
         return self.pages_env.get_template("pages/layout.html.j2").render(
             title=title, content=jinja2.utils.markupsafe.Markup(content), indexes=indexes,
@@ -123,7 +149,7 @@ class Site:
     def page(self, name: str) -> tuple[int, str]:
         with self.vault.db_lock:
             self._refresh()
-        path = self.vault.wiki_pages().get(link_key(name))
+        path = self._pages.get(link_key(name))
         if path is None:
             return 404, self.error_page(404, f"No page named {name!r}.")
         try:
@@ -144,7 +170,7 @@ class Site:
     def graph(self) -> dict:
         with self.vault.db_lock:
             self._refresh()
-            return build_graph(self.vault.wiki_pages(), self._graph)
+            return build_graph(self._pages, self._graph)
 
     def error_page(self, status: int, message: str) -> str:
         return self.layout(f"Error {status}", f"<h1>Error {status}</h1><p>{html.escape(message)}</p>")
