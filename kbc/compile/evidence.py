@@ -14,8 +14,9 @@ MENTION_CHARS = 320  # per line, cut around the mention
 CONTEXT_CHARS = 160  # the line before, when the mention's own line is short
 
 
-def name_pattern(names: list[str]) -> re.Pattern | None:
-    """Word-bounded, case- and plural-tolerant; acronyms match in capitals only."""
+def name_pattern(names: list[str], in_compounds: bool = False) -> re.Pattern | None:
+    """Word-bounded, case- and plural-tolerant; acronyms match in capitals only.
+    `in_compounds`: also inside a hyphenated word ("Paxos" in "Multi-Paxos")."""
     parts = []
     for name in sorted({" ".join(n.split()) for n in names if len(n.strip()) >= 3}, key=len, reverse=True):
         body = re.escape(name).replace(r"\ ", r"[\s-]+")
@@ -23,7 +24,8 @@ def name_pattern(names: list[str]) -> re.Pattern | None:
             parts.append(body + "s?")
         else:
             parts.append(f"(?i:{body}(?:s|es)?)")
-    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])") if parts else None
+    edge = r"\w" if in_compounds else r"\w-"
+    return re.compile(rf"(?<![{edge}])(?:" + "|".join(parts) + rf")(?![{edge}])") if parts else None
 
 
 class Naming:
@@ -32,7 +34,7 @@ class Naming:
 
     def __init__(self, concept: Concept):
         self.names = name_pattern(concept.link_names)
-        self.qualified = [(name_pattern([generic]), name_pattern(qualifiers))
+        self.qualified = [(name_pattern([generic]), name_pattern(qualifiers, in_compounds=True))
                           for generic, qualifiers in concept.qualified]
 
     def qualifier_in(self, line: str) -> bool:
