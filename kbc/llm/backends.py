@@ -1,6 +1,7 @@
 """Where completions come from: an OpenAI-compatible endpoint, or llama.cpp in-process."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import threading
@@ -43,8 +44,6 @@ class OpenAIBackend:
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 600,
                  max_retries: int = 3, concurrency: int = 64):
-        import openai
-
         if not model:
             raise BackendError("no model configured for the endpoint: set KBC_MODEL or llm.model in kbc.toml")
         self.model = model
@@ -54,11 +53,17 @@ class OpenAIBackend:
         self.limit = AdaptiveLimit(concurrency)
         self.schema_format = "json_schema"  # or "json_object", for engines that know only that
         self._secrets = (api_key,)  # never in an error message, so never in log.md or the ledger
+        self._client_options = {"base_url": base_url, "api_key": api_key or "not-needed", "timeout": timeout}
+
+    @functools.cached_property
+    def client(self):
+        """Made on first use: importing openai takes most of a second, and a run with nothing
+        to ask never needs it. Local servers accept any key; the client insists on one. Retries
+        are ours (below), so that a 429 can also slow the whole run down."""
+        import openai
+
         self._openai = openai
-        # Local servers accept any key; the client insists on one being set. Retries are
-        # ours (below), so that a 429 can also slow the whole run down.
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed",
-                                    timeout=timeout, max_retries=0)
+        return openai.OpenAI(**self._client_options, max_retries=0)
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
@@ -80,12 +85,13 @@ class OpenAIBackend:
     def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
         body = self.body(messages, schema, max_tokens, prefix_key, temperature)
         headers = {self.session_header: prefix_key} if prefix_key else None
+        client = self.client
         attempt = 0
         while True:
             last = attempt >= self.max_retries
             with self.limit:
                 try:
-                    response = self.client.chat.completions.with_raw_response.create(
+                    response = client.chat.completions.with_raw_response.create(
                         **body, extra_headers=headers)
                 except self._openai.APIStatusError as exc:
                     status = exc.status_code
