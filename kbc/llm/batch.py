@@ -165,9 +165,9 @@ class FileSink:
 
 def collect(store: BatchStore, backend) -> list[str]:
     """Poll the endpoint's unfinished batches; store the answers of those that are done."""
-    client = getattr(backend, "client", None)
     lines = []
     for batch in store.pending(sink="api"):
+        client = getattr(backend, "client", None)  # made on first use: only when a batch waits
         if client is None:
             break
         try:
