@@ -112,3 +112,19 @@ def test_not_a_vault_is_one_line(tmp_path, server):
     result = _kbc(ours, server, "merge", str(tmp_path / "nowhere"))
     assert result.exit_code != 0 and "not a kbc vault to merge" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_attachment_of_the_same_name_comes_over_renamed_and_its_note_follows(tmp_path, server):
+    ours = _vault(tmp_path, "ours", NOTES[:1], server, compile_it=False)
+    theirs = _vault(tmp_path, "theirs", [], server, compile_it=False)
+    for root, colour in ((ours, b"red"), (theirs, b"blue")):
+        (root / "raw" / "attachments").mkdir(parents=True, exist_ok=True)
+        (root / "raw" / "attachments" / "figure.png").write_bytes(b"\x89PNG fake " + colour)
+    (theirs / "raw" / "Figures.md").write_text("# Figures\n\nThe Gossip rounds, drawn:\n\n![[figure.png]]\n")
+    result = _kbc(ours, server, "merge", str(theirs), "--no-compile", "--json")
+    assert result.exit_code == 0, result.output
+    moved = {n["source"]: n["target"] for n in json.loads(result.stdout)["notes"] if n["action"] == "rename"}
+    assert moved == {"raw/attachments/figure.png": "raw/attachments/figure (from theirs).png"}
+    assert (ours / "raw" / "attachments" / "figure.png").read_bytes().endswith(b"red")
+    assert (ours / "raw" / "attachments" / "figure (from theirs).png").read_bytes().endswith(b"blue")
+    assert "![[figure (from theirs).png]]" in (ours / "raw" / "Figures.md").read_text()
