@@ -17,6 +17,7 @@ import jsonschema
 from kbc.errors import KbcError, redact
 from kbc.llm.backends import BackendError, EndpointUnavailable
 from kbc.llm.prompts import IMAGE_TOKENS, Prompt, stable_json, text_of
+from kbc.llm.schema import validate
 
 
 STOP_GRACE = 2.0  # seconds Ctrl-C waits for answers already on their way, to keep them
@@ -240,7 +241,7 @@ class LLM:
             return Completion(text=text, data=None, model=self.model)
         try:
             data = parse_json(text)
-            jsonschema.validate(data, request.schema)
+            validate(data, request.schema)  # the validator is built once per schema
         except json.JSONDecodeError as exc:
             raise _invalid(request, f"not JSON ({exc.msg} at character {exc.pos})") from None
         except jsonschema.ValidationError as exc:
