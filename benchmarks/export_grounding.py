@@ -4,7 +4,8 @@ another concept. Paraphrase is harder than what the export asks for (answers bui
 page's own sentences), so the accept rate is a lower bound; the cross rate is a false-accept
 rate. Also prints the pairs the scripted model's export of the sample vault yields.
 
-Run: .venv/bin/python benchmarks/export_grounding.py
+Run: .venv/bin/python benchmarks/export_grounding.py [VAULT]   (VAULT: also export a copy of that
+vault, e.g. the corpus vault benchmarks/research_recall.py builds)
 """
 import random
 import sys
@@ -23,7 +24,7 @@ def verdict(name: str, answer: str, quote: str) -> str:
     return check_pair(f"What is {name}?", answer, evidence, {name: [name]}, None)[0]
 
 
-def sample_export() -> None:
+def sample_export(existing: Path | None) -> None:
     import shutil
 
     from kbc.compile import compile_vault
@@ -34,15 +35,19 @@ def sample_export() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer() as server:
         root = Path(tmp) / "vault"
-        init_vault(root)
-        for note in (REPO / "raw").glob("*.md"):
-            shutil.copy(note, root / "raw" / note.name)
+        if existing:
+            shutil.copytree(existing, root)
+        else:
+            init_vault(root)
+            for note in (REPO / "raw").glob("*.md"):
+                shutil.copy(note, root / "raw" / note.name)
         vault = open_vault(root, server)
-        compile_vault(vault, make_llm(vault, server), templates(vault))
+        if not existing:
+            compile_vault(vault, make_llm(vault, server), templates(vault))
         llm = make_llm(vault, server)
         report = export_finetune(vault, llm, templates(vault))
-        print(f"sample vault export (scripted model, which invents one answer per concept on purpose): "
-              f"{report.concepts} concepts, {report.accepted} pairs accepted ({report.train} train, "
+        print(f"{existing or 'sample vault'} export (scripted model, which invents one answer per concept "
+              f"on purpose): {report.concepts} concepts, {report.accepted} pairs accepted ({report.train} train, "
               f"{report.heldout} held out), {report.unsupported} rejected as unsupported, {report.vague} too vague, "
               f"{report.duplicates} duplicates; {llm.totals.tokens:,} tokens in {llm.totals.requests} requests")
 
@@ -64,7 +69,7 @@ def main() -> None:
     print(f"{len(claims)} real claims: accepted against their own source lines {accepted / len(claims):.1%}; "
           f"accepted against another concept's lines {crossed / len(claims):.1%}; accepted with another "
           f"claim appended {padded / len(claims):.1%}")
-    sample_export()
+    sample_export(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
 
 
 if __name__ == "__main__":
