@@ -20,6 +20,8 @@ DB_PATH = Path(".kbc/kbc.db")
 
 def writes(name: str, params: dict) -> bool:
     """Does this command, with these options, write files or state of the vault?"""
+    if name == "search":
+        return bool(params.get("reindex"))
     if name in READERS or params.get("estimate"):
         return False
     if name == "lint":
@@ -46,6 +48,9 @@ class LockingCommand(click.Command):
         if held.took_stale:
             click.echo(f"kbc: note: took over the lock of `{held.took_stale.command}` "
                        f"(pid {held.took_stale.pid}), which is no longer running", err=True)
+        from kbc.vault.files import sweep_temp_files
+
+        sweep_temp_files(lock.parent)
         try:
             return super().invoke(ctx)
         finally:

@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.files import inside
+from kbc.vault.lock import writer_elsewhere
 from kbc.vault.frontmatter import split
 from kbc.vault.links import WIKILINK
 from kbc.vault.markdown import to_plain_text
@@ -84,7 +85,11 @@ def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str
 
 def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
     """Bring the index in line with the files (edits made in Obsidian included). Returns the
-    number of files (re)indexed or dropped."""
+    number of files (re)indexed or dropped. While another process holds the vault lock
+    (a compile writing), nothing is written: a reader's write in the middle of the writer's
+    transactions could fail them, so search reads the index as it is until the writer ends."""
+    if writer_elsewhere(vault.state_dir):
+        return 0
     db = vault.db
     changed = 0
     with vault.db_lock, db.conn:

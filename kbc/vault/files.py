@@ -113,3 +113,27 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))
+
+
+TEMP_PATTERN = ".kbc-*.tmp"
+
+
+def sweep_temp_files(root: Path, older_than: float = 60.0) -> int:
+    """Remove temp files a killed writer left (kill -9 skips every clean-up). Called by the
+    holder of the vault lock, so no live writer owns them; the age check spares a library
+    user writing without the lock. Returns how many were removed."""
+    import time
+
+    removed, cutoff = 0, time.time() - older_than
+    for folder in ("raw", "wiki"):
+        for top, dirs, files in os.walk(Path(root) / folder, followlinks=False):
+            for name in files:
+                path = Path(top) / name
+                if path.match(TEMP_PATTERN):
+                    try:
+                        if path.lstat().st_mtime < cutoff:
+                            path.unlink()
+                            removed += 1
+                    except OSError:
+                        continue
+    return removed

@@ -25,6 +25,27 @@ class VaultBusy(KbcError):
     pass
 
 
+_HELD: set[str] = set()  # state folders whose lock this process holds
+
+
+def writer_elsewhere(state_dir: Path) -> bool:
+    """Is another process writing this vault right now (holding its lock)?"""
+    path = Path(state_dir) / "lock"
+    if str(path.resolve()) in _HELD or fcntl is None or not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the shared lock just taken
+
+
 @dataclass
 class Holder:
     pid: int
@@ -81,6 +102,7 @@ class VaultLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, record.encode() + b"\n", 0)
         self._fd = fd
+        _HELD.add(str(self.path.resolve()))
         return self
 
     def release(self) -> None:
@@ -91,6 +113,7 @@ class VaultLock:
         finally:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+            _HELD.discard(str(self.path.resolve()))
 
     def __enter__(self):
         return self.acquire()

@@ -3,6 +3,7 @@ while a compile writes."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -33,12 +34,16 @@ def _kill_then_rerun(lab: Lab, schema: str, after: int, name: str) -> None:
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     lab.server.delays.clear()
+    stray = root / "wiki" / ".kbc-left-by-kill.tmp"  # what a write cut by kill -9 leaves
+    stray.write_text("half a page")
+    os.utime(stray, (time.time() - 3600, time.time() - 3600))
     paid = answered(root)
     mark = last_request_id(root)
     done = lab.kbc(root, "compile")
     assert done.returncode == 0, done.stderr
     twice = paid_since(root, paid, mark)
     assert not twice, f"{len(twice)} requests answered before kill -9 were paid again"
+    assert not stray.exists(), "a killed writer's temp file was left behind"
     again = lab.kbc(root, "compile")
     assert "in 0 requests" in again.stdout, again.stdout
 
