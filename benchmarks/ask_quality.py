@@ -46,7 +46,7 @@ def gold_pages(vault: Vault, concept_ids: list[str]) -> dict[str, str | None]:
     whose title or an alias is the concept's name, else whose title contains its words."""
     cache = PageCache(vault)
     cache.refresh()
-    infos = [cache.get(key) for key in sorted(cache._paths)]
+    infos = [cache.get(key) for key in cache.keys()]
     summaries = {name_key(i.note): i for i in infos if i and i.kind == "source-summary" and i.note}
     concepts = [i for i in infos if i and i.kind == "concept"]
     found = {}
@@ -114,7 +114,7 @@ def evaluate(vault, llm, templates, server, questions, budget, save: bool) -> li
 def _answers(vault: Vault):
     cache = PageCache(vault)
     cache.refresh()
-    return [i for key in cache._paths if (i := cache.get(key)) and i.kind == "answer"]
+    return [i for key in cache.keys() if (i := cache.get(key)) and i.kind == "answer"]
 
 
 def share(flags: list[bool]) -> float:

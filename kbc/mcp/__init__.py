@@ -98,7 +98,7 @@ class WikiTools:
         cache = PageCache(self.vault)
         cache.refresh()
         rows = []
-        for key in sorted(cache._paths):
+        for key in cache.keys():
             info = cache.get(key)
             if info and info.kind == kind:
                 row = {"name": info.name, "description": info.description}

@@ -187,9 +187,10 @@ class Searcher:
         hits = sorted(best.values(), key=lambda h: (-h.score, h.path))[:limit]
         for hit in hits:  # snippets only for what is shown
             if hit.path in rowids:
-                hit.snippet = db.execute(
+                row = db.execute(
                     "select snippet(chunks, 3, ?, ?, '…', 16) from chunks where chunks match ? and rowid = ?",
-                    [marks[0], marks[1], match, rowids[hit.path]]).fetchone()[0]
+                    [marks[0], marks[1], match, rowids[hit.path]]).fetchone()
+                hit.snippet = row[0] if row else ""  # the page was reindexed meanwhile (a compile runs)
         return hits
 
     def section(self, hit: Hit) -> str:

@@ -156,7 +156,7 @@ class Retriever:
         # A page matching only on a stray word is no match, and gains nothing from links.
         scores = {k: v for k, v in scores.items() if v >= MIN_MATCH}
         infos = {k: infos[k] for k in scores}
-        derived = sorted((k for k, i in infos.items() if i.kind in DERIVED_KINDS),
+        derived = sorted((k for k, i in infos.items() if i.kind in DERIVED_KINDS and i.kind != "proposal"),
                          key=lambda k: (-scores[k], infos[k].name))
         pack.see_also = [infos[k].name for k in derived if scores[k] >= RELEVANCE_FLOOR][:SEE_ALSO]
         evidence = {k: i for k, i in infos.items() if i.evidence}
@@ -189,7 +189,7 @@ class Retriever:
         """The question's content words (stemmed), each weighted by how rare it is in the wiki."""
         words = [w for w in _WORD.findall(_POSSESSIVE.sub(r"\1", query.lower()))
                  if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-        total = max(len(self.pages._paths), 1)
+        total = max(len(self.pages.keys()), 1)
         weights = {}
         for word in dict.fromkeys(words):
             stem = _stem(word)

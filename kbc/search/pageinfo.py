@@ -90,10 +90,14 @@ class PageCache:
         self._parsed: dict[str, tuple[tuple[int, int], PageInfo]] = {}
         self._paths: dict[str, Path] = {}
         self._notes: dict[str, Path] | None = None
+        self._lines: dict[Path, tuple[tuple[int, int], tuple[str, list[str]]]] = {}
 
     def refresh(self) -> None:
         self._paths = self.vault.wiki_pages()
         self._notes = None
+
+    def keys(self) -> list[str]:
+        return sorted(self._paths)
 
     def get(self, key: str) -> PageInfo | None:
         path = self._paths.get(key)
@@ -122,10 +126,16 @@ class PageCache:
         if path is None:
             return None
         try:
+            stat = os.stat(path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            known = self._lines.get(path)
+            if known and known[0] == stamp:
+                return known[1]
             _, body = split(path.read_text(encoding="utf-8", errors="replace"))
         except Exception:
             return None
-        return self.vault.rel(path), body.split("\n")
+        self._lines[path] = (stamp, (self.vault.rel(path), body.split("\n")))
+        return self._lines[path][1]
 
 
 def whole_blocks(text: str) -> list[str]:
