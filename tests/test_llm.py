@@ -114,9 +114,9 @@ def test_failed_items_do_not_stop_the_group(llm, server):
 def test_templates_render_identical_bytes_and_version_by_content(tmp_path):
     templates = Templates([])
     one = templates.prompt("prompts/extract.j2", known_concepts=["B", "A"], title="T",
-                           numbered_text="1| x", part=0, parts=0)
+                           numbered_text="1| x", part=0, parts=0, wanted=8, categories=["system"])
     two = templates.prompt("prompts/extract.j2", known_concepts=["B", "A"], title="T",
-                           numbered_text="1| x", part=0, parts=0)
+                           numbered_text="1| x", part=0, parts=0, wanted=8, categories=["system"])
     assert json.dumps(one.messages()) == json.dumps(two.messages())
     assert one.item.endswith("1| x") and "Known concepts" in one.context
     override = tmp_path / "prompts"
