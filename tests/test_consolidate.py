@@ -234,3 +234,22 @@ def test_a_bad_item_is_skipped_with_one_line_and_the_rest_goes_on(sample_vault, 
     assert all(len(n) <= 130 for n in names) and "Long title.md" not in " ".join(report.errors)
     # The bad date is either read as text or reported in one line; the rest is compiled.
     assert len(names) + len([e for e in report.errors if "Bad date.md" in e]) == 5
+
+
+def test_the_command_line_says_what_it_merged_and_explains_it(vault_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    from kbc.cli import cli
+    from tests.conftest import endpoint_env
+
+    root = vault_with_notes(vault_dir)
+    with ScriptedServer(Model(cap_same)) as server:
+        for key, value in endpoint_env(server).items():
+            monkeypatch.setenv(key, value)
+        done = CliRunner().invoke(cli, ["--vault", str(root), "compile"])
+        assert done.exit_code == 0, done.output
+        assert "merged: CAP Principle (raw/Fox and Brewer.md) + CAP Theorem" in done.output
+        sent = len(server.requests)
+        explained = CliRunner().invoke(cli, ["--vault", str(root), "compile", "--explain"])
+        assert explained.exit_code == 0 and len(server.requests) == sent
+        assert "same: CAP" in explained.output and "(model)" in explained.output
