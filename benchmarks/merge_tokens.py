@@ -2,7 +2,7 @@
 real extractions), merged; printed: the merge's tokens as a fraction of the union's, and how
 far the merged wiki is from the union's (pages, and links per page).
 
-Run: .venv/bin/python benchmarks/merge_tokens.py
+Run: .venv/bin/python benchmarks/merge_tokens.py [DIR]   (DIR: keep the three vaults there to look at)
 """
 import json
 import sys
@@ -35,8 +35,8 @@ def main() -> None:
     sources = corpus_sources()
     half = (len(sources) + 1) // 2
     first, second = sources[: half + 2], sources[half - 2:]  # four sources in both
-    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(FixtureModel()) as server:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as scratch, ScriptedServer(FixtureModel()) as server:
+        tmp = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(scratch)
         union = build_corpus_vault(tmp / "union", server, sources)
         ours = build_corpus_vault(tmp / "ours", server, first)
         theirs = build_corpus_vault(tmp / "theirs", server, second)

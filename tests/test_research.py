@@ -24,6 +24,12 @@ def test_research_files_a_report_citing_only_pages_it_read(sample_vault, server,
     result, work = _research("How do Paxos and Raft use leases?")
     assert result.exit_code == 0, result.output
     assert len(work["sub_questions"]) == 3 and work["stopped"] == "the notes answer the question"
+    # Narrower searches read the source notes' own lines too, and no line is sent twice.
+    assert set(work["read"]) & {p.stem for p in (sample_vault / "raw").glob("*.md")}
+    read_prompts = [r for r in server.requests if "research_step" in json.dumps(r.get("response_format"))]
+    lines = [line for r in read_prompts for line in r["messages"][-1]["content"].split("New pages:")[1].split("\n")
+             if len(line.split()) > 5 and not line.startswith("===")]
+    assert len(lines) == len(set(lines)), [line for line in lines if lines.count(line) > 1]
     assert [s["kind"] for s in work["steps"]][0] == "plan" and work["steps"][-1]["kind"] == "write"
     page = sample_vault / work["page"]
     props, body = split(page.read_text())

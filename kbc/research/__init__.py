@@ -9,13 +9,15 @@ stage `research`; the report lists each step with its tokens.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from kbc.llm import LLM, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates
 from kbc.llm.backends import BackendError
 from kbc.llm.prompts import text_of
 from kbc.llm.schema import BOOLEAN, INTEGER, TEXT, array, obj
-from kbc.search.context import Retriever
+from kbc.search import Searcher
+from kbc.search.context import STOPWORDS, Retriever
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.links import link_key
@@ -28,6 +30,8 @@ MAX_ROUNDS = 4
 MAX_QUERIES = 4  # searches per round
 QUERY_TOKENS = 1800  # pages one narrower search may add to a round
 CATALOGUE_TOKENS = 1500  # page names the planner sees
+RAW_HITS = 2  # source notes a narrower search reads lines of
+RAW_TOKENS = 400  # and at most this much of each
 PLAN_TOKENS, READ_TOKENS, WRITE_TOKENS = 500, 1200, 2500  # answer room per request, at most
 READ_MIN, WRITE_MIN = 300, 600  # the least answer room worth asking for
 
@@ -36,6 +40,7 @@ READ_SCHEMA = obj("research_step", findings=array(obj(sub_question=INTEGER, text
                                                   max_items=12),
                   missing=array(INTEGER), queries=array(TEXT, max_items=3), enough=BOOLEAN,
                   fetch=array(TEXT, max_items=3))
+_WORD = re.compile(r"\w+")
 WRITE_SCHEMA = obj("research_report", title=TEXT, sections=array(obj(
     heading=TEXT, paragraphs=array(obj(text=TEXT, pages=array(TEXT)), 1, 6)), 1, 8))
 
@@ -92,6 +97,7 @@ class Researcher:
         self.retriever = Retriever(vault)
         self._seen: set[str] = set()  # lines already given to the model: never sent twice
         self._kinds: dict[str, str] = {}
+        self.raw_search = Searcher(vault, "raw")
 
     def run(self, question: str, on_step=None) -> Research:
         """on_step(step) is called after each request, for progress."""
@@ -171,13 +177,47 @@ class Researcher:
             pack = self.retriever.pack(query, room, self.llm.count_tokens, exclude=done)
             for page in pack.pages:
                 self._kinds[page.name] = page.kind
-                lines = [line for line in page.block().split("\n") if line.strip() not in self._seen]
+                lines = []
+                for line in page.block().split("\n"):
+                    if not line.strip() or line.strip() not in self._seen:
+                        lines.append(line)
+                        self._seen.add(line.strip())
                 if any(line.strip() for line in lines):
-                    self._seen.update(line.strip() for line in lines)
                     read.add(page.name)
-                    pages.append({"name": page.name, "text": "\n".join(lines).strip()})
+                    _add_block(pages, page.name, "\n".join(lines).strip())
+        # A narrower search also reads the source notes themselves: lines the pages left out,
+        # in what the budget still spares after the pages.
+        left = spare - sum(self.llm.count_tokens(p["text"]) + 12 for p in pages)
+        for query in queries:
+            if query != work.question and left >= RAW_TOKENS:
+                left -= self._add_source_lines(query, read, pages, left)
         work.steps.append(Step("read", queries=queries, pages=list(dict.fromkeys(p["name"] for p in pages))))
         return pages
+
+    def _add_source_lines(self, query: str, read: set[str], pages: list[dict], room: int) -> int:
+        """The lines of the best-matching source notes that name the query's words; returns
+        the tokens they take."""
+        terms = set(_WORD.findall(query.casefold())) - STOPWORDS
+        spent = 0
+        for hit in self.raw_search.search(query, limit=RAW_HITS):
+            if spent + RAW_TOKENS > room:
+                break
+            paragraphs = [p for p in self.raw_search.section(hit).split("\n") if p.strip() not in self._seen]
+            ranked = sorted(paragraphs, key=lambda p: -len(terms & set(_WORD.findall(p.casefold()))))
+            kept, size = [], 0
+            for paragraph in ranked:
+                cost = self.llm.count_tokens(paragraph)
+                if not terms & set(_WORD.findall(paragraph.casefold())) or size + cost > RAW_TOKENS:
+                    break
+                kept.append(paragraph)
+                size += cost
+            if kept:
+                self._seen.update(p.strip() for p in kept)
+                name = hit.page  # the raw note: a page Obsidian links like any other
+                read.add(name)
+                _add_block(pages, name, "\n".join(p for p in paragraphs if p in kept))
+                spent += size + 12
+        return spent
 
     def _room(self) -> int:
         return self.budget - self.llm.totals.tokens
@@ -247,6 +287,15 @@ class Researcher:
         step.cached_tokens += result.cached_tokens
         step.completion_tokens += result.completion_tokens
         return result
+
+
+def _add_block(pages: list[dict], name: str, text: str) -> None:
+    """One block per page in a round: more lines of a page already given join its block."""
+    for page in pages:
+        if page["name"] == name:
+            page["text"] += "\n\n" + text
+            return
+    pages.append({"name": name, "text": text})
 
 
 def research(vault: Vault, llm: LLM, templates: Templates, question: str, budget: int = 0,
