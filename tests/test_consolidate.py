@@ -209,7 +209,7 @@ def test_a_resumed_run_reuses_its_catalogue_and_pays_only_for_the_unanswered(sam
     for n in range(3):
         (sample_vault / "raw" / f"Extra {n}.md").write_text(f"# Extra {n}\n\nQuorum{n} systems use Paxos.\n")
     first = len(server.requests)
-    stopped = compile_vault(vault, make_llm(vault, server, budget=3200), templates(vault))
+    stopped = compile_vault(vault, make_llm(vault, server, budget=4000), templates(vault))
     assert stopped.stopped
     sent_then = server.requests[first:]
     assert sent_then  # at least one extraction was answered before the stop

@@ -17,6 +17,7 @@ EXTRACT_TEMPLATE = "prompts/extract.j2"
 CATALOGUE_TOKENS = 2000  # the shared context of a stage: fixed per run, bounded as the wiki grows
 MIN_CONCEPTS, MAX_CONCEPTS = 8, 24
 TOKENS_PER_EXTRA_CONCEPT = 800  # a longer source is asked for more concepts, up to MAX_CONCEPTS
+ANSWER_TOKENS_PER_CONCEPT = 175  # a concept with its definition and a few claims, in the answer
 
 EXTRACT_SCHEMA = obj(
     "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
@@ -25,9 +26,11 @@ EXTRACT_SCHEMA = obj(
                        definition=TEXT, claims=array(obj(text=TEXT, lines=TEXT))), 1, MIN_CONCEPTS))
 
 
-def concepts_wanted(tokens: int) -> int:
-    """8 for a note, growing with length to 24 for a long paper."""
-    return max(MIN_CONCEPTS, min(MAX_CONCEPTS, MIN_CONCEPTS + (tokens - 2000) // TOKENS_PER_EXTRA_CONCEPT))
+def concepts_wanted(tokens: int, max_output: int) -> int:
+    """8 for a note, growing with length to 24 for a long paper, as many as fit the answer."""
+    wanted = MIN_CONCEPTS + max(0, tokens - 2000) // TOKENS_PER_EXTRA_CONCEPT
+    fits = (max_output - 300) // ANSWER_TOKENS_PER_CONCEPT
+    return max(MIN_CONCEPTS, min(MAX_CONCEPTS, wanted, fits))  # never fewer than a note gets
 
 
 def extract_schema(wanted: int) -> dict:
@@ -56,13 +59,11 @@ def extract_requests(setup: ExtractSetup, source: Source, known: list[str]) -> l
     parts = split_to_fit(lines, room, setup.count_tokens)
     requests = []
     for number, part in enumerate(parts, start=1):
-        wanted = concepts_wanted(setup.count_tokens(part))
+        wanted = concepts_wanted(setup.count_tokens(part), setup.max_output)
         prompt = setup.templates.prompt(
             EXTRACT_TEMPLATE, known_concepts=known, title=source.title, numbered_text=part,
             part=number if len(parts) > 1 else 0, parts=len(parts), wanted=wanted, categories=CATEGORIES)
-        # Room in the answer grows with the concepts asked for.
-        max_tokens = min(setup.max_output, max(2048, wanted * 200))
-        requests.append(Request("extract", prompt, extract_schema(wanted), max_tokens,
+        requests.append(Request("extract", prompt, extract_schema(wanted), setup.max_output,
                                 label=f"{source.path}" + (f" part {number}" if len(parts) > 1 else "")))
     return requests
 

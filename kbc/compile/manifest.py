@@ -100,11 +100,16 @@ class Manifest:
         return {r["key"]: Concept(**{**r, "aliases": json.loads(r["aliases"] or "[]"),
                                      "written_claims": r.get("written_claims") or ""}) for r in rows}
 
-    def put_concept(self, concept: Concept) -> None:
-        row = {k: v for k, v in asdict(concept).items() if k not in ("members", "link_names", "qualified")}
-        row["aliases"] = json.dumps(concept.aliases)
-        with self.lock, self.db.conn:
-            self.db["concepts"].upsert(row, pk="key")
+    def put_concepts(self, concepts: list[Concept], old: dict[str, Concept]) -> None:
+        """Store the concepts whose row changed (runtime fields aside)."""
+        rows = []
+        for concept in concepts:
+            row = _concept_row(concept)
+            if concept.key not in old or _concept_row(old[concept.key]) != row:
+                rows.append(row)
+        if rows:
+            with self.lock, self.db.conn:
+                self.db["concepts"].upsert_all(rows, pk="key")
 
     def drop_concept(self, key: str) -> None:
         with self.lock, self.db.conn:
@@ -146,6 +151,11 @@ class Manifest:
     def finish_runs(self) -> None:
         with self.lock, self.db.conn:
             self.db.execute("delete from compile_runs")
+
+
+def _concept_row(concept: Concept) -> dict:
+    row = {k: v for k, v in asdict(concept).items() if k not in ("members", "link_names", "qualified")}
+    return {**row, "aliases": json.dumps(concept.aliases)}
 
 
 def _member_row(member: Member) -> dict:

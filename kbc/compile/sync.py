@@ -113,8 +113,7 @@ class Consolidator:
                 self._drop(concept, concepts_dir)
             elif key in identity.merged:
                 self.manifest.drop_concept(key)
-        for concept in identity.concepts.values():
-            self.manifest.put_concept(concept)
+        self.manifest.put_concepts(list(identity.concepts.values()), old)
         changed = {m: k for m, k in identity.member_key.items() if before.get(m) != k}
         if changed:
             self.manifest.assign(changed)
