@@ -128,3 +128,5 @@ def test_an_attachment_of_the_same_name_comes_over_renamed_and_its_note_follows(
     assert (ours / "raw" / "attachments" / "figure.png").read_bytes().endswith(b"red")
     assert (ours / "raw" / "attachments" / "figure (from theirs).png").read_bytes().endswith(b"blue")
     assert "![[figure (from theirs).png]]" in (ours / "raw" / "Figures.md").read_text()
+    again = json.loads(_kbc(ours, server, "merge", str(theirs), "--no-compile", "--json").stdout)
+    assert {n["action"] for n in again["notes"]} == {"duplicate"}  # a rerun finds it all merged

@@ -8,7 +8,6 @@ transaction, files by temp file and rename, so this vault stays valid at every p
 """
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from kbc.errors import KbcError
 from kbc.llm import LLM, Templates
-from kbc.merge.files import FilePlan, plan_pages, plan_raw
+from kbc.merge.files import FilePlan, note_bytes, plan_pages, plan_raw
 from kbc.merge.rows import RowImporter, TableImport, open_readonly
 from kbc.vault import Vault
 from kbc.vault.files import atomic_write, page_name
@@ -115,15 +114,12 @@ def merge_vaults(vault: Vault, other_path: Path, llm: LLM | None, templates: Tem
 
 
 def _copy_files(vault: Vault, other: Path, report: MergeReport) -> None:
+    # Attachments that sit here under another name (renamed, or the same bytes already here).
     renamed = {Path(p.source).name: Path(p.target).name for p in report.notes
-               if p.action == "rename" and not p.source.endswith(".md")}
+               if not p.source.endswith(".md") and Path(p.source).name != Path(p.target).name}
     for plan in report.notes:
-        if plan.action not in ("add", "rename"):
-            continue
-        data = (other / plan.source).read_bytes()
-        if plan.source.endswith(".md") and renamed:
-            data = _relink(data.decode("utf-8", errors="replace"), renamed).encode("utf-8")
-        atomic_write(vault.root / plan.target, data)
+        if plan.action in ("add", "rename"):
+            atomic_write(vault.root / plan.target, note_bytes(other / plan.source, renamed))
     for plan in report.pages:
         if plan.action == "add":
             atomic_write(vault.root / plan.target, (other / plan.source).read_bytes())
@@ -137,13 +133,6 @@ def _copy_files(vault: Vault, other: Path, report: MergeReport) -> None:
                      "kind": "proposal", "proposal_for": f"[[{Path(plan.source).stem}]]",
                      "merged_from": report.label}
             atomic_write(vault.root / plan.target, render(props, body))
-
-
-def _relink(text: str, renamed: dict[str, str]) -> str:
-    """Links of a note coming over to attachments that came over renamed."""
-    for old, new in renamed.items():
-        text = re.sub(r"(\[\[|\]\((?:[^)]*/)?)" + re.escape(old) + r"(?=[\]|#)])", lambda m: m.group(1) + new, text)
-    return text
 
 
 def _estimate(vault: Vault, other: Path, llm: LLM, templates: Templates, meeting: list[str]) -> dict:

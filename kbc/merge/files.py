@@ -2,6 +2,7 @@
 wiki pages unless ours has them (a person's page that clashes becomes a proposal)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,17 @@ def plan_raw(ours: Path, other: Path, label: str) -> list[FilePlan]:
     here = {sha256_bytes(p.read_bytes()): p.relative_to(ours).as_posix() for p in _files(ours / "raw")}
     taken = {link_key(p.stem) if p.suffix == ".md" else p.name.casefold() for p in _files(ours / "raw")}
     plans = []
-    for path in _files(other / "raw"):
+    renamed: dict[str, str] = {}  # attachment name -> its name here; notes' links follow
+    # Attachments first: a note's links to a renamed one are rewritten, and the note is
+    # compared by the bytes it would have here (so a rerun finds it already merged).
+    for path in sorted(_files(other / "raw"), key=lambda p: p.suffix == ".md"):
         rel = path.relative_to(other).as_posix()
-        digest = sha256_bytes(path.read_bytes())
+        digest = sha256_bytes(note_bytes(path, renamed))
         if digest in here:
             plans.append(FilePlan(rel, here[digest], "duplicate",
                                   "" if here[digest] == rel else f"same content as {here[digest]}"))
+            if path.suffix != ".md" and Path(here[digest]).name != path.name:
+                renamed[path.name] = Path(here[digest]).name  # here under another name
             continue
         key = link_key(path.stem) if path.suffix == ".md" else path.name.casefold()
         target = rel
@@ -56,9 +62,22 @@ def plan_raw(ours: Path, other: Path, label: str) -> list[FilePlan]:
             key = link_key(stem) if path.suffix == ".md" else f"{stem}{path.suffix}".casefold()
         taken.add(key)
         here[digest] = target
+        if path.suffix != ".md" and target != rel:
+            renamed[path.name] = Path(target).name
         plans.append(FilePlan(rel, target, "add" if target == rel else "rename",
                               "" if target == rel else f"{rel} here has other content"))
     return plans
+
+
+def note_bytes(path: Path, renamed: dict[str, str]) -> bytes:
+    """A file's bytes as they come over: a note's links to renamed attachments rewritten."""
+    data = path.read_bytes()
+    if path.suffix != ".md" or not renamed:
+        return data
+    text = data.decode("utf-8", errors="replace")
+    for old, new in renamed.items():
+        text = re.sub(r"(\[\[|\]\((?:[^)]*/)?)" + re.escape(old) + r"(?=[\]|#)])", lambda m: m.group(1) + new, text)
+    return text.encode("utf-8")
 
 
 def plan_pages(ours: Path, other: Path, label: str, withheld: set[str]) -> list[FilePlan]:
