@@ -61,8 +61,9 @@ def finetune_command(ctx, base_url, model, budget, out, holdout, per_concept, es
         click.echo(f"pages: {len(report.regenerated)} regenerated, {report.reused} unchanged (pairs kept)")
         click.echo(f"pairs this run: {report.accepted} accepted, {report.unsupported} rejected as unsupported, "
                    f"{report.vague} too vague, {report.duplicates} duplicates")
+        held = len(report.heldout_concepts)
         click.echo(f"dataset: {report.train} train, {report.heldout} held out "
-                   f"({len(report.heldout_concepts)} concepts held out) in {report.out}")
+                   f"({held} concept{'s' if held != 1 else ''} held out) in {report.out}")
         click.echo(f"tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
                    f"{totals.completion_tokens:,} completion in {totals.requests} requests")
     _finish(ctx, report.errors, report.stopped)
