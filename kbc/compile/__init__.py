@@ -215,7 +215,7 @@ class Compiler:
             return
         per_batch = max(1, min(WRITE_BATCH_CONCEPTS, self.max_output // TOKENS_PER_ARTICLE))
         groups = write_batches(jobs, self.llm.count_tokens, per_batch)
-        planned = [write_request(batch, self.templates, [], self.options.full, self.max_output)
+        planned = [write_request(batch, self.templates, self.options.full, self.max_output)
                    for batch in groups]
         results = self.llm.complete_all([request for request, _ in planned])
         resolver = LinkResolver(self.vault.note_names() + [c.page for c in identity.concepts.values()],

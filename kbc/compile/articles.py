@@ -60,8 +60,7 @@ def batches(jobs: list[Job], count_tokens, per_batch: int) -> list[list[Job]]:
                 per_batch, WRITE_BATCH_CLAIM_TOKENS)
 
 
-def write_request(batch: list[Job], templates, page_names: list[str], full: bool,
-                  max_output: int) -> tuple[Request, list[str]]:
+def write_request(batch: list[Job], templates, full: bool, max_output: int) -> tuple[Request, list[str]]:
     """One request for a batch; sources are numbered across the batch."""
     numbered: list[str] = []
     concepts = []
@@ -91,7 +90,7 @@ def write_request(batch: list[Job], templates, page_names: list[str], full: bool
                         "mention": e.kind == "mention"} for e in evidence],
             "related": job.related, "removed": removed, "current": current, "keep": keep,
         })
-    prompt = templates.prompt(WRITE_TEMPLATE, page_names=page_names, concepts=concepts, sources=numbered)
+    prompt = templates.prompt(WRITE_TEMPLATE, concepts=concepts, sources=numbered)
     label = "concepts " + ", ".join(job.concept.name for job in batch)
     schema = json.loads(json.dumps(WRITE_SCHEMA))  # one article per concept asked for
     schema["properties"]["articles"].update(minItems=len(batch), maxItems=len(batch))

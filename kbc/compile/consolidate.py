@@ -21,7 +21,7 @@ from kbc.vault.text import first_sentence
 CONSOLIDATE_TEMPLATE = "prompts/consolidate.j2"
 PAIRS_PER_CONCEPT = 6  # candidates per new concept, best first (same names always go)
 MIN_SCORE = 12
-TOKENS_PER_DECISION = 24  # of the answer, to size batches
+TOKENS_PER_DECISION = 20  # of the answer, to size batches
 DEFINITION_CHARS = 140
 
 CONSOLIDATE_SCHEMA = obj(
@@ -186,16 +186,27 @@ def batches(pairs: list[tuple[str, str]], new: list[str], concepts: dict[str, Co
         prompt = templates.prompt(CONSOLIDATE_TEMPLATE, concepts=lines,
                                   pairs=[f"{p}: {label_of[a]} / {label_of[b]}" for p, a, b in asked])
         request = Request("consolidate", prompt, CONSOLIDATE_SCHEMA, max_output,
-                          label=f"consolidation of {len(lines)} concepts")
+                          label=f"consolidation of {len(lines)} concepts", check=_answers_all([p for p, _, _ in asked]))
         out.append(Batch(labels, asked, request))
     return out
+
+
+def _answers_all(pairs: list[str]):
+    """A pair left out would be taken as different for good: most must be answered."""
+    def check(data: dict) -> str:
+        answered = {d["pair"].strip() for d in data["decisions"]}
+        missing = [p for p in pairs if p not in answered]
+        if len(missing) > len(pairs) // 10:
+            return f"{len(missing)} of {len(pairs)} pairs have no decision (first: {missing[0]}); decide every pair"
+        return ""
+    return check
 
 
 def decisions_from(batch: Batch, data: dict, concepts: dict[str, Concept]) -> list[Decision]:
     """The answer as decisions between representative members (which stay stable). A pair
     the model left out is taken as different: it is not asked again."""
     rep = {k: concepts[k].members[0] for k in batch.labels.values()}
-    answered = {d["pair"]: d for d in data.get("decisions", [])}
+    answered = {d["pair"].strip(): d for d in data.get("decisions", [])}
     out = []
     for pair, a, b in batch.pairs:
         decision = answered.get(pair, {"relation": DIFFERENT, "name": ""})
