@@ -69,7 +69,8 @@ def names_of(member: Member, renames: dict[str, str]) -> list[str]:
 
 
 def build(members: list[Member], decisions: list[Decision], overrides: Overrides,
-          old: dict[str, Concept]) -> Identity:
+          old: dict[str, Concept], weight: dict[str, int] | None = None) -> Identity:
+    """`weight`: claims per member; the member its source says most about defines the concept."""
     by_id = {m.id: m for m in members}
     renames = {d.a: d.name for d in decisions if d.relation == RENAME and d.a in by_id and d.name}
     union = _Union(by_id)
@@ -112,10 +113,10 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
             join(decision.a, decision.b, force=decision.origin == "person")
             if decision.name:
                 same_names[frozenset((decision.a, decision.b))] = decision.name
-    return _assign(by_id, clusters, renames, same_names, old)
+    return _assign(by_id, clusters, renames, same_names, old, weight or {})
 
 
-def _assign(by_id, clusters, renames, same_names, old) -> Identity:
+def _assign(by_id, clusters, renames, same_names, old, weight) -> Identity:
     """Concept keys that stay the same across runs: a cluster keeps the key its members had."""
     ordered = sorted(clusters.values(), key=lambda c: min((by_id[m].seq, m) for m in c))
     taken: set[str] = set()
@@ -138,10 +139,11 @@ def _assign(by_id, clusters, renames, same_names, old) -> Identity:
         aliases = sorted({n for n in names if concept_key(n) != concept_key(name)
                           and n not in lost}, key=str.casefold)
         categories = Counter(m.category for m in members)
+        main = max(members, key=lambda m: (weight.get(m.id, 0), -m.seq))
         previous = old.get(key)
         concepts[key] = Concept(
-            key=key, name=name, aliases=aliases, definition=members[0].definition,
-            category=max(categories, key=lambda c: (categories[c], c == members[0].category)),
+            key=key, name=name, aliases=aliases, definition=main.definition,
+            category=max(categories, key=lambda c: (categories[c], c == main.category)),
             page=previous.page if previous else "", input_hash=previous.input_hash if previous else "",
             prompt_version=previous.prompt_version if previous else "", model=previous.model if previous else "",
             written_claims=previous.written_claims if previous else "", members=[m.id for m in members])

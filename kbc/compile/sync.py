@@ -81,7 +81,10 @@ class Consolidator:
             self.overrides = overrides
         old = self.manifest.concepts()
         members = self.manifest.members()
-        identity = build(members, self.manifest.decisions(), self.overrides, old)
+        weight: dict[str, int] = {}
+        for claim in self.manifest.claims():
+            weight[claim.member] = weight.get(claim.member, 0) + 1
+        identity = build(members, self.manifest.decisions(), self.overrides, old, weight)
         concepts_dir = self.vault.wiki_dir / "concepts"
         # Pages that keep their concept are taken; a merged-away or dropped concept's page
         # is free for the concept that takes its place.
