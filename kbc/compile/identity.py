@@ -149,6 +149,7 @@ def _assign(by_id, clusters, renames, same_names, old, weight) -> Identity:
             written_claims=previous.written_claims if previous else "", members=[m.id for m in members])
         concepts[key].link_names = [name] + [a for a in aliases if a not in lost]
         concepts[key].qualified = [(n, qualifiers(name, n)) for n in sorted(lost) if qualifiers(name, n)]
+        _bare_names(concepts[key])
         renamed_from[key] = lost
         for member in members:
             member_key[member.id] = key
@@ -164,6 +165,21 @@ def _name(members: list[Member], renames, same_names, previous: Concept | None) 
         if member.id in renames:
             return renames[member.id]
     return members[0].name
+
+
+def _bare_names(concept: Concept) -> None:
+    """Text says "Distributed Consensus", not "Distributed Consensus (problem)": a name's
+    part before its parenthesis is a name too if it has two words or more, else ("Load
+    (consistent hashing)") it counts only next to what the parenthesis says."""
+    for name in list(concept.link_names):
+        bare, _, inside = name.partition(" (")
+        inside = inside.rstrip(")").strip()
+        if not inside or not bare.strip():
+            continue
+        if len(bare.split()) >= 2:
+            concept.link_names.append(bare.strip())
+        else:
+            concept.qualified.append((bare.strip(), [inside]))
 
 
 def qualifiers(name: str, generic: str) -> list[str]:
