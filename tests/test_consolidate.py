@@ -253,3 +253,12 @@ def test_the_command_line_says_what_it_merged_and_explains_it(vault_dir, monkeyp
         explained = CliRunner().invoke(cli, ["--vault", str(root), "compile", "--explain"])
         assert explained.exit_code == 0 and len(server.requests) == sent
         assert "same: CAP" in explained.output and "(model)" in explained.output
+
+
+def test_a_no_change_rerun_leaves_every_page_byte_identical(vault_dir):
+    root = vault_with_notes(vault_dir)
+    vault, _, _ = compile_with(root, Model(cap_same))
+    before = {p: p.read_bytes() for p in vault.wiki_dir.rglob("*.md")}
+    _, report, requests = compile_with(root, Model(cap_same))
+    assert requests == [] and not report.written
+    assert {p: p.read_bytes() for p in vault.wiki_dir.rglob("*.md")} == before

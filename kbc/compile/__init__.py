@@ -101,8 +101,8 @@ class Compiler:
         identity = self.consolidator.sync(overrides)
         self._write_summaries(identity)
         self._write_related(identity)
+        append_log(self.vault, self.report, self.llm.totals)  # first, so the index can link it
         refresh_wiki(self.vault)
-        append_log(self.vault, self.report, self.llm.totals)
 
     def _titles(self) -> dict[str, str]:
         return {path: row.title for path, row in self.manifest.sources().items()}

@@ -8,7 +8,7 @@ from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.links import find_links, link_key
-from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
+from kbc.vault.pages import own_body, read_page, set_backlinks, state_of, write_page
 
 
 def is_navigation(name: str) -> bool:
@@ -69,7 +69,7 @@ def refresh_wiki(vault: Vault) -> list[str]:
                            str(props.get("kbc_prompt", "")), str(props.get("kbc_model", "")))
                 repaired.append(path.stem)
                 body = fixed
-        for link in find_links(body):
+        for link in find_links(own_body(body)):  # a backlinks list is not a link of its page
             target = resolver.resolve(link.target)
             if target and link_key(target) != link_key(path.stem) and not is_navigation(path.stem):
                 inbound.setdefault(link_key(target), set()).add(path.stem)
