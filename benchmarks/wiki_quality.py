@@ -127,7 +127,7 @@ def score_sources(wiki: Wiki, gold: Gold, fixtures, page) -> dict:
         if stems <= have:
             full += 1
         else:
-            short.append(f"{rep}: {len(stems & have)}/{len(stems)}")
+            short.append(f"{rep}: {len(stems & have)}/{len(stems)}, lacks {'; '.join(sorted(stems - have))}")
     generic_left, generic_unmapped = [], 0
     for concept_id in gold.generic:
         key = page(concept_id)
