@@ -185,6 +185,7 @@ def hostile_fetch(lab: Lab) -> None:
     before = snapshot(root, ("raw",))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
     httpd.daemon_threads = True
+    httpd.handle_error = lambda *args: None  # the trickle's client leaves early: that is the point
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_port}"
     try:
