@@ -201,6 +201,13 @@ def test_a_renamed_note_keeps_its_pages_and_a_persons_edit(sample_vault, server)
     assert page.read_text() == edited
     assert [p for p in concept_pages(vault) if p.startswith("Chubby")] == ["Chubby"]
     assert dangling(vault) == []
+    # Moved again and changed: a new source to compile, and still no second Chubby page.
+    again = sample_vault / "raw" / "Leases again.md"
+    (sample_vault / "raw" / "Leases moved.md").rename(again)
+    again.write_text(again.read_text() + "\nChubby leases last twelve seconds.\n")
+    report = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert not report.errors and page.read_text() == edited
+    assert [p for p in concept_pages(vault) if p.startswith("Chubby")] == ["Chubby"]
 
 
 def test_a_resumed_run_reuses_its_catalogue_and_pays_only_for_the_unanswered(sample_vault, server):
