@@ -121,16 +121,26 @@ class OpenAIBackend:
                     wait = retry_after(None, attempt)
                 else:
                     self.limit.succeeded()
-                    return raw_completion(json.loads(response.text), self.base_url)
+                    try:
+                        data = json.loads(response.text)
+                    except ValueError:  # a proxy's login page, a wrong path: every request alike
+                        raise EndpointUnavailable(
+                            f"{self.base_url}: the endpoint did not answer with JSON "
+                            f"({_short(response.text[:80], self._secrets)!r}); is it an OpenAI-compatible "
+                            "/v1 address?") from None
+                    return raw_completion(data, self.base_url)
             time.sleep(wait)
             attempt += 1
 
 
 def raw_completion(data: dict, where: str) -> RawCompletion:
     """A chat.completion object (a live answer, or the body of a batch result line)."""
-    if not data.get("choices"):
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
         raise BackendError(f"{where}: the endpoint answered with no choices")
-    choice = data["choices"][0]
+    choice = choices[0]
+    if not isinstance(choice.get("message") or {}, dict):
+        raise BackendError(f"{where}: the endpoint's answer is not a chat completion")
     prompt, cached, completion = usage_figures(data)
     return RawCompletion(
         text=(choice.get("message") or {}).get("content") or "",
@@ -142,9 +152,9 @@ def usage_figures(data: dict) -> tuple[int, int, int]:
     """(prompt, cached, completion) tokens, with the cached figure where each engine puts it:
     OpenAI, vLLM and SGLang `usage.prompt_tokens_details.cached_tokens`, DeepSeek
     `usage.prompt_cache_hit_tokens`, llama.cpp's server `timings.cache_n` (or `tokens_cached`)."""
-    usage = data.get("usage") or {}
-    details = usage.get("prompt_tokens_details") or {}
-    timings = data.get("timings") or {}
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    timings = data.get("timings") if isinstance(data.get("timings"), dict) else {}
     cached = (details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens")
               or usage.get("cached_tokens") or timings.get("cache_n") or data.get("tokens_cached")
               or (data.get("meta_info") or {}).get("cached_tokens") or 0)

@@ -200,3 +200,39 @@ def hostile_fetch(lab: Lab) -> None:
         httpd.server_close()
     intact(before, root, ("raw",))
 
+
+
+@attack("an endpoint answering HTML, an empty body, or JSON that is no chat completion")
+def endpoint_garbage(lab: Lab) -> None:
+    bodies = {"/html": b"<html>Please log in to the proxy</html>", "/empty": b"",
+              "/wrong": b'{"choices": "x", "usage": 7}', "/bare": b'{"choices": [{"message": 3}]}'}
+
+    class Garbage(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = bodies[self.path.split("/v1")[0]]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    root = lab.vault()
+    before = snapshot(root, ("raw",))
+    try:
+        for path in bodies:
+            url = f"http://127.0.0.1:{httpd.server_port}{path}/v1"
+            done = lab.kbc(root, "compile", env=lab.env(root, KBC_BASE_URL=url))
+            assert done.returncode != 0 and url in done.stderr, done.stderr
+            assert "a bug in kbc" not in done.stderr, done.stderr
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    intact(before, root, ("raw",))
+    assert lab.kbc(root, "compile").returncode == 0  # the right endpoint: all is built
