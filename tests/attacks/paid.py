@@ -53,7 +53,7 @@ def kill_during_writes(lab: Lab) -> None:
     _kill_then_rerun(lab, WRITE, 0, "vault")
 
 
-@attack("kill -9 during extractions, then a rerun", compile_owned=True)
+@attack("kill -9 during extractions, then a rerun")
 def kill_during_extractions(lab: Lab) -> None:
     _kill_then_rerun(lab, EXTRACT, 2, "vault")
 

@@ -107,7 +107,7 @@ def concurrent_titles(lab: Lab) -> None:
                 raise Lost(f"note {side}{n} was lost to its same-titled twin")
 
 
-@attack("a typo in a raw note's front matter, or non-UTF-8: not a deletion", compile_owned=True)
+@attack("a typo in a raw note's front matter, or non-UTF-8: not a deletion")
 def unreadable_note(lab: Lab) -> None:
     root = lab.vault()
     assert lab.kbc(root, "compile").returncode == 0
@@ -122,7 +122,7 @@ def unreadable_note(lab: Lab) -> None:
         raise Lost(f"pages removed for an unreadable note: {sorted(gone)[:5]}")
 
 
-@attack("renaming a raw note whose concept page a person edited", compile_owned=True)
+@attack("renaming a raw note whose concept page a person edited")
 def rename_with_edit(lab: Lab) -> None:
     root = lab.vault()
     assert lab.kbc(root, "compile").returncode == 0
