@@ -1,0 +1,40 @@
+"""What lands in a page reads right on its own: sentence-safe cuts, no request-local source
+numbers, fixed categories, mentions linked once and never in headings, code or links."""
+from kbc.compile.articles import clean_paragraph
+from kbc.compile.extract import concepts_wanted
+from kbc.compile.names import category
+from kbc.vault.autolink import MentionLinker
+from kbc.vault.text import clip, first_sentence
+
+
+def test_descriptions_never_stop_at_an_abbreviation_or_mid_word():
+    assert first_sentence("Written by Fred B. Schneider et al. in 1990. It is short.") == \
+        "Written by Fred B. Schneider et al. in 1990."
+    assert first_sentence("Systems, e.g. Chubby, use leases. More.") == "Systems, e.g. Chubby, use leases."
+    cut = clip("Consensus " * 40, 60)
+    assert cut.endswith("…") and len(cut) <= 60 and cut[:-1].split()[-1] == "Consensus"
+
+
+def test_request_local_source_numbers_never_reach_a_page():
+    numbered = ["Paxos Made Simple (source)", "Raft consensus (source)"]
+    text = clean_paragraph("According to [1], a value is chosen [2]. Raft differs [1, 2].", numbered, False, [])
+    assert text == "According to [[Paxos Made Simple (source)]], a value is chosen. Raft differs."
+    merged = clean_paragraph("The author recommends leases.", numbered, True, ["Raft consensus (source)"])
+    assert merged == "The author of Raft consensus recommends leases."
+
+
+def test_categories_come_from_one_list_and_longer_sources_are_asked_for_more_concepts():
+    assert category("Algorithms") == "algorithm" and category("mechanism") == "other"
+    assert concepts_wanted(300, 3000) == 8 < concepts_wanted(9000, 3000) <= concepts_wanted(40000, 8000) == 24
+
+
+def test_the_first_mention_is_linked_outside_code_headings_and_links():
+    linker = MentionLinker({"Vector Clock": ["vector clocks"], "Raft Leader": [], "Paxos Leader": ["Leader"],
+                            "Other Leader": ["Leader"]})
+    body = ("# Vector Clock notes\n\nUse `vector clock` here; Vector clocks order events. A vector clock again.\n"
+            "The leader and the Raft leaders.\n\n```\nvector clock\n```\n\n## Sources\n\n- Vector Clock\n")
+    out = linker.link(body, "Dynamo")
+    assert out.startswith("# Vector Clock notes\n")
+    assert "`vector clock`" in out and "[[Vector Clock|Vector clocks]] order events. A vector clock again." in out
+    assert "[[Raft Leader|Raft leaders]]" in out and "The leader and" in out  # "Leader" names two pages
+    assert out.endswith("```\nvector clock\n```\n\n## Sources\n\n- Vector Clock\n")
