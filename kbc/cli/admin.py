@@ -99,7 +99,7 @@ def lint_command(ctx, base_url, model, budget, mend, deep, as_json):
 
 
 @cli.command(name="serve")
-@click.option("--port", default=8000, show_default=True, help="Port to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; only 127.0.0.1 unless you mean to share the wiki.")
 @llm_options

@@ -10,7 +10,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from kbc.errors import KbcError
 from kbc.llm import LLM, BackendError, ItemFailed, Prompt, Request, Templates
@@ -81,8 +81,14 @@ class Ingester:
         source = source.strip()
         if not source:
             return []
-        if urlparse(source).scheme in ("http", "https"):
+        scheme = urlparse(source).scheme
+        if scheme in ("http", "https"):
             return [self._one(source, lambda: self._from_url(source))]
+        if scheme == "file":  # named by the person, so read as the local path it is
+            source = unquote(urlparse(source).path)
+        elif "://" in source:
+            return [IngestResult(source, "failed", error=f"{source}: unsupported URL scheme {scheme}:// "
+                                                         "(kbc fetches http:// and https://)")]
         path = Path(source).expanduser()
         refused = self._refused(path)
         if refused:
@@ -181,6 +187,8 @@ class Ingester:
     def _from_file(self, path: Path, root: Path):
         if not path.exists():
             raise KbcError(f"{path}: no such file or folder")
+        if not path.is_file():
+            raise KbcError(f"{path}: not a regular file (a device, socket or pipe)")
         size = path.stat().st_size
         if size > self.max_bytes:
             raise KbcError(f"{path}: {size:,} bytes, over the {self.max_bytes:,}-byte limit")
