@@ -16,6 +16,7 @@ from kbc.compile.rows import (A_PART_OF_B, B_PART_OF_A, DIFFERENT, RELATED, RELA
 from kbc.llm import Request
 from kbc.llm.prompts import pack
 from kbc.llm.schema import TEXT, array, obj
+from kbc.vault.links import link_key
 from kbc.vault.text import first_sentence
 
 CONSOLIDATE_TEMPLATE = "prompts/consolidate.j2"
@@ -23,6 +24,7 @@ PAIRS_PER_CONCEPT = 6  # candidates per new concept, best first (same names alwa
 MIN_SCORE = 12
 TOKENS_PER_DECISION = 20  # of the answer, to size batches
 DEFINITION_CHARS = 140
+NEAR_DUPLICATE = 85  # names this alike are always put to the model, and lint flags them if never decided
 
 CONSOLIDATE_SCHEMA = obj(
     "concept_decisions",
@@ -32,6 +34,15 @@ CONSOLIDATE_SCHEMA = obj(
 _STOP = {"the", "a", "an", "of", "and", "or", "in", "on", "for", "to", "by", "with", "as", "at", "from",
          "is", "are", "that", "which", "its", "it", "this", "be", "used", "each", "one", "into", "when",
          "where", "than", "can", "their", "how", "what", "not", "all", "any", "such", "also", "so", "do"}
+
+
+def duplicate_label(name: str) -> str:
+    """A name as the near-duplicate rule compares it: case-folded, tokens sorted."""
+    return " ".join(sorted(link_key(name).split()))
+
+
+def near_duplicates(a: list[str], b: list[str]) -> bool:
+    return max(fuzz.ratio(duplicate_label(x), duplicate_label(y)) for x in a for y in b) >= NEAR_DUPLICATE
 
 
 def _words(text: str) -> list[str]:
@@ -77,6 +88,8 @@ def score(x: Profile, y: Profile, weight) -> float:
         value += 100
     if x.initials & y.name_keys or y.initials & x.name_keys:
         value += 90
+    if near_duplicates(x.names, y.names):  # what lint would call a duplicate is always asked
+        value += 100
     value += sum(weight(t) for t in x.tokens & y.tokens)
     if _mentions(y.names, x.definition_text) or _mentions(x.names, y.definition_text):
         value += 30

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from kbc.compile.consolidate import NEAR_DUPLICATE, duplicate_label
 from kbc.compile.sync import decided_page_pairs
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation, refresh_wiki
@@ -19,7 +20,6 @@ from kbc.vault.pages import page_state, read_page, write_page
 
 LIST_PROPERTIES = ("tags", "aliases", "cssclasses")
 TAG = re.compile(r"^[\w/-]*[^\W\d][\w/-]*$")
-DUPLICATE_SCORE = 85  # looser than compile's merge: lint only asks a person to look
 
 
 @dataclass(frozen=True)
@@ -137,14 +137,14 @@ def _duplicates(pages, parsed, decided: set[frozenset]) -> list[Problem]:
     for key, (props, _) in parsed.items():
         if props.get("kind") == "concept":
             for label in [pages[key].stem] + [a for a in props.get("aliases") or [] if isinstance(a, str)]:
-                labels.append(" ".join(sorted(link_key(label).split())))
+                labels.append(duplicate_label(label))
                 owner.append(len(names))
             names.append(pages[key].stem)
     close: set[tuple[int, int]] = set()
     block = 2000
     for start in range(0, len(labels), block):
         scores = process.cdist(labels[start:start + block], labels[start:], scorer=fuzz.ratio,
-                               score_cutoff=DUPLICATE_SCORE, dtype=np.uint8, workers=1)
+                               score_cutoff=NEAR_DUPLICATE, dtype=np.uint8, workers=1)
         for row, col in zip(*np.nonzero(scores)):
             a, b = owner[start + row], owner[start + col]
             if a != b:

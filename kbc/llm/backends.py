@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
