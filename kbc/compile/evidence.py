@@ -28,6 +28,25 @@ def name_pattern(names: list[str], in_compounds: bool = False) -> re.Pattern | N
     return re.compile(rf"(?<![{edge}])(?:" + "|".join(parts) + rf")(?![{edge}])") if parts else None
 
 
+def _fold(word: str) -> str:
+    word = word.casefold()
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[:-len(suffix)]
+    return word
+
+
+_WORDS: dict[str, set[str]] = {}  # source hash -> its words, folded: which sources to search at all
+
+
+def source_words(source: Source) -> set[str]:
+    if source.sha256 not in _WORDS:
+        if len(_WORDS) > 5000:
+            _WORDS.clear()
+        _WORDS[source.sha256] = {_fold(w) for w in re.findall(r"\w+", source.body)}
+    return _WORDS[source.sha256]
+
+
 class Naming:
     """How text names one concept: by its names and aliases, or by a generic name renamed
     away ("Leader") when its qualifier ("Raft") occurs in the same text."""
@@ -36,6 +55,12 @@ class Naming:
         self.names = name_pattern(concept.link_names)
         self.qualified = [(name_pattern([generic]), name_pattern(qualifiers, in_compounds=True))
                           for generic, qualifiers in concept.qualified]
+        # Every way of naming it has a word a source must hold for a regex search to be worth it.
+        self.words = {_fold(w) for n in [*concept.link_names, *(g for g, _ in concept.qualified)]
+                      for w in re.findall(r"\w+", n)[-1:]}
+
+    def may_occur(self, words: set[str]) -> bool:
+        return bool(self.words & words)
 
     def qualifier_in(self, line: str) -> bool:
         return any(qualifier.search(line) and generic.search(line) for generic, qualifier in self.qualified)
@@ -83,7 +108,8 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
     naming = Naming(concept)
     found: list[tuple[int, str, list[Evidence]]] = []
     for source in sources:
-        if source.path in own_sources or source.path not in source_pages:
+        if source.path in own_sources or source.path not in source_pages \
+                or not naming.may_occur(source_words(source)):
             continue
         pattern = naming.finder(source.body)
         if pattern is None or not pattern.search(source.body):
