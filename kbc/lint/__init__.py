@@ -8,6 +8,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from kbc.compile.consolidate import NEAR_DUPLICATE, duplicate_label
+from kbc.compile.plan import is_stale
 from kbc.compile.sync import decided_page_pairs
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation, refresh_wiki
@@ -180,7 +181,7 @@ def _stale_by_version(vault, pages, parsed, expect: Expectations) -> list[Proble
         version = expect.versions.get(props.get("kind"))
         if version is None or "kbc_prompt" not in props:
             continue
-        if props.get("kbc_prompt") != version or props.get("kbc_model") != expect.model:
+        if is_stale(props.get("kbc_prompt"), props.get("kbc_model"), version, expect.model):
             problems.append(Problem("stale-page", pages[key].stem,
                                     "written by another prompt version or model; run `kbc compile --stale`"))
     return problems
