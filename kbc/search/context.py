@@ -18,6 +18,8 @@ from kbc.vault import Vault
 from kbc.vault.links import link_key
 
 PAGE_TOKENS = 1500  # no single page takes more than this; longer pages give their best paragraphs
+PAGES_SHARING = 3  # no page takes more than this fraction of the pages' share ...
+MIN_PAGE_ROOM = 300  # ... unless that is under this many tokens
 MAX_PAGES = 8  # a careful reader opens a handful of pages, not a tenth of the wiki
 RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not worth reading
 MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
@@ -164,12 +166,14 @@ class Retriever:
         ranked = sorted(evidence, key=lambda k: (-scores[k], evidence[k].name))
         if not ranked:
             return pack
-        floor = scores[ranked[0]] * RELEVANCE_FLOOR
+        floor = RELEVANCE_FLOOR  # scores are shares of the best match, before bonuses
         relevant = [k for k in ranked if scores[k] >= floor][:MAX_PAGES]
         chosen: list[PackedPage] = []
         spent = 0
         for key in relevant:
-            room = min(PAGE_TOKENS, int(budget * page_share) - spent - BLOCK_OVERHEAD)
+            # A fair share each, so one long page cannot crowd out the others the question needs.
+            share = max(int(budget * page_share) // PAGES_SHARING, MIN_PAGE_ROOM)
+            room = min(PAGE_TOKENS, share, int(budget * page_share) - spent - BLOCK_OVERHEAD)
             page = self._packed(evidence[key], scores[key], room, terms, count_tokens)
             if page is not None:
                 chosen.append(page)

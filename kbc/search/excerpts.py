@@ -10,7 +10,7 @@ from kbc.search.pageinfo import PageCache
 
 PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a full match
 SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
-UNCITED = 0.8  # a line no chosen page cites: its match counts this much
+UNCITED = 0.5  # a line no chosen page cites: its match counts this much
 MIN_SCORE = 0.3  # below this a sentence is not evidence worth its tokens
 MIN_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
