@@ -7,6 +7,8 @@ PYTHON := $(VENV)/bin/python
 KBC    := $(VENV)/bin/kbc
 # llama.cpp's default -march=native build crashes on these CPUs (AMX): build portable code.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
+# Build llama.cpp with every core (CMake builds one file at a time by default).
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
 .PHONY: install browser demo test test-fast test-slow clean
 
