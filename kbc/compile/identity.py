@@ -167,11 +167,21 @@ def _name(members: list[Member], renames, same_names, previous: Concept | None) 
     return members[0].name
 
 
+# A name ending in one of these says what kind of thing it is; text often names it without:
+# "the state machine" for the State Machine Approach.
+KIND_WORDS = {"approach", "problem", "method", "technique", "mechanism", "scheme", "strategy",
+              "principle", "protocol", "algorithm"}
+
+
 def _bare_names(concept: Concept) -> None:
     """Text says "Distributed Consensus", not "Distributed Consensus (problem)": a name's
     part before its parenthesis is a name too if it has two words or more, else ("Load
-    (consistent hashing)") it counts only next to what the parenthesis says."""
+    (consistent hashing)") it counts only next to what the parenthesis says. So is a name
+    of three words or more without a last word that names its kind."""
     for name in list(concept.link_names):
+        words = name.split()
+        if len(words) >= 3 and words[-1].casefold() in KIND_WORDS and "(" not in name:
+            concept.link_names.append(" ".join(words[:-1]))
         bare, _, inside = name.partition(" (")
         inside = inside.rstrip(")").strip()
         if not inside or not bare.strip():
