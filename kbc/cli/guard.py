@@ -5,7 +5,6 @@ Imports stay light (click only): `kbc --help` and `kbc search` must start at onc
 """
 from __future__ import annotations
 
-import sys
 import traceback
 from pathlib import Path
 

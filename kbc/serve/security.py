@@ -15,7 +15,6 @@ import ipaddress
 import json
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from kbc.llm.prompts import package_template_dir
 

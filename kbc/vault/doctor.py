@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.vault import Vault
-from kbc.vault.db import open_db
 from kbc.vault.files import walk_files
 from kbc.vault.frontmatter import FrontMatterError, split
 
