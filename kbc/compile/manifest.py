@@ -27,7 +27,7 @@ class Manifest:
         """A source's extraction replaces its members and claims; members named the same
         way as before keep their concept and their consolidation history."""
         with self.lock, self.db.conn:
-            old = {m.id: m for m in self.members() if m.source_path == row.path}
+            old = {m.id: m for m in self.members(row.path)}
             seq = self._next_seq()
             for offset, member in enumerate(members):
                 if member.id in old:
@@ -68,9 +68,10 @@ class Manifest:
 
     # -- members and claims -----------------------------------------------------------------
 
-    def members(self) -> list[Member]:
+    def members(self, source_path: str | None = None) -> list[Member]:
+        where, args = (" where source_path = ?", [source_path]) if source_path else ("", [])
         with self.lock:
-            rows = list(self.db.query("select * from members order by seq, id"))
+            rows = list(self.db.query(f"select * from members{where} order by seq, id", args))
         return [Member(**{**r, "aliases": json.loads(r["aliases"] or "[]"), "considered": bool(r["considered"])})
                 for r in rows]
 
