@@ -165,13 +165,15 @@ class Compiler:
 
     def _write_summaries(self, identity) -> None:
         by_path = {s.path: s for s in self.sources}
-        members = self.manifest.members()
+        members: dict[str, list] = {}
+        for member in self.manifest.members():
+            members.setdefault(member.source_path, []).append(member)
         for path, row in self.manifest.sources().items():
             if path not in by_path:
                 continue
             data = json.loads(row.extraction)
-            concepts = [(identity.concepts[identity.member_key[m.id]].page, m.definition) for m in members
-                        if m.source_path == path and identity.member_key.get(m.id) in identity.concepts]
+            concepts = [(identity.concepts[identity.member_key[m.id]].page, m.definition)
+                        for m in members.get(path, []) if identity.member_key.get(m.id) in identity.concepts]
             write_summary(self.vault, by_path[path], data.get("title") or row.title,
                           self.vault.root / row.summary_page, data, concepts, row.prompt_version, row.model,
                           self.report, extracted=path in self.extracted)
