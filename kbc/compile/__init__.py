@@ -190,7 +190,9 @@ class Compiler:
     # -- articles ---------------------------------------------------------------------------
 
     def _jobs(self, identity):
-        claims = self.manifest.claims()
+        claims: dict[str, list] = {}
+        for claim in self.manifest.claims():
+            claims.setdefault(claim.member, []).append(claim)
         pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
         evidence = {key: material(c, claims, pages, self.sources) for key, c in identity.concepts.items()}
         graph = build_graph(identity.concepts, evidence, self.consolidator.relations(identity),

@@ -39,11 +39,15 @@ def _fold(word: str) -> str:
 _WORDS: dict[str, set[str]] = {}  # source hash -> its words, folded: which sources to search at all
 
 
+def text_words(text: str) -> set[str]:
+    return {_fold(w) for w in re.findall(r"\w+", text)}
+
+
 def source_words(source: Source) -> set[str]:
     if source.sha256 not in _WORDS:
         if len(_WORDS) > 5000:
             _WORDS.clear()
-        _WORDS[source.sha256] = {_fold(w) for w in re.findall(r"\w+", source.body)}
+        _WORDS[source.sha256] = text_words(source.body)
     return _WORDS[source.sha256]
 
 
@@ -138,8 +142,10 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
     return [e for _, _, evidence in found[:MENTION_SOURCES] for e in evidence]
 
 
-def material(concept: Concept, claims: list[Claim], source_pages: dict[str, str],
+def material(concept: Concept, claims: dict[str, list[Claim]], source_pages: dict[str, str],
              sources: list[Source]) -> list[Evidence]:
-    own = [c for c in claims if c.member in set(concept.members)]
+    """`claims`: by member id."""
+    own = [c for member in concept.members for c in claims.get(member, [])]
+    own.sort(key=lambda c: c.source_path)  # as before: by source, in the order extracted
     evidence = [Evidence(source_pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own]
     return evidence + mentions(concept, sources, source_pages, {c.source_path for c in own})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kbc.compile.evidence import Naming
+from kbc.compile.evidence import Naming, text_words
 from kbc.compile.rows import Concept, Evidence
 
 MAX_RELATED = 10
@@ -59,8 +59,9 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
     namings = {k: Naming(c) for k, c in concepts.items()}
     for key, items in evidence.items():
         text = " ".join(e.text for e in items)
+        words = text_words(text)
         for other, naming in namings.items():
-            pattern = naming.finder(text) if other != key else None
+            pattern = naming.finder(text) if other != key and naming.may_occur(words) else None
             if pattern is not None and pattern.search(text):
                 graph.add(key, other, "mentions", 3)
                 graph.add(other, key, "mentioned by", 2)
