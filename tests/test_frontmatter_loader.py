@@ -26,3 +26,16 @@ def test_aliases_and_deep_nesting_still_meet_the_checked_loader():
     assert frontmatter._loader_for(deep) is frontmatter._Loader
     with pytest.raises(FrontMatterError):
         split(f"---\n{deep}---\n")
+
+
+def test_the_fast_dumper_writes_the_bytes_the_python_one_did():
+    import datetime as dt
+
+    props = {"title": "Ünïcode: «quotes» 'single' \"double\" #hash", "aliases": ["- dash", "a: colon", "[[Link]]"],
+             "created": dt.date(2026, 11, 30), "empty": "", "number_like": "0123", "yes": "yes", "none": None,
+             "multi": "line one\nline two", "tags": ["concept"], "kbc_hash": "p" + "0" * 64, "count": 3}
+    python = yaml.dump(props, Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True, width=10_000,
+                       default_flow_style=False)
+    assert yaml.dump(props, Dumper=frontmatter._DUMPER, sort_keys=False, allow_unicode=True, width=10_000,
+                     default_flow_style=False) == python
+    assert frontmatter.render(props, "Body\n").startswith(f"---\n{python}---\n")
