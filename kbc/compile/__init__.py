@@ -253,9 +253,11 @@ class Compiler:
                                         f"the material ({replaced[0]}); wrote their claims instead "
                                         "(`kbc compile --stale` retries)")
             version = CLAIMS_VERSION
+        # A name a file cannot carry ("Q/A Template" is the page "Q A Template") stays findable.
+        own_name = [concept.name] if concept.name != concept.page and "(" not in concept.page else []
         props = {
             "title": concept.name,
-            "aliases": concept.aliases,
+            "aliases": own_name + concept.aliases,
             "kind": "concept",
             "category": concept.category or "other",
             "description": concept.definition,
