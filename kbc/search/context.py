@@ -25,7 +25,7 @@ RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not 
 MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
 NAMED_BONUS = 0.5  # the question names the page (its title or an alias)
 LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own score
-PAGE_SHARE = 0.3  # of the budget for pages; the rest (and what pages leave) for cited source lines
+PAGE_SHARE = 0.1  # of the budget for pages; the rest (and what pages leave) for cited source lines
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
 
@@ -170,10 +170,12 @@ class Retriever:
         relevant = [k for k in ranked if scores[k] >= floor][:MAX_PAGES]
         chosen: list[PackedPage] = []
         spent = 0
+        # Pages are summaries here; the source sentences carry the facts (and cost less per fact).
+        pages_room = min(max(int(budget * page_share), MIN_PAGE_ROOM), budget)
         for key in relevant:
             # A fair share each, so one long page cannot crowd out the others the question needs.
-            share = max(int(budget * page_share) // PAGES_SHARING, MIN_PAGE_ROOM)
-            room = min(PAGE_TOKENS, share, int(budget * page_share) - spent - BLOCK_OVERHEAD)
+            share = max(pages_room // PAGES_SHARING, MIN_PAGE_ROOM)
+            room = min(PAGE_TOKENS, share, pages_room - spent - BLOCK_OVERHEAD)
             page = self._packed(evidence[key], scores[key], room, terms, count_tokens)
             if page is not None:
                 chosen.append(page)
@@ -264,13 +266,7 @@ class Retriever:
             return 0
         top = max((score for score, _ in relevant), default=1.0) or 1.0
         cited_by = [(score / top, info.cited, _content(info.body)) for score, info in relevant if info.cited]
-        total = sum(terms.values())
-
-        def match(text: str) -> float:
-            present = set(_tokens(text))
-            return sum(w for t, w in terms.items() if t in present) / total
-
-        sentences = pick(candidate_sentences(self.pages, cited_by, match, _content), budget, count_tokens,
+        sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content), budget, count_tokens,
                          "\n".join(p.text for p in chosen))
         by_key = {link_key(p.name): p for p in chosen}
         spent = 0
@@ -283,7 +279,7 @@ class Retriever:
                 chosen.append(page)
                 spent += count_tokens(page.header()) + 2
             page.note = (self.pages.note_lines(source.note) or ("",))[0]
-            page.excerpts = [Excerpt(str(number), text) for number, text in lines]
+            page.excerpts = [Excerpt(label, text) for label, text in lines]
             spent += sum(count_tokens(text) + 6 for _, text in lines)
         return spent
 

@@ -1,5 +1,6 @@
-"""The source sentences behind the chosen pages: the lines each page cites, read sentence by
-sentence, ranked by the question's words and by how much the citing page matters."""
+"""The source sentences behind the chosen pages: the notes the relevant pages cite, read
+sentence by sentence (a sentence may run over wrapped lines), ranked by BM25 against the
+question, by the pages citing their lines and by how much of them those pages restate."""
 from __future__ import annotations
 
 import math
@@ -10,57 +11,125 @@ from kbc.search.pageinfo import PageCache
 
 PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a full match
 SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
-UNCITED = 0.5  # a line no chosen page cites: its match counts this much
+NEAR = 0.5  # an uncited sentence next to a cited one (a claim's context) gets this share of its score
+NEAR_LINES = 1  # ... when within this many non-blank lines
 MIN_SCORE = 0.3  # below this a sentence is not evidence worth its tokens
 MIN_WORDS = 4
+K1, B = 1.2, 0.75  # BM25's usual constants
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
 @dataclass
 class Sentence:
     source: str  # link key of the source page whose note holds it
-    line: int
-    position: int  # order within the line
+    line: int  # first line
+    end: int  # last line (a sentence wrapped over lines)
+    position: int  # order within its paragraph
     text: str
-    score: float
+    score: float = 0.0
 
 
 def split_sentences(line: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip()]
 
 
-def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], match,
-                        words) -> list[Sentence]:
+def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
+    """A note's sentences, each with the lines it spans: a paragraph's lines are read as one text."""
+    out: list[Sentence] = []
+    paragraph: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        text, starts = "", []
+        for number, line in paragraph:
+            starts.append((len(text), number))
+            text += line.strip() + " "
+        cursor = 0
+        for position, sentence in enumerate(split_sentences(text)):
+            begin = text.index(sentence, cursor)
+            cursor = begin + len(sentence)
+            first = max(n for at, n in starts if at <= begin)
+            last = max(n for at, n in starts if at < cursor)
+            if len(sentence.split()) >= MIN_WORDS:
+                out.append(Sentence(source_key, first, last, position, sentence))
+        paragraph.clear()
+
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith(("#", "<!--", "![")):
+            paragraph.append((number, line))
+        elif paragraph:
+            flush()
+    if paragraph:
+        flush()
+    return out
+
+
+def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],
+                        tokens, words) -> list[Sentence]:
     """`cited_by`: (relative score of the citing page, its {source key: line ranges}, the words
-    of its text). `match(text)`: the weighted share of the question's words in text (0..1);
-    `words(text)`: its content words. A cited sentence gains by the page citing it and by how
-    much of it that page restates: the evidence for what the relevant pages say."""
+    of its text). `terms`: the question's stems and their weights; `tokens(text)`: its stems;
+    `words(text)`: its content words. Scored: BM25 share of the best match, plus the best citing
+    page's vote (its score, more when it restates the sentence); an uncited sentence next to a
+    cited one gets part of that vote (a claim's line often needs its neighbour)."""
     citers: dict[tuple[str, int], list[tuple[float, set[str]]]] = {}
     for weight, cited, page_words in cited_by:
         for source_key, ranges in cited.items():
             for low, high in ranges:
                 for number in range(low, high + 1):
                     citers.setdefault((source_key, number), []).append((min(weight, 1.0), page_words))
-    raw = []
+    sentences: list[Sentence] = []
     for source_key in sorted({key for key, _ in citers}):
         source = cache.get(source_key)
         note = cache.note_lines(source.note) if source and source.note else None
-        for number, line in enumerate(note[1] if note else [], start=1):
-            for position, sentence in enumerate(split_sentences(line)):
-                if len(sentence.split()) >= MIN_WORDS:
-                    raw.append((source_key, number, position, sentence, words(sentence)))
-    rarity = _rarity([w for *_, found in raw for w in found], len(raw))
+        if note:
+            sentences.extend(note_sentences(source_key, note[1]))
+    if not sentences:
+        return []
+    stems = [tokens(s.text) for s in sentences]
+    found = [words(s.text) for s in sentences]
+    lexical = _bm25(stems, terms)
+    rarity = _rarity([w for f in found for w in f], len(sentences))
+    votes = []
+    for sentence, present in zip(sentences, found):
+        pages = [p for n in range(sentence.line, sentence.end + 1) for p in citers.get((sentence.source, n), [])]
+        total = sum(rarity[w] for w in present) or 1.0
+        votes.append(max((weight * (PAGE_PRIOR + SUPPORT * sum(rarity[w] for w in present & page) / total)
+                          for weight, page in pages), default=0.0))
+    near = _near(sentences, votes)
+    for index, sentence in enumerate(sentences):
+        # A neighbour that shares no word with the question is another claim's context, not this one's.
+        sentence.score = lexical[index] + (votes[index] or (NEAR * near[index] if lexical[index] else 0.0))
+    return sentences
+
+
+def _bm25(documents: list[list[str]], terms: dict[str, float]) -> list[float]:
+    """Each document's BM25 against the weighted terms, as a share of the best document's."""
+    count = len(documents)
+    average = sum(map(len, documents)) / count or 1.0
+    df = {t: sum(1 for d in documents if t in d) for t in terms}
+    scores = []
+    for document in documents:
+        tf: dict[str, int] = {}
+        for word in document:
+            if word in terms:
+                tf[word] = tf.get(word, 0) + 1
+        scale = K1 * (1 - B + B * len(document) / average)
+        scores.append(sum(terms[t] * math.log(1 + (count - df[t] + 0.5) / (df[t] + 0.5)) * n * (K1 + 1) / (n + scale)
+                          for t, n in tf.items()))
+    best = max(scores) or 1.0
+    return [s / best for s in scores]
+
+
+def _near(sentences: list[Sentence], votes: list[float]) -> list[float]:
+    """For each sentence, the best vote of a cited sentence within NEAR_LINES of it in its note."""
+    by_line: dict[tuple[str, int], float] = {}
+    for sentence, vote in zip(sentences, votes):
+        for number in range(sentence.line, sentence.end + 1):
+            key = (sentence.source, number)
+            by_line[key] = max(by_line.get(key, 0.0), vote)
     out = []
-    for source_key, number, position, sentence, found in raw:
-        score = match(sentence)
-        pages = citers.get((source_key, number))
-        if pages is None:  # a line no relevant page cites counts only by what it says
-            score *= UNCITED
-        else:
-            total = sum(rarity[w] for w in found) or 1.0
-            score += max(weight * (PAGE_PRIOR + SUPPORT * sum(rarity[w] for w in found & page) / total)
-                         for weight, page in pages)
-        out.append(Sentence(source_key, number, position, sentence, score))
+    for sentence in sentences:
+        around = range(sentence.line - NEAR_LINES, sentence.end + NEAR_LINES + 1)
+        out.append(max((by_line.get((sentence.source, n), 0.0) for n in around), default=0.0))
     return out
 
 
@@ -88,18 +157,19 @@ def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> 
     return sorted(chosen, key=lambda s: (s.source, s.line, s.position))
 
 
-def grouped(sentences: list[Sentence]) -> dict[str, list[tuple[int, str]]]:
-    """source key -> [(line, its chosen sentences joined, '…' where some were left out)]."""
-    out: dict[str, list[tuple[int, str]]] = {}
+def grouped(sentences: list[Sentence]) -> dict[str, list[tuple[str, str]]]:
+    """source key -> [(its lines "3" or "3-4", the chosen sentences there joined, '…' where some
+    were left out)]: sentences sharing a line are one excerpt."""
+    out: dict[str, list[tuple[str, str, int, int]]] = {}
     for sentence in sentences:
         lines = out.setdefault(sentence.source, [])
-        if lines and lines[-1][0] == sentence.line:
-            lines[-1] = (sentence.line, lines[-1][1] + " … " + sentence.text)
+        if lines and lines[-1][3] >= sentence.line:
+            label, text, first, last = lines[-1]
+            lines[-1] = ("", text + " … " + sentence.text, first, max(last, sentence.end))
         else:
-            lines.append((sentence.line, sentence.text))
-    return out
+            lines.append(("", sentence.text, sentence.line, sentence.end))
+    return {key: [(f"{a}" if a == b else f"{a}-{b}", text) for _, text, a, b in lines] for key, lines in out.items()}
 
 
 def _plain(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
-
