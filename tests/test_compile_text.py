@@ -38,3 +38,23 @@ def test_the_first_mention_is_linked_outside_code_headings_and_links():
     assert "`vector clock`" in out and "[[Vector Clock|Vector clocks]] order events. A vector clock again." in out
     assert "[[Raft Leader|Raft leaders]]" in out and "The leader and" in out  # "Leader" names two pages
     assert out.endswith("```\nvector clock\n```\n\n## Sources\n\n- Vector Clock\n")
+
+
+def test_other_sources_count_as_evidence_only_where_they_name_the_concept():
+    from kbc.compile.evidence import mentions
+    from kbc.compile.identity import _bare_names, qualifiers
+    from kbc.compile.rows import Concept
+    from kbc.compile.sources import Source
+
+    leader = Concept("raft leader", "Raft Leader", [], "", "role", "Raft Leader",
+                     link_names=["Raft Leader"], qualified=[("Leader", qualifiers("Raft Leader", "Leader"))])
+    approach = Concept("sma", "State Machine Approach", [], "", "technique", "State Machine Approach",
+                       link_names=["State Machine Approach"])
+    _bare_names(approach)
+    notes = [Source("raw/a.md", "A", "Intro.\nA leader elected by Raft holds a lease.\n", "1"),
+             Source("raw/b.md", "B", "The leader of the orchestra bowed.\nA second leader.\n", "2"),
+             Source("raw/c.md", "C", "Each replica runs a replicated state machine.\n", "3")]
+    pages = {"raw/a.md": "A (source)", "raw/b.md": "B (source)", "raw/c.md": "C (source)"}
+    found = mentions(leader, notes, pages, set())
+    assert [(e.source_page, e.lines) for e in found] == [("A (source)", "2")]  # "leader" next to "Raft" only
+    assert [e.source_page for e in mentions(approach, notes, pages, set())] == ["C (source)"]
