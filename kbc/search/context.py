@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from kbc.search import Searcher
+from kbc.search.claims import claim_lines
 from kbc.search.excerpts import candidate_sentences, grouped, pick
 from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
 from kbc.vault import Vault
@@ -266,7 +267,10 @@ class Retriever:
             return 0
         top = max((score for score, _ in relevant), default=1.0) or 1.0
         cited_by = [(score / top, info.cited, _content(info.body)) for score, info in relevant if info.cited]
-        sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content), budget, count_tokens,
+        def claims(notes: dict[str, str]) -> dict:
+            return claim_lines(self.vault, {link_key(note): key for key, note in notes.items()}, terms, _tokens)
+
+        sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content, claims), budget, count_tokens,
                          "\n".join(p.text for p in chosen))
         by_key = {link_key(p.name): p for p in chosen}
         spent = 0

@@ -13,6 +13,8 @@ PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a
 SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
 NEAR = 0.5  # an uncited sentence next to a cited one (a claim's context) gets this share of its score
 NEAR_LINES = 1  # ... when within this many non-blank lines
+LEXICAL = 0.7  # the question's words count a little less than the pages' votes: facts are worded otherwise
+CLAIM = 1.0  # a line's best matching claim adds this share of a full match
 MIN_SCORE = 0.3  # below this a sentence is not evidence worth its tokens
 MIN_WORDS = 4
 K1, B = 1.2, 0.75  # BM25's usual constants
@@ -64,7 +66,7 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
 
 
 def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],
-                        tokens, words) -> list[Sentence]:
+                        tokens, words, claims=None) -> list[Sentence]:
     """`cited_by`: (relative score of the citing page, its {source key: line ranges}, the words
     of its text). `terms`: the question's stems and their weights; `tokens(text)`: its stems;
     `words(text)`: its content words. Scored: BM25 share of the best match, plus the best citing
@@ -86,7 +88,7 @@ def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[
         return []
     stems = [tokens(s.text) for s in sentences]
     found = [words(s.text) for s in sentences]
-    lexical = _bm25(stems, terms)
+    lexical = bm25(stems, terms)
     rarity = _rarity([w for f in found for w in f], len(sentences))
     votes = []
     for sentence, present in zip(sentences, found):
@@ -94,14 +96,20 @@ def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[
         total = sum(rarity[w] for w in present) or 1.0
         votes.append(max((weight * (PAGE_PRIOR + SUPPORT * sum(rarity[w] for w in present & page) / total)
                           for weight, page in pages), default=0.0))
+    if claims is not None:
+        # Lines whose claims match the question (in the wiki's words) count like matching text.
+        found_claims = claims({key: cache.get(key).note for key in sorted({s.source for s in sentences})})
+        for index, sentence in enumerate(sentences):
+            lexical[index] += CLAIM * max((found_claims.get((sentence.source, n), 0.0)
+                                           for n in range(sentence.line, sentence.end + 1)), default=0.0)
     near = _near(sentences, votes)
     for index, sentence in enumerate(sentences):
         # A neighbour that shares no word with the question is another claim's context, not this one's.
-        sentence.score = lexical[index] + (votes[index] or (NEAR * near[index] if lexical[index] else 0.0))
+        sentence.score = LEXICAL * lexical[index] + (votes[index] or (NEAR * near[index] if lexical[index] else 0.0))
     return sentences
 
 
-def _bm25(documents: list[list[str]], terms: dict[str, float]) -> list[float]:
+def bm25(documents: list[list[str]], terms: dict[str, float]) -> list[float]:
     """Each document's BM25 against the weighted terms, as a share of the best document's."""
     count = len(documents)
     average = sum(map(len, documents)) / count or 1.0
