@@ -26,7 +26,7 @@ RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not 
 MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
 NAMED_BONUS = 0.5  # the question names the page (its title or an alias)
 LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own score
-PAGE_SHARE = 0.1  # of the budget for pages; the rest (and what pages leave) for cited source lines
+PAGE_SHARE = 0.05 # of the budget for pages; the rest (and what pages leave) for cited source lines
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
 
