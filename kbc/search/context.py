@@ -1,7 +1,9 @@
 """Context packs: what a careful researcher reads to answer a question, within a token budget.
 
-The pages that best match (whole, when they fit), the concepts they link that the question
-names, and the lines of the sources they cite that bear on the question. Knowledge pages only:
+The pages that best match (a small share of the budget: their opening and best paragraphs, with
+their links and citations), the concepts they link that the question names, and most of the
+budget for the source sentences behind them: the lines those pages and their claims rest on,
+ranked by BM25 and the pages' votes (kbc.search.excerpts, kbc.search.claims). Knowledge pages only:
 saved answers and outputs are listed as "see also", never given as evidence. The same wiki and
 question give the same bytes (stable order), so prompts built from a pack stay cached.
 """
@@ -26,7 +28,7 @@ RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not 
 MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
 NAMED_BONUS = 0.5  # the question names the page (its title or an alias)
 LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own score
-PAGE_SHARE = 0.05 # of the budget for pages; the rest (and what pages leave) for cited source lines
+PAGE_SHARE = 0.05  # of the budget for pages (at least MIN_PAGE_ROOM); the rest for cited source sentences
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
 

@@ -11,11 +11,11 @@ from kbc.search.pageinfo import PageCache
 
 PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a full match
 SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
-NEAR = 0.5  # an uncited sentence next to a cited one (a claim's context) gets this share of its score
-NEAR_LINES = 1  # ... when within this many non-blank lines
+NEAR = 0.8  # an uncited sentence next to a cited one (a claim's context) gets this share of its score
+NEAR_LINES = 1  # ... when within this many lines of it (a wrapped note's next line)
 LEXICAL = 0.7  # the question's words count a little less than the pages' votes: facts are worded otherwise
 CLAIM = 1.0  # a line's best matching claim adds this share of a full match
-MIN_SCORE = 0.3  # below this a sentence is not evidence worth its tokens
+MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 MIN_WORDS = 4
 K1, B = 1.2, 0.75  # BM25's usual constants
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
