@@ -243,7 +243,8 @@ def decided_pairs(decisions: list[Decision], member_key: dict[str, str]) -> set[
 
 
 def relations(decisions: list[Decision], member_key: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(child or a, parent or b, relation) between current concept keys, for the graph."""
+    """(child or a, parent or b, relation) between current concept keys, for the graph;
+    "different" pairs are kept off each other's Related lists."""
     out = []
     for d in decisions:
         a, b = member_key.get(d.a), member_key.get(d.b)
@@ -255,4 +256,6 @@ def relations(decisions: list[Decision], member_key: dict[str, str]) -> list[tup
             out.append((b, a, "part_of"))
         elif d.relation == RELATED:
             out.append((a, b, "related"))
+        elif d.relation == DIFFERENT:
+            out.append((a, b, "different"))
     return out

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from kbc.compile.evidence import Naming, text_words
 from kbc.compile.rows import Concept, Evidence
 
-MAX_RELATED = 10
+MAX_RELATED = 8
 KEEPS_LINKED = "nearest"  # the edge that gives a concept nothing else links its one incoming link
 _RANK = {"part of": 5, "has part": 4, "related": 3, "mentions": 2, "mentioned by": 1}
 
@@ -23,10 +23,11 @@ class Edge:
 @dataclass
 class Graph:
     edges: dict[str, list[Edge]] = field(default_factory=dict)
+    apart: set[frozenset] = field(default_factory=set)  # pairs consolidation judged different
 
     def add(self, a: str, b: str, why: str, weight: float) -> None:
         """Evidence adds up: two shared sources and a co-mention outweigh one shared source."""
-        if a == b:
+        if a == b or frozenset((a, b)) in self.apart:
             return
         mine = self.edges.setdefault(a, [])
         for edge in mine:
@@ -45,11 +46,13 @@ class Graph:
 
 def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
                 decided: list[tuple[str, str, str]], similar) -> Graph:
-    """`decided`: (a, b, "part_of" | "related") with a part of b; `similar(a)`: the concept
-    nearest to a by names and definitions, for a concept nothing else connects."""
-    graph = Graph()
+    """`decided`: (a, b, "part_of" | "related" | "different") with a part of b; `similar(a, apart)`:
+    the concept nearest to a by names and definitions (none of `apart`), for a concept nothing
+    else connects. A pair also decided related or part of is not kept apart."""
+    linked = {frozenset((a, b)) for a, b, relation in decided if relation != "different"}
+    graph = Graph(apart={frozenset((a, b)) for a, b, relation in decided if relation == "different"} - linked)
     for a, b, relation in decided:
-        if a in concepts and b in concepts:
+        if a in concepts and b in concepts and relation != "different":
             if relation == "part_of":
                 graph.add(a, b, "part of", 5)
                 graph.add(b, a, "has part", 4)
@@ -65,25 +68,42 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
             if pattern is not None and pattern.search(text):
                 graph.add(key, other, "mentions", 3)
                 graph.add(other, key, "mentioned by", 2)
-    by_source: dict[str, set[str]] = {}
+    by_source: dict[str, dict[str, list[int]]] = {}
     for key, items in evidence.items():
         for e in items:
-            by_source.setdefault(e.source_page, set()).add(key)
+            by_source.setdefault(e.source_page, {}).setdefault(key, []).extend(cited_lines(e.lines))
     for keys in by_source.values():
-        for a in keys:
-            for b in keys:
-                graph.add(a, b, "same source", 1)
+        for a, lines_a in keys.items():
+            for b, lines_b in keys.items():
+                graph.add(a, b, "same source", 1 + nearness(lines_a, lines_b))
     # No concept without a link from another concept page: its strongest neighbour, or the
     # nearest concept by name and definition, links it.
     inbound = {e.other for k in graph.edges for e in graph.related(k)}
     for key in sorted(concepts):
         if key not in inbound and len(concepts) > 1:
             own = graph.related(key, 1)
-            other = own[0].other if own else similar(key)
+            other = own[0].other if own else similar(key, {k for pair in graph.apart if key in pair for k in pair})
             if other:
                 graph.edges.setdefault(other, []).append(Edge(key, KEEPS_LINKED, 0))
                 graph.add(key, other, KEEPS_LINKED, 0)
     return graph
+
+
+def cited_lines(lines: str) -> list[int]:
+    """ "3-5, 9" -> [3, 4, 5, 9]."""
+    out = []
+    for first, last in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", lines):
+        out.extend(range(int(first), int(last or first) + 1) if int(last or first) - int(first) < 200 else [int(first)])
+    return out
+
+
+def nearness(a: list[int], b: list[int]) -> float:
+    """Under 1: how close two concepts' cited lines lie in one source (one passage discusses both)."""
+    if not a or not b:
+        return 0.0
+    ordered_b = sorted(set(b))
+    gap = min(min(abs(x - y) for y in ordered_b) for x in set(a))
+    return 0.9 / (1 + gap / 3)
 
 
 def related_section(graph: Graph, key: str, concepts: dict[str, Concept]) -> str:

@@ -153,10 +153,10 @@ class Consolidator:
     def nearest(self, identity: Identity):
         concepts = identity.concepts
 
-        def similar(key: str) -> str | None:
+        def similar(key: str, apart: set[str]) -> str | None:
             mine = concepts[key]
             best = max(((fuzz.token_set_ratio(f"{mine.name} {mine.definition}", f"{c.name} {c.definition}"), k)
-                        for k, c in concepts.items() if k != key), default=None)
+                        for k, c in concepts.items() if k != key and k not in apart), default=None)
             return best[1] if best else None
 
         return similar

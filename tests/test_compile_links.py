@@ -1,0 +1,56 @@
+"""Compile's graph and page text against the scripted server: what `## Related` lists, where
+links go, how citations read (issue 11, found by a real model's relay on news pages)."""
+import re
+
+from tests.test_consolidate import Model, compile_with, props_of
+
+STORY = ("Ann Lee scored twice for the Reds on Sunday.\n"
+         "Ben Lee, her brother, watched from the stands.\n"
+         "The Reds Club sold out its stadium for the match.\n")
+STORY_CONCEPTS = [("Ann Lee", "A forward who scored twice for the Reds.", 1),
+                  ("Ben Lee", "The brother of Ann Lee, a spectator.", 2),
+                  ("Reds Club", "The football club whose stadium sold out.", 3)]
+
+
+class StoryModel(Model):
+    """Extracts STORY_CONCEPTS from the note "Match report"; every pair asked is different."""
+
+    def __init__(self, concepts=STORY_CONCEPTS, decide=None):
+        super().__init__(decide)
+        self.concepts = concepts
+        self.related_lists: dict[str, str] = {}
+
+    def answer_source_extraction(self, prompt, body):
+        lines = prompt.split('Source "Match report":', 1)[1].strip().split("\n")
+        return {"title": "Match report", "summary": "A match report.", "concepts": [
+            {"name": name, "aliases": [], "category": "person", "definition": definition,
+             "claims": [{"text": lines[line - 1].split("| ", 1)[1], "lines": str(line)}]}
+            for name, definition, line in self.concepts]}
+
+    def answer_concept_articles(self, prompt, body):
+        for block in re.split(r"^## ", prompt, flags=re.M)[1:]:
+            related = re.search(r"^Related pages: (.+)$", block, re.M)
+            self.related_lists[block.split("\n", 1)[0]] = related.group(1) if related else ""
+        return super().answer_concept_articles(prompt, body)
+
+
+def story_vault(vault_dir, text=STORY, front="title: Match report"):
+    (vault_dir / "raw" / "Match report.md").write_text(f"---\n{front}\n---\n{text}")
+    return vault_dir
+
+
+def related_of(body):
+    section = body.split("## Related\n", 1)[1].split("\n## ", 1)[0] if "## Related\n" in body else ""
+    return re.findall(r"\[\[([^\]|]+)", section)
+
+
+def test_a_pair_judged_different_is_not_related_though_it_shares_a_source(vault_dir):
+    model = StoryModel(decide=lambda a, b: "related" if "Reds Club" in (a, b) else "different")
+    vault, _, _ = compile_with(story_vault(vault_dir), model)
+    assert ("Ann Lee", "Ben Lee") in model.asked or ("Ben Lee", "Ann Lee") in model.asked
+    _, ann = props_of(vault, "Ann Lee")
+    _, ben = props_of(vault, "Ben Lee")
+    assert "Ben Lee" not in related_of(ann) and "Ann Lee" not in related_of(ben)
+    assert "Reds Club" in related_of(ann) and "Reds Club" in model.related_lists["Ben Lee"]
+    assert "Ben Lee" not in model.related_lists.get("Ann Lee", "")
+    assert "Ann Lee" not in model.related_lists.get("Ben Lee", "")
