@@ -1,0 +1,41 @@
+"""A no-change rerun sends nothing and rewrites nothing, on a vault big enough for names to
+overlap across many notes (mention links, Related lists and backlinks all in play)."""
+import random
+
+from kbc.compile import compile_vault
+from tests.conftest import make_llm, open_vault, templates
+
+TERMS = ["Raft Consensus", "Paxos", "Leader Election", "Quorum", "Vector Clock", "Gossip Protocol",
+         "Lamport", "Chubby", "Zookeeper", "Spanner", "Bigtable", "Dynamo", "Cassandra", "Kafka",
+         "Leader", "Consensus", "Election", "Clock", "Replication Log", "Snapshot"]
+
+
+def generated_notes(raw, count: int = 60) -> None:
+    rng = random.Random(14)
+    for i in range(count):
+        lines = []
+        for _ in range(4):
+            a, b = rng.sample(TERMS, 2)
+            lines.append(f"{a} works with {b} in system {i}; {rng.choice(TERMS)} is discussed again here.")
+        (raw / f"note {i:02d}.md").write_text(f"# Note {i}\n\n" + "\n\n".join(lines) + "\n")
+
+
+def snapshot(root) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in (root / "wiki").rglob("*") if p.is_file()}
+
+
+def test_a_no_change_rerun_sends_nothing_and_leaves_every_page_alone(vault_dir, server):
+    generated_notes(vault_dir / "raw")
+    vault = open_vault(vault_dir, server)
+    first = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert len(first.new) == 60 and not first.errors
+    before, sent = snapshot(vault_dir), len(server.requests)
+    assert sum(1 for k in before if k.startswith("wiki/concepts/")) >= 15
+    vault = open_vault(vault_dir, server)
+    second = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert len(server.requests) == sent
+    assert not second.written and not second.errors
+    after = snapshot(vault_dir)
+    assert sorted(after) == sorted(before)
+    assert [k for k in before if before[k] != after[k]] == []
