@@ -54,3 +54,15 @@ def test_a_pair_judged_different_is_not_related_though_it_shares_a_source(vault_
     assert "Reds Club" in related_of(ann) and "Reds Club" in model.related_lists["Ben Lee"]
     assert "Ben Lee" not in model.related_lists.get("Ann Lee", "")
     assert "Ann Lee" not in model.related_lists.get("Ben Lee", "")
+
+
+def test_no_link_inside_a_quotation_a_source_title_or_to_the_page_itself():
+    from kbc.vault.autolink import MentionLinker
+    linker = MentionLinker({"Google Stadia": ["Stadia"], "Game Streaming": []},
+                           titles=["Google Stadia Is Shutting Down"])
+    body = ("# Game Streaming\n\nThe article \"Why Google Stadia failed\" and Google Stadia Is Shutting Down "
+            "say [[Game Streaming|streaming]] ended; Stadia was one service.\n")
+    out = linker.link(body, "Game Streaming")
+    assert '"Why Google Stadia failed"' in out and "Google Stadia Is Shutting Down" in out
+    assert "[[Google Stadia|Stadia]] was one service" in out  # the first mention outside them
+    assert "[[Game Streaming" not in out and "say streaming ended" in out

@@ -1,5 +1,6 @@
 """Link the first mention of every concept in a page: closed world (only pages that exist),
-case- and plural-tolerant, never inside code, headings, link lists or existing links."""
+case- and plural-tolerant, never inside code, headings, link lists, existing links, quotations
+or a source's title, and never to the page itself."""
 from __future__ import annotations
 
 import re
@@ -13,7 +14,8 @@ _PROTECTED = re.compile(
     r"|!?\[\[[^\]\n]*\]\]"  # wikilinks and embeds
     r"|!?\[[^\]\n]*\]\([^)\n]*\)"  # Markdown links and images
     r"|https?://\S+"  # bare URLs
-    r"|<!--.*?-->|<[^>\n]+>")  # HTML comments and tags
+    r"|<!--.*?-->|<[^>\n]+>"  # HTML comments and tags
+    r'|"[^"\n]+"|“[^”\n]+”')  # quotations: a quoted title or saying is the source's words
 
 
 def _singular(word: str) -> str:
@@ -40,7 +42,10 @@ class MentionLinker:
     """Built once from page name -> aliases (of concept pages). A page's name links to it;
     an alias links only if it is no page's name and no other page's alias (else ambiguous)."""
 
-    def __init__(self, pages: dict[str, list[str]]):
+    def __init__(self, pages: dict[str, list[str]], titles: list[str] = ()):
+        """`titles`: the sources' titles; a concept named inside one is not linked there."""
+        long = sorted({" ".join(t.split()) for t in titles if len(t.split()) >= 2}, key=len, reverse=True)
+        self.titles = re.compile("|".join(re.escape(t).replace(r"\ ", r"\s+") for t in long), re.I) if long else None
         by_key: dict[str, set[str]] = {}
         spelled: dict[str, str] = {}
         for rank in ("name", "alias"):
@@ -76,17 +81,31 @@ class MentionLinker:
             return body
         lines = body.split("\n")
         prose = _prose_lines(lines)
+        for i in prose:
+            lines[i] = self._unlink_own(lines[i], own_page)
         linked = {link_key(m["target"]) for i in prose for m in WIKILINK.finditer(lines[i])} | {link_key(own_page)}
         for i in prose:
             lines[i] = self._link_line(lines[i], linked)
         return "\n".join(lines)
 
+    def _unlink_own(self, line: str, own_page: str) -> str:
+        """A page's link to itself (by its name or an alias) is plain text."""
+        def plain(match: re.Match) -> str:
+            target = match["target"]
+            if match["embed"] or match["anchor"] or link_key(self.page_for(target) or target) != link_key(own_page):
+                return match.group(0)
+            return match["shown"] or target
+
+        return WIKILINK.sub(plain, line)
+
     def _link_line(self, line: str, linked: set[str]) -> str:
         protected = [m.span() for m in _PROTECTED.finditer(line)]
+        titles = [m.span() for m in self.titles.finditer(line)] if self.titles else []
 
         def replace(match: re.Match) -> str:
-            start = match.start()
-            if any(a <= start < b for a, b in protected):
+            start, end = match.span()
+            if any(a <= start < b for a, b in protected) or any(
+                    a <= start and end <= b and b - a > end - start for a, b in titles):
                 return match.group(0)
             page = self.page_for(match.group(0))
             if page is None or link_key(page) in linked:

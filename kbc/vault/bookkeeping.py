@@ -25,6 +25,12 @@ def concept_terms(pages: dict[str, tuple[dict, str]]) -> dict[str, list[str]]:
             for name, (props, _) in pages.items() if props.get("kind") == "concept"}
 
 
+def source_titles(pages: dict[str, tuple[dict, str]]) -> list[str]:
+    """The titles of the sources, as their summary pages give them."""
+    return [str(props.get("title") or name.removesuffix(" (source)"))
+            for name, (props, _) in pages.items() if props.get("kind") == "source-summary"]
+
+
 def refresh_wiki(vault: Vault) -> list[str]:
     """Rewrite the indexes, unlink links to missing pages in kbc's own pages, link the first
     mention of every concept in them, and refresh every backlinks section. Pages a person
@@ -55,7 +61,7 @@ def refresh_wiki(vault: Vault) -> list[str]:
     resolver = LinkResolver(vault.note_names(), vault.page_aliases(parsed))
     repaired = []
     inbound: dict[str, set[str]] = {}
-    linker = MentionLinker(concept_terms(parsed))
+    linker = MentionLinker(concept_terms(parsed), source_titles(parsed))
     for path in pages.values():
         if path.stem not in parsed:
             continue
