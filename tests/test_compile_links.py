@@ -66,3 +66,14 @@ def test_no_link_inside_a_quotation_a_source_title_or_to_the_page_itself():
     assert '"Why Google Stadia failed"' in out and "Google Stadia Is Shutting Down" in out
     assert "[[Google Stadia|Stadia]] was one service" in out  # the first mention outside them
     assert "[[Game Streaming" not in out and "say streaming ended" in out
+
+
+def test_cited_lines_in_sources_are_sorted_without_repeats_and_runs_are_ranges(vault_dir):
+    from kbc.vault.lines import line_ranges
+    assert line_ranges(["21", "21", "23", "41", "25", "27"]) == "21, 23, 25, 27, 41"
+    assert line_ranges(["3-4", "5", "2", "9, 8"]) == "2-5, 8-9"
+    text = "".join(f"Ann Lee line {n} says she scored.\n" for n in range(1, 6))
+    concepts = [("Ann Lee", "A forward.", n) for n in (4, 2, 2, 3, 5)]
+    vault, _, _ = compile_with(story_vault(vault_dir, text), StoryModel(concepts))
+    _, body = props_of(vault, "Ann Lee")
+    assert "[[Match report (source)]]: lines 2-5\n" in body.split("## Sources\n", 1)[1]

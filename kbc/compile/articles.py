@@ -15,6 +15,7 @@ from kbc.llm import Request, stable_json
 from kbc.llm.prompts import pack
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault.files import sha256_text
+from kbc.vault.lines import line_ranges
 from kbc.vault.pages import own_body, read_page
 from kbc.vault.text import first_sentence
 
@@ -167,10 +168,9 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
     for evidence in job.evidence:
         if evidence.lines and evidence.kind != "definition":
             lines_by_source.setdefault(evidence.source_page, []).append(evidence.lines)
-    source_list = "\n".join(
-        f"- [[{name}]]" + (f": lines {', '.join(dict.fromkeys(lines_by_source[name]))}"
-                           if name in lines_by_source else "")
-        for name in sorted(allowed, key=str.casefold))
+    ranges = {name: line_ranges(cited) for name, cited in lines_by_source.items()}
+    source_list = "\n".join(f"- [[{name}]]" + (f": lines {ranges[name]}" if ranges.get(name) else "")
+                             for name in sorted(allowed, key=str.casefold))
     body = (f"# {concept.name}\n\n" + (f"*{definition}*\n\n" if definition else "")
             + "\n\n".join(paragraphs) + f"\n\n## Sources\n\n{source_list}\n")
     return body, replaced

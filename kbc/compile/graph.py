@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kbc.compile.evidence import Naming, text_words
 from kbc.compile.rows import Concept, Evidence
+from kbc.vault.lines import cited_lines
 
 MAX_RELATED = 8
 KEEPS_LINKED = "nearest"  # the edge that gives a concept nothing else links its one incoming link
@@ -87,14 +88,6 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
                 graph.edges.setdefault(other, []).append(Edge(key, KEEPS_LINKED, 0))
                 graph.add(key, other, KEEPS_LINKED, 0)
     return graph
-
-
-def cited_lines(lines: str) -> list[int]:
-    """ "3-5, 9" -> [3, 4, 5, 9]."""
-    out = []
-    for first, last in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", lines):
-        out.extend(range(int(first), int(last or first) + 1) if int(last or first) - int(first) < 200 else [int(first)])
-    return out
 
 
 def nearness(a: list[int], b: list[int]) -> float:
