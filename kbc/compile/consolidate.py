@@ -41,10 +41,6 @@ def duplicate_label(name: str) -> str:
     return " ".join(sorted(link_key(name).split()))
 
 
-def near_duplicates(a: list[str], b: list[str]) -> bool:
-    return max(fuzz.ratio(duplicate_label(x), duplicate_label(y)) for x in a for y in b) >= NEAR_DUPLICATE
-
-
 def _words(text: str) -> list[str]:
     return [concept_key(w) for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text) if w.lower() not in _STOP]
 
@@ -65,6 +61,8 @@ class Profile:
     definition: set[str]
     definition_text: str
     sources: set[str]
+    labels: list[str]  # duplicate_label of each name, computed once per run
+    patterns: list[tuple[str, re.Pattern]]  # (casefolded name, its mention pattern), compiled once per run
 
 
 def profile(concept: Concept, members: dict[str, Member]) -> Profile:
@@ -73,12 +71,15 @@ def profile(concept: Concept, members: dict[str, Member]) -> Profile:
     definition = " ".join(m.definition for m in own)
     return Profile(concept.key, names, {concept_key(n) for n in names},
                    {w for n in names for w in _words(n)}, {i for n in names if (i := _initials(n))},
-                   set(_words(definition)), definition.casefold(), {m.source_path for m in own})
+                   set(_words(definition)), definition.casefold(), {m.source_path for m in own},
+                   [duplicate_label(n) for n in names],
+                   [(n.casefold(), re.compile(r"(?<![\w-])" + re.escape(n.casefold()) + r"(?:e?s)?(?![\w-])"))
+                    for n in names if len(n) >= 3])
 
 
-def _mentions(names: list[str], text: str) -> bool:
-    return any(len(n) >= 3 and re.search(r"(?<![\w-])" + re.escape(n.casefold()) + r"(?:e?s)?(?![\w-])", text)
-               for n in names)
+def _mentions(patterns: list[tuple[str, re.Pattern]], text: str) -> bool:
+    # The substring test is a necessary condition, and far cheaper than the search.
+    return any(name in text and pattern.search(text) for name, pattern in patterns)
 
 
 def score(x: Profile, y: Profile, weight) -> float:
@@ -88,12 +89,12 @@ def score(x: Profile, y: Profile, weight) -> float:
         value += 100
     if x.initials & y.name_keys or y.initials & x.name_keys:
         value += 90
-    if near_duplicates(x.names, y.names):  # what lint would call a duplicate is always asked
-        value += 100
+    if any(fuzz.ratio(a, b, score_cutoff=NEAR_DUPLICATE) for a in x.labels for b in y.labels):
+        value += 100  # what lint would call a duplicate is always asked
     value += sum(weight(t) for t in x.tokens & y.tokens)
-    if _mentions(y.names, x.definition_text) or _mentions(x.names, y.definition_text):
+    if _mentions(y.patterns, x.definition_text) or _mentions(x.patterns, y.definition_text):
         value += 30
-    fuzzy = max(fuzz.token_set_ratio(a, b) for a in x.name_keys for b in y.name_keys)
+    fuzzy = max(fuzz.token_set_ratio(a, b, score_cutoff=80) for a in x.name_keys for b in y.name_keys)
     if fuzzy >= 80:
         value += (fuzzy - 70) / 2
     common = x.definition & y.definition
