@@ -19,11 +19,13 @@ MIN_CONCEPTS, MAX_CONCEPTS = 8, 24
 TOKENS_PER_EXTRA_CONCEPT = 800  # a longer source is asked for more concepts, up to MAX_CONCEPTS
 ANSWER_TOKENS_PER_CONCEPT = 175  # a concept with its definition and a few claims, in the answer
 
+# "12", "12-15" or a few scattered lines "77, 98": bounded, so a small model cannot loop in it.
+LINES = {"type": "string", "maxLength": 40}
 EXTRACT_SCHEMA = obj(
     "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
     concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT),
                        category=TEXT,  # one of CATEGORIES (listed in the prompt; near misses mapped)
-                       definition=TEXT, claims=array(obj(text=TEXT, lines=TEXT))), 1, MIN_CONCEPTS))
+                       definition=TEXT, claims=array(obj(text=TEXT, lines=LINES))), 1, MIN_CONCEPTS))
 
 
 def concepts_wanted(tokens: int, max_output: int) -> int:
@@ -108,8 +110,10 @@ def members_of(source: Source, data: dict) -> tuple[list[Member], list[Claim]]:
             claims.append(Claim(source.path, member_id, "definition", concept["definition"].strip(), ""))
         for claim in concept["claims"]:
             text = " ".join(claim["text"].split())
-            # A "claim" that only repeats the name says nothing; duplicates add nothing.
-            if len(text.split()) >= 3 and (member_id, text) not in seen:
-                seen.add((member_id, text))
+            # A "claim" that only repeats the name, or is a list of numbers, says nothing;
+            # duplicates add nothing.
+            words = [w for w in text.split() if any(c.isalpha() for c in w)]
+            if len(words) >= 3 and (member_id, text.casefold()) not in seen:
+                seen.add((member_id, text.casefold()))
                 claims.append(Claim(source.path, member_id, "claim", text, claim["lines"].strip()))
     return list(members.values()), claims
