@@ -77,3 +77,26 @@ def test_cited_lines_in_sources_are_sorted_without_repeats_and_runs_are_ranges(v
     vault, _, _ = compile_with(story_vault(vault_dir, text), StoryModel(concepts))
     _, body = props_of(vault, "Ann Lee")
     assert "[[Match report (source)]]: lines 2-5\n" in body.split("## Sources\n", 1)[1]
+
+
+class InventingModel(StoryModel):
+    """Writes one grounded paragraph per claim but the last, then one paragraph off the material."""
+
+    def answer_concept_articles(self, prompt, body):
+        claims = re.findall(r"^- \[(\d+)\] (.+)$", prompt, re.M)
+        paragraphs = [{"text": text, "sources": [1]} for _, text in claims[:-1]]
+        paragraphs.append({"text": "Zorblat quixotic helicopters from Neptune invented marmalade yesterday evening.",
+                           "sources": [1]})
+        return {"articles": [{"name": "Ann Lee", "paragraphs": paragraphs}]}
+
+
+def test_a_paragraph_off_the_material_gives_way_only_to_the_claims_no_other_paragraph_carries(vault_dir):
+    text = ("Ann Lee scored twice for the Reds on Sunday.\nAnn Lee joined the club from Leeds in spring.\n"
+            "Ann Lee wears the number nine shirt.\n")
+    concepts = [("Ann Lee", "A forward of the Reds.", n) for n in (1, 2, 3)]
+    vault, report, _ = compile_with(story_vault(vault_dir, text), InventingModel(concepts))
+    _, body = props_of(vault, "Ann Lee")
+    prose = body.split("## ")[0]
+    assert "Zorblat" not in prose and any("not supported" in w for w in report.warnings)
+    for claim in ("scored twice", "joined the club from Leeds", "number nine shirt"):
+        assert prose.count(claim) == 1, (claim, prose)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.compile.concepts import concept_key
-from kbc.compile.grounding import ungrounded
+from kbc.compile.grounding import content_stems, ungrounded
 from kbc.compile.rows import Concept, Evidence
 from kbc.llm import Request, stable_json
 from kbc.llm.prompts import pack
@@ -147,7 +147,7 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
     # judges the words, and the names of this concept and its sources.
     names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed, *resolver.pages.values()}
     material = [e.text for e in job.evidence]
-    paragraphs, replaced = [], []
+    drafts, replaced = [], []  # (text or None where not grounded, cited sources)
     for paragraph in article["paragraphs"]:
         cited = [numbered[n - 1] for n in paragraph["sources"]
                  if 1 <= n <= len(numbered) and numbered[n - 1] in allowed]
@@ -156,12 +156,21 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
         if not is_prose(text):
             continue
         reason = ungrounded(text, material, names)
-        if reason:  # the claims of the sources it cites say it instead
+        if reason:
             replaced.append(reason)
-            text = " ".join(e.text.rstrip(".") + "." for e in job.evidence
-                            if e.source_page in cited and e.kind == "claim")
-            if not text:
+        drafts.append((None if reason else text, cited))
+    # A paragraph not grounded gives way to the claims it cites that no accepted paragraph
+    # (nor an earlier replacement) already carries.
+    carried = [carries(t) for t, _ in drafts if t is not None]
+    paragraphs = []
+    for text, cited in drafts:
+        if text is None:
+            claims = [e.text.rstrip(".") + "." for e in job.evidence if e.source_page in cited and e.kind == "claim"]
+            claims = [c for c in dict.fromkeys(claims) if not any(is_carried(c, words) for words in carried)]
+            if not claims:
                 continue
+            text = " ".join(claims)
+            carried.append(carries(text))
         paragraphs.append(text + " (" + ", ".join(f"[[{name}]]" for name in cited) + ")")
     definition = first_sentence(concept.definition, 400)
     lines_by_source: dict[str, list[str]] = {}
@@ -174,6 +183,18 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
     body = (f"# {concept.name}\n\n" + (f"*{definition}*\n\n" if definition else "")
             + "\n\n".join(paragraphs) + f"\n\n## Sources\n\n{source_list}\n")
     return body, replaced
+
+
+CARRIED = 0.8  # share of a claim's content words a paragraph must hold to say it already
+
+
+def carries(text: str) -> set[str]:
+    return set(content_stems(text))
+
+
+def is_carried(claim: str, words: set[str]) -> bool:
+    stems = content_stems(claim)
+    return bool(stems) and sum(s in words for s in stems) >= CARRIED * len(stems)
 
 
 def check_articles(data: dict) -> str:

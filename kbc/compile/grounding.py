@@ -156,6 +156,11 @@ def _content_words(sentence: str) -> list[str]:
     return [w for w in words if _fold(w) not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+def content_stems(text: str) -> list[str]:
+    """The stems of a text's content words: what "says the same" compares."""
+    return [_stem(_fold(w)) for w in _content_words(text)]
+
+
 def _proper_names(text: str) -> list[str]:
     """Capitalised words not opening a sentence, acronyms and numbers: what a writer invents."""
     found = []
