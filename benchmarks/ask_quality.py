@@ -13,6 +13,13 @@ Per question and in total:
 - PARAPHRASES: each question reworded, asked before any answer is saved and printed last, to
   catch ranking fitted to the original wording.
 
+Notes (retrieval as of the claims bridge): of the facts still missed, most sit in lines no
+chosen page cites or are worded unlike the question (a definition whose claim has no lines;
+"walking the ring clockwise" for "how does Dynamo use consistent hashing"). Tried and rejected
+(no gain on either wording, or a gain on one only): taking turns between citing pages,
+rewarding short sentences, linked concepts voting for their lines, pages' names and
+descriptions as extra query terms, more pages voting, compact description-only pages.
+
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
 """
