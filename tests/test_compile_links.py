@@ -100,3 +100,17 @@ def test_a_paragraph_off_the_material_gives_way_only_to_the_claims_no_other_para
     assert "Zorblat" not in prose and any("not supported" in w for w in report.warnings)
     for claim in ("scored twice", "joined the club from Leeds", "number nine shirt"):
         assert prose.count(claim) == 1, (claim, prose)
+
+
+def test_prompts_offer_events_and_products_and_say_how_to_rename_and_link(vault_dir):
+    from kbc.compile.names import category
+    assert [category(c) for c in ("Event", "products", "Organisation", "organization", "person")] == \
+        ["event", "product", "organization", "organization", "person"]
+    model = StoryModel(decide=lambda a, b: "related")
+    _, _, requests = compile_with(story_vault(vault_dir), model)
+    sent = {kind: "\n".join(m["content"] for r in requests if kind in str(r.get("response_format"))
+                            for m in r["messages"]) for kind in ("source_extraction", "concept_decisions",
+                                                                  "concept_articles")}
+    assert "event" in sent["source_extraction"] and "organization" in sent["source_extraction"]
+    assert 'its C id (like "C4")' in sent["concept_decisions"] and "kind or instance" in sent["concept_decisions"]
+    assert "Never add a sentence just to make a link" in sent["concept_articles"]

@@ -12,8 +12,9 @@ from kbc.vault.pages import page_state
 
 # The categories extraction chooses from, so index pages do not drift between requests.
 CATEGORIES = ("algorithm", "system", "technique", "property", "problem", "data structure", "model",
-              "protocol", "role", "concept", "person", "organisation", "dataset", "tool", "metric",
-              "work", "other")
+              "protocol", "role", "concept", "person", "organization", "product", "event", "place",
+              "dataset", "tool", "metric", "work", "other")
+_SPELLINGS = {"organisation": "organization", "organisations": "organization", "company": "organization"}
 MAX_PAGE_NAME = 120  # characters: leaves room for " (source 2).md" in a file system's 255 bytes
 
 
@@ -26,7 +27,7 @@ def is_name(name: str) -> bool:
 
 def category(text: str) -> str:
     """One of CATEGORIES; a model's near miss ("algorithms", "Data structures") is mapped."""
-    words = re.sub(r"[^\w\s-]", " ", text.lower()).split()
+    words = [_SPELLINGS.get(w, w) for w in re.sub(r"[^\w\s-]", " ", text.lower()).split()]
     wanted = " ".join(words[:2])
     for option in CATEGORIES:
         if concept_key(wanted) == concept_key(option) or (words and concept_key(words[0]) == option):
