@@ -16,7 +16,7 @@ from kbc.compile.articles import (CLAIMS_VERSION, TOKENS_PER_ARTICLE, WRITE_BATC
                                   article_body, batches as write_batches, claims_article, evidence_id,
                                   input_hash, pick_article, write_request)
 from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, write_summary
-from kbc.compile.evidence import material
+from kbc.compile.evidence import SourceIndex, material
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, extract_requests, members_of,
                                  merge_parts)
 from kbc.compile.graph import build_graph, related_section, with_related
@@ -56,6 +56,7 @@ class Compiler:
         self.setup = ExtractSetup(templates, llm.count_tokens, window, self.max_output)
         self.sources: list[Source] = []
         self.extracted: set[str] = set()
+        self._built = None  # (what evidence and graph were built from, (evidence, graph))
         self.consolidator = Consolidator(vault, llm, templates, self.manifest, self.report, self.max_output)
 
     # -- the run ----------------------------------------------------------------------------
@@ -190,13 +191,22 @@ class Compiler:
     # -- articles ---------------------------------------------------------------------------
 
     def _jobs(self, identity):
+        """Evidence and graph, computed once a run: _write_related reuses what _write_concepts
+        built unless the identity they are built from changed in between."""
+        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        relations = self.consolidator.relations(identity)
+        basis = (sorted(pages.items()), relations,
+                 [(k, c.name, c.definition, c.members, c.link_names, c.qualified)
+                  for k, c in sorted(identity.concepts.items())])
+        if self._built is not None and self._built[0] == basis:
+            return self._built[1]
         claims: dict[str, list] = {}
         for claim in self.manifest.claims():
             claims.setdefault(claim.member, []).append(claim)
-        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
-        evidence = {key: material(c, claims, pages, self.sources) for key, c in identity.concepts.items()}
-        graph = build_graph(identity.concepts, evidence, self.consolidator.relations(identity),
-                            self.consolidator.nearest(identity))
+        index = SourceIndex(self.sources)
+        evidence = {key: material(c, claims, pages, self.sources, index) for key, c in identity.concepts.items()}
+        graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity))
+        self._built = (basis, (evidence, graph))
         return evidence, graph
 
     def _write_concepts(self) -> None:

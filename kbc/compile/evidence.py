@@ -59,12 +59,15 @@ class Naming:
         self.names = name_pattern(concept.link_names)
         self.qualified = [(name_pattern([generic]), name_pattern(qualifiers, in_compounds=True))
                           for generic, qualifiers in concept.qualified]
-        # Every way of naming it has a word a source must hold for a regex search to be worth it.
-        self.words = {_fold(w) for n in [*concept.link_names, *(g for g, _ in concept.qualified)]
-                      for w in re.findall(r"\w+", n)[-1:]}
+        # Every way of naming it has a word a source must hold for a regex search to be worth it,
+        # and a name matches only where each of its other words occurs as it is.
+        ways = [*concept.link_names, *(g for g, _ in concept.qualified)]
+        self.words = {_fold(w) for n in ways for w in re.findall(r"\w+", n)[-1:]}
+        self.inner = [{_fold(w) for w in re.findall(r"\w+", n)[:-1]} for n in ways]
+        self._joined: dict[tuple[str, ...], re.Pattern] = {}
 
     def may_occur(self, words: set[str]) -> bool:
-        return bool(self.words & words)
+        return bool(self.words & words) and any(inner <= words for inner in self.inner)
 
     def qualifier_in(self, line: str) -> bool:
         return any(qualifier.search(line) and generic.search(line) for generic, qualifier in self.qualified)
@@ -77,7 +80,10 @@ class Naming:
             return None
         if len(parts) == 1:
             return parts[0]
-        return re.compile("|".join(f"(?:{p.pattern})" for p in parts))
+        key = tuple(p.pattern for p in parts)
+        if key not in self._joined:  # compiled once per run, not once per text
+            self._joined[key] = re.compile("|".join(f"(?:{p})" for p in key))
+        return self._joined[key]
 
 
 _MARKUP = [
@@ -104,21 +110,47 @@ def _window(line: str, start: int) -> str:
     return ("…" if left else "") + clip(line[left:], MENTION_CHARS)
 
 
+class SourceIndex:
+    """The run's sources by folded word, and their lines as text, built once per run: a
+    concept is looked for only in the sources that hold one of its words."""
+
+    def __init__(self, sources: list[Source]):
+        self.sources = sources
+        self._by_word: dict[str, list[int]] = {}
+        for position, source in enumerate(sources):
+            for word in source_words(source):
+                self._by_word.setdefault(word, []).append(position)
+        self._lines: dict[str, list[str]] = {}
+
+    def holding(self, words: set[str]) -> list[Source]:
+        """The sources holding any of `words`, in their order."""
+        return [self.sources[p] for p in sorted({p for w in words for p in self._by_word.get(w, ())})]
+
+    def lines(self, source: Source) -> list[str]:
+        if source.path not in self._lines:
+            self._lines[source.path] = source_lines(source)
+        return self._lines[source.path]
+
+
+def source_lines(source: Source) -> list[str]:
+    return [plain(line) if not line.lstrip().startswith("#") else line for line in source.body.split("\n")]
+
+
 def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, str],
-             own_sources: set[str]) -> list[Evidence]:
+             own_sources: set[str], index: SourceIndex | None = None) -> list[Evidence]:
     """Lines of other sources naming the concept. A lower-case one-word name must occur
     twice in a source (one passing use of a common word is no discussion); a proper name,
-    an acronym or a longer name once."""
+    an acronym or a longer name once. `index`: the run's SourceIndex of `sources`."""
     naming = Naming(concept)
     found: list[tuple[int, str, list[Evidence]]] = []
-    for source in sources:
+    for source in index.holding(naming.words) if index else sources:
         if source.path in own_sources or source.path not in source_pages \
                 or not naming.may_occur(source_words(source)):
             continue
         pattern = naming.finder(source.body)
         if pattern is None or not pattern.search(source.body):
             continue
-        lines = [plain(line) if not line.lstrip().startswith("#") else line for line in source.body.split("\n")]
+        lines = index.lines(source) if index else source_lines(source)
         hits, evidence, strong = 0, [], False
         for number, line in enumerate(lines, start=1):
             if line.lstrip().startswith("#"):
@@ -143,9 +175,9 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
 
 
 def material(concept: Concept, claims: dict[str, list[Claim]], source_pages: dict[str, str],
-             sources: list[Source]) -> list[Evidence]:
-    """`claims`: by member id."""
+             sources: list[Source], index: SourceIndex | None = None) -> list[Evidence]:
+    """`claims`: by member id; `index`: the run's SourceIndex of `sources`."""
     own = [c for member in concept.members for c in claims.get(member, [])]
     own.sort(key=lambda c: c.source_path)  # as before: by source, in the order extracted
     evidence = [Evidence(source_pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own]
-    return evidence + mentions(concept, sources, source_pages, {c.source_path for c in own})
+    return evidence + mentions(concept, sources, source_pages, {c.source_path for c in own}, index)

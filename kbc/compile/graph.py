@@ -61,10 +61,18 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
                 graph.add(a, b, "related", 4)
                 graph.add(b, a, "related", 4)
     namings = {k: Naming(c) for k, c in concepts.items()}
+    # Each text is searched only for the concepts one of its words may name, in concept order.
+    order = {k: n for n, k in enumerate(namings)}
+    by_word: dict[str, list[str]] = {}
+    for key, naming in namings.items():
+        for word in naming.words:
+            by_word.setdefault(word, []).append(key)
     for key, items in evidence.items():
         text = " ".join(e.text for e in items)
         words = text_words(text)
-        for other, naming in namings.items():
+        named = {other for word in words & by_word.keys() for other in by_word[word]}
+        for other in sorted(named, key=order.__getitem__):
+            naming = namings[other]
             pattern = naming.finder(text) if other != key and naming.may_occur(words) else None
             if pattern is not None and pattern.search(text):
                 graph.add(key, other, "mentions", 3)
