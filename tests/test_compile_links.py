@@ -114,3 +114,30 @@ def test_prompts_offer_events_and_products_and_say_how_to_rename_and_link(vault_
     assert "event" in sent["source_extraction"] and "organization" in sent["source_extraction"]
     assert 'its C id (like "C4")' in sent["concept_decisions"] and "kind or instance" in sent["concept_decisions"]
     assert "Never add a sentence just to make a link" in sent["concept_articles"]
+
+
+class BylineModel(StoryModel):
+    """Sees what the extract prompt says about the source; its article names the outlet."""
+
+    def answer_source_extraction(self, prompt, body):
+        self.extract_prompt = prompt
+        return super().answer_source_extraction(prompt, body)
+
+    def answer_concept_articles(self, prompt, body):
+        claims = re.findall(r"^- \[(\d+)\] (.+)$", prompt, re.M)
+        text = "Writing in the Daily Planet, Clark Kent reports that " + claims[0][1]
+        return {"articles": [{"name": n, "paragraphs": [{"text": text, "sources": [1]}]}
+                             for n in re.findall(r"^## (.+)$", prompt, re.M)]}
+
+
+def test_the_extract_prompt_shows_the_byline_and_an_article_may_name_its_authors_and_outlet(vault_dir):
+    front = ('title: Match report\nauthor:\n  - "[[Clark Kent]]"\nsite: Daily Planet\npublished: 2019-11-15\n'
+             'description: Why the Reds won the derby.')
+    model = BylineModel([("Ann Lee", "A forward of the Reds.", 1)])
+    vault, report, _ = compile_with(story_vault(vault_dir, front=front), model)
+    header, numbered = model.extract_prompt.split('Source "Match report":', 1)
+    assert "by Clark Kent; published by Daily Planet; on 2019-11-15" in header
+    assert "Why the Reds won the derby" in header and "Clark Kent" not in numbered
+    assert numbered.strip().startswith("1| Ann Lee scored")
+    _, body = props_of(vault, "Ann Lee")
+    assert "Writing in the Daily Planet, Clark Kent reports" in body, report.warnings

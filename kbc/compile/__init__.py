@@ -105,6 +105,12 @@ class Compiler:
         append_log(self.vault, self.report, self.llm.totals)  # first, so the index can link it
         refresh_wiki(self.vault)
 
+    def _bylines(self) -> dict[str, list[str]]:
+        """Source page -> its authors and site: names an article may use though no claim does."""
+        by_path = {s.path: s for s in self.sources}
+        return {Path(row.summary_page).stem: by_path[path].byline_names
+                for path, row in self.manifest.sources().items() if path in by_path}
+
     def _titles(self) -> dict[str, str]:
         return {path: row.title for path, row in self.manifest.sources().items()}
 
@@ -213,7 +219,7 @@ class Compiler:
         identity = self.consolidator.sync(None)
         evidence, graph = self._jobs(identity)
         concepts_dir = self.vault.wiki_dir / "concepts"
-        jobs = []
+        jobs, bylines = [], self._bylines()
         for key, concept in sorted(identity.concepts.items()):
             path = concepts_dir / f"{concept.page}.md"
             state = page_state(self.vault, path)
@@ -224,7 +230,7 @@ class Compiler:
                                                     self.write_version, self.llm.model)
             if self.options.full or stale or concept.input_hash != digest or state == "missing":
                 related = [identity.concepts[e.other].page for e in graph.related(key)]
-                jobs.append(Job(concept, evidence[key], related, path, state, digest))
+                jobs.append(Job(concept, evidence[key], related, path, state, digest, bylines))
         if not jobs:
             return
         per_batch = max(1, min(WRITE_BATCH_CONCEPTS, self.max_output // TOKENS_PER_ARTICLE))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.compile.concepts import concept_key
@@ -39,6 +39,7 @@ class Job:
     path: Path
     state: str  # page_state of its page
     input_hash: str
+    bylines: dict[str, list[str]] = field(default_factory=dict)  # source page -> authors, site
 
     @property
     def sources(self) -> list[str]:
@@ -145,7 +146,8 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
     allowed = job.sources
     # Any page that exists may be linked (the resolver unlinked the rest); grounding
     # judges the words, and the names of this concept and its sources.
-    names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed, *resolver.pages.values()}
+    names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed, *resolver.pages.values(),
+             *(name for source in allowed for name in job.bylines.get(source, []))}
     material = [e.text for e in job.evidence]
     drafts, replaced = [], []  # (text or None where not grounded, cited sources)
     for paragraph in article["paragraphs"]:

@@ -53,7 +53,7 @@ def extract_requests(setup: ExtractSetup, source: Source, known: list[str]) -> l
     lines = numbered_lines(source.body)
     empty = setup.templates.prompt(EXTRACT_TEMPLATE, known_concepts=known, title=source.title,
                                    numbered_text="", part=0, parts=0, wanted=MAX_CONCEPTS,
-                                   categories=CATEGORIES)
+                                   categories=CATEGORIES, about=source.about())
     overhead = setup.count_tokens(empty.prefix_text() + empty.item) + 64
     room = setup.context_window - overhead - setup.max_output
     if room < 200:
@@ -64,7 +64,8 @@ def extract_requests(setup: ExtractSetup, source: Source, known: list[str]) -> l
         wanted = concepts_wanted(setup.count_tokens(part), setup.max_output)
         prompt = setup.templates.prompt(
             EXTRACT_TEMPLATE, known_concepts=known, title=source.title, numbered_text=part,
-            part=number if len(parts) > 1 else 0, parts=len(parts), wanted=wanted, categories=CATEGORIES)
+            part=number if len(parts) > 1 else 0, parts=len(parts), wanted=wanted, categories=CATEGORIES,
+            about=source.about())
         requests.append(Request("extract", prompt, extract_schema(wanted), setup.max_output,
                                 label=f"{source.path}" + (f" part {number}" if len(parts) > 1 else "")))
     return requests

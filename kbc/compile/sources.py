@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
 from pathlib import Path
 
 from kbc.vault import ATTACHMENTS, Vault
@@ -17,10 +18,28 @@ class Source:
     body: str
     sha256: str
     kind: str = "note"  # what ingest made it from: web, pdf, note, dataset, ...
+    # From the note's front matter: the extract prompt shows them, grounding accepts the names.
+    authors: list[str] = field(default_factory=list)
+    site: str = ""
+    published: str = ""
+    description: str = ""
 
     @property
     def note_name(self) -> str:
         return Path(self.path).stem
+
+    @property
+    def byline_names(self) -> list[str]:
+        return [*self.authors, *([self.site] if self.site else [])]
+
+    def about(self) -> str:
+        """One line on who wrote it, where and when ("" when the front matter says nothing)."""
+        parts = [f"by {', '.join(self.authors)}" if self.authors else "",
+                 f"published by {self.site}" if self.site else "", f"on {self.published}" if self.published else ""]
+        line = "; ".join(p for p in parts if p)
+        if self.description and not _says(self.body, self.description):
+            line += ("; " if line else "") + f"described as: {self.description}"
+        return line
 
 
 @dataclass
@@ -59,8 +78,29 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
         if not body.strip():
             errors.append(Unreadable(vault.rel(path), "empty note"))
             continue
-        sources.append(Source(vault.rel(path), title, body, sha256_text(text), str(props.get("kind") or "note")))
+        sources.append(Source(vault.rel(path), title, body, sha256_text(text), str(props.get("kind") or "note"),
+                              **byline(props)))
     return sources, errors
+
+
+def _says(body: str, description: str) -> bool:
+    """A description that repeats the note's opening (a web page's lede) adds nothing."""
+    start = " ".join(description.split()[:10]).casefold()
+    return start in " ".join(body.split()).casefold()
+
+
+def byline(props: dict) -> dict:
+    """Authors ("[[Jane Doe]]" links as ingest writes them), site (or the origin's host),
+    published date and description, from a note's front matter."""
+    authors = props.get("author") or props.get("authors") or []
+    authors = [authors] if isinstance(authors, str) else authors if isinstance(authors, list) else []
+    names = [" ".join(re.sub(r"^\[\[([^\]|]+)(?:\|[^\]]*)?\]\]$", r"\1", str(a).strip()).split()) for a in authors]
+    origin = str(props.get("source") or "")
+    host = urlparse(origin).hostname or "" if origin.startswith(("http://", "https://")) else ""
+    site = " ".join(str(props.get("site") or props.get("publisher") or host.removeprefix("www.")).split())
+    return {"authors": [n for n in dict.fromkeys(names) if n][:6], "site": site[:80],
+            "published": str(props.get("published") or props.get("date") or "")[:10],
+            "description": " ".join(str(props.get("description") or "").split())[:300]}
 
 
 def _first_heading(body: str) -> str | None:
