@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from kbc.compile.concepts import concept_key
 from kbc.compile.rows import (A_PART_OF_B, B_PART_OF_A, DIFFERENT, RELATED, RELATIONS, RENAME, SAME, Concept,
@@ -103,6 +103,77 @@ def score(x: Profile, y: Profile, weight) -> float:
     return value
 
 
+DEFINITION_BLOCK = 12  # see Blocks.of
+
+
+def _index(profiles: dict[str, Profile], values) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key, p in profiles.items():
+        for value in values(p):
+            out.setdefault(value, set()).add(key)
+    return out
+
+
+def _name_starts(p: Profile) -> set[str]:
+    """The word a text holds wherever it mentions one of p's names (see _mentions): a longer
+    name's first word; a one-word name's word, maybe plural; "" for a name without one."""
+    out = set()
+    for name, _ in p.patterns:
+        words = re.findall(r"\w+", name)
+        out |= {words[0]} if len(words) > 1 else {words[0], words[0] + "s", words[0] + "es"} if words else {""}
+    return out
+
+
+class Blocks:
+    """The concepts one concept can score MIN_SCORE with at all, found through indexes
+    (names, their words and initials, definition words, mentions) and rapidfuzz over all
+    names in C: scoring only those gives the pairs scoring every concept would."""
+
+    def __init__(self, profiles: dict[str, Profile], frequency: dict[str, int]):
+        self.profiles, self.frequency = profiles, frequency
+        self.by_token = _index(profiles, lambda p: p.tokens)
+        self.by_name_key = _index(profiles, lambda p: p.name_keys)
+        self.by_initials = _index(profiles, lambda p: p.initials)
+        self.by_definition = _index(profiles, lambda p: p.definition)
+        self.by_name_start = _index(profiles, _name_starts)
+        self.by_text_word = _index(profiles, lambda p: set(re.findall(r"\w+", p.definition_text)))
+        self.labels = [(label, k) for k, p in profiles.items() for label in p.labels]
+        self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
+        self.label_texts = [label for label, _ in self.labels]
+        self.name_key_texts = [name_key for name_key, _ in self.name_keys]
+
+    def of(self, key: str) -> set[str]:
+        x, none = self.profiles[key], set()
+        found: set[str] = set()
+        for token in x.tokens:
+            found |= self.by_token[token]
+        for name_key in x.name_keys:
+            found |= self.by_name_key[name_key] | self.by_initials.get(name_key, none)
+        for initials in x.initials:
+            found |= self.by_name_key.get(initials, none)
+        # Definition words shared by more concepts than this weigh under 30 / sqrt(limit)
+        # each: however many of them two definitions share, score() gives them < MIN_SCORE.
+        limit = DEFINITION_BLOCK * len(x.definition)
+        for word in x.definition:
+            if self.frequency[word] <= limit:
+                found |= self.by_definition[word]
+        for word in set(re.findall(r"\w+", x.definition_text)) | {""}:  # its names in x's definition
+            found |= self.by_name_start.get(word, none)
+        starts = _name_starts(x)  # x's names in their definitions
+        if "" in starts:
+            return set(self.profiles) - {key}
+        for word in starts:
+            found |= self.by_text_word.get(word, none)
+        for label in x.labels:
+            found |= {self.labels[i][1] for _, _, i in process.extract(
+                label, self.label_texts, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE, limit=None)}
+        for name_key in x.name_keys:
+            found |= {self.name_keys[i][1] for _, _, i in process.extract(
+                name_key, self.name_key_texts, scorer=fuzz.token_set_ratio, score_cutoff=80, limit=None)}
+        found.discard(key)
+        return found
+
+
 def anchors(concepts: dict[str, Concept], members: dict[str, Member], titles: dict[str, str]) -> dict[str, set[str]]:
     """Per source, the concepts its sub-aspects are likely part of: the one it lists first
     and those its title names ("MapReduce" in "MapReduce: Simplified Data Processing")."""
@@ -134,11 +205,13 @@ def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
     def weight(token: str) -> float:  # a word shared by many concepts says little
         return 30 / math.sqrt(frequency.get(token, 1))
 
+    blocks = Blocks(profiles, frequency)
     pairs: dict[frozenset, float] = {}
     for key in new:
         scored = []
-        for other, p in profiles.items():
-            if other == key or frozenset((key, other)) in decided:
+        for other in blocks.of(key):
+            p = profiles[other]
+            if frozenset((key, other)) in decided:
                 continue
             value = score(profiles[key], p, weight)
             if value >= MIN_SCORE:
