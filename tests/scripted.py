@@ -91,11 +91,21 @@ class ScriptedModel:
 
 
     def answer_concept_decisions(self, prompt: str, body: dict) -> dict:
-        """Concepts with one name are the same; everything else is different."""
+        """Concepts with one name are the same; two named by one source are related (as a
+        reader would judge things one short note discusses together); the rest are different."""
+        lines = dict(re.findall(r"^(C\d+): (.+)$", prompt, re.M))
         names = {label: re.split(r" \(also:| \|", rest, maxsplit=1)[0].strip().casefold()
-                 for label, rest in re.findall(r"^(C\d+): (.+)$", prompt, re.M)}
-        decisions = [{"pair": pair, "relation": "same" if names.get(a) == names.get(b) else "different",
-                      "name": ""} for pair, a, b in re.findall(r"^(P\d+): (C\d+) / (C\d+)$", prompt, re.M)]
+                 for label, rest in lines.items()}
+        origins = {label: set(rest.split(" | from: ", 1)[-1].split(" | ", 1)[0].split("; "))
+                   for label, rest in lines.items()}
+
+        def relation(a: str, b: str) -> str:
+            if names.get(a) == names.get(b):
+                return "same"
+            return "related" if origins.get(a, set()) & origins.get(b, set()) else "different"
+
+        decisions = [{"pair": pair, "relation": relation(a, b), "name": ""}
+                     for pair, a, b in re.findall(r"^(P\d+): (C\d+) / (C\d+)$", prompt, re.M)]
         return {"decisions": decisions, "renames": []}
 
     def answer_concept_health(self, prompt: str, body: dict) -> dict:

@@ -130,3 +130,13 @@ def test_an_attachment_of_the_same_name_comes_over_renamed_and_its_note_follows(
     assert "![[figure (from theirs).png]]" in (ours / "raw" / "Figures.md").read_text()
     again = json.loads(_kbc(ours, server, "merge", str(theirs), "--no-compile", "--json").stdout)
     assert {n["action"] for n in again["notes"]} == {"duplicate"}  # a rerun finds it all merged
+
+
+def test_a_concept_both_vaults_have_keeps_our_key_and_page_though_theirs_is_larger(tmp_path, server):
+    leases, others = [n for n in NOTES if n.stem == "Leases"], [n for n in NOTES if n.stem != "Leases"]
+    ours = _vault(tmp_path, "ours", leases, server)
+    theirs = _vault(tmp_path, "theirs", others, server)  # two sources on Paxos: the larger cluster
+    assert _kbc(ours, server, "merge", str(theirs), "--json").exit_code == 0
+    props, _ = read_page(ours / "wiki" / "concepts" / "Paxos.md")
+    assert props["kind"] == "concept" and len(props["sources"]) == 3
+    assert not (ours / "wiki" / "concepts" / "Paxos (concept).md").exists()

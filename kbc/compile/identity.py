@@ -69,8 +69,11 @@ def names_of(member: Member, renames: dict[str, str]) -> list[str]:
 
 
 def build(members: list[Member], decisions: list[Decision], overrides: Overrides,
-          old: dict[str, Concept], weight: dict[str, int] | None = None) -> Identity:
-    """`weight`: claims per member; the member its source says most about defines the concept."""
+          old: dict[str, Concept], weight: dict[str, int] | None = None,
+          settled: set[str] | None = None) -> Identity:
+    """`weight`: claims per member; the member its source says most about defines the concept.
+    `settled`: the keys that existed before this run; a cluster keeps one of those over a key
+    this run minted (a merged vault's larger cluster of "paxos" was minted "paxos 2")."""
     by_id = {m.id: m for m in members}
     renames = {d.a: d.name for d in decisions if d.relation == RENAME and d.a in by_id and d.name}
     union = _Union(by_id)
@@ -113,10 +116,10 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
             join(decision.a, decision.b, force=decision.origin == "person")
             if decision.name:
                 same_names[frozenset((decision.a, decision.b))] = decision.name
-    return _assign(by_id, clusters, renames, same_names, old, weight or {})
+    return _assign(by_id, clusters, renames, same_names, old, weight or {}, set(old) if settled is None else settled)
 
 
-def _assign(by_id, clusters, renames, same_names, old, weight) -> Identity:
+def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Identity:
     """Concept keys that stay the same across runs: a cluster keeps the key its members had."""
     ordered = sorted(clusters.values(), key=lambda c: min((by_id[m].seq, m) for m in c))
     taken: set[str] = set()
@@ -124,7 +127,8 @@ def _assign(by_id, clusters, renames, same_names, old, weight) -> Identity:
     for cluster in ordered:
         members = sorted((by_id[m] for m in cluster), key=lambda m: (m.seq, m.id))
         had = Counter(m.concept_key for m in members if m.concept_key in old and m.concept_key not in taken)
-        key = max(had, key=lambda k: (had[k], -min(m.seq for m in members if m.concept_key == k))) if had else ""
+        key = max(had, key=lambda k: (k in settled, had[k], -min(m.seq for m in members if m.concept_key == k))) \
+            if had else ""
         name = _name(members, renames, same_names, old.get(key))
         if not key:
             key = _fresh_key(concept_key(name) or "concept", taken | set(old))

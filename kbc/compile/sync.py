@@ -25,6 +25,7 @@ class Consolidator:
         self.manifest, self.report, self.max_output = manifest, report, max_output
         self.overrides = Overrides()
         self._reserved: set[str] | None = None  # during a sync: pages that stay or are given
+        self._settled: set[str] | None = None  # concept keys at the run's first sync
         self.names = PageNames(vault, self._claimed)
 
     def _claimed(self) -> set[str]:
@@ -80,11 +81,13 @@ class Consolidator:
         if overrides is not None:
             self.overrides = overrides
         old = self.manifest.concepts()
+        if self._settled is None:
+            self._settled = set(old)
         members = self.manifest.members()
         weight: dict[str, int] = {}
         for claim in self.manifest.claims():
             weight[claim.member] = weight.get(claim.member, 0) + 1
-        identity = build(members, self.manifest.decisions(), self.overrides, old, weight)
+        identity = build(members, self.manifest.decisions(), self.overrides, old, weight, self._settled)
         concepts_dir = self.vault.wiki_dir / "concepts"
         # Pages that keep their concept are taken; a merged-away or dropped concept's page
         # is free for the concept that takes its place.
@@ -105,7 +108,9 @@ class Consolidator:
         before = {m.id: m.concept_key for m in members}
         self._report_merges(identity, before, old)
         for old_key, into in identity.merged.items():
-            if old[old_key].page:
+            page = old[old_key].page
+            # A page minted this run and never written was never linked: no redirect for it.
+            if page and (old_key in self._settled or (concepts_dir / f"{page}.md").exists()):
                 redirects.append((old[old_key].page, identity.concepts[into].page))
         live = {c.page for c in identity.concepts.values()}
         for page, target in redirects:
