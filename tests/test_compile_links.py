@@ -113,7 +113,7 @@ def test_prompts_offer_events_and_products_and_say_how_to_rename_and_link(vault_
                                                                   "concept_articles")}
     assert "event" in sent["source_extraction"] and "organization" in sent["source_extraction"]
     assert 'its C id (like "C4")' in sent["concept_decisions"] and "kind or instance" in sent["concept_decisions"]
-    assert "Never add a sentence just to make a link" in sent["concept_articles"]
+    assert "Never add\n  a sentence for a link" in sent["concept_articles"]
 
 
 class BylineModel(StoryModel):
@@ -141,3 +141,23 @@ def test_the_extract_prompt_shows_the_byline_and_an_article_may_name_its_authors
     assert numbered.strip().startswith("1| Ann Lee scored")
     _, body = props_of(vault, "Ann Lee")
     assert "Writing in the Daily Planet, Clark Kent reports" in body, report.warnings
+
+
+def test_the_sources_section_says_lines_count_from_the_notes_body(vault_dir):
+    vault, _, _ = compile_with(story_vault(vault_dir, front="title: Match report\nsite: Daily Planet"), StoryModel())
+    _, body = props_of(vault, "Ann Lee")
+    sources = body.split("## Sources\n", 1)[1].split("<!-- kbc:backlinks -->")[0]
+    assert "[[Match report (source)]]: lines 1" in sources
+    assert "Lines count from the first line after the note's front matter." in sources
+    note = (vault.root / "raw" / "Match report.md").read_text().split("---\n", 2)[2].split("\n")
+    assert note[0].startswith("Ann Lee scored")  # line 1 of the body is the cited line
+
+
+def test_the_consolidation_prompt_carries_a_long_definition_whole(vault_dir):
+    long = ("A forward who joined the Reds from Leeds in the spring transfer window and who scored twice "
+            "in the derby on Sunday, wearing the number nine shirt that her brother Ben Lee once wore.")
+    model = StoryModel([("Ann Lee", long, 1), ("Ben Lee", "The brother of Ann Lee, a spectator.", 2)])
+    _, _, requests = compile_with(story_vault(vault_dir), model)
+    decisions = [m["content"] for r in requests if "concept_decisions" in str(r.get("response_format"))
+                 for m in r["messages"]]
+    assert any(long in text for text in decisions)

@@ -183,10 +183,14 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
     source_list = "\n".join(f"- [[{name}]]" + (f": lines {ranges[name]}" if ranges.get(name) else "")
                              for name in sorted(allowed, key=str.casefold))
     body = (f"# {concept.name}\n\n" + (f"*{definition}*\n\n" if definition else "")
-            + "\n\n".join(paragraphs) + f"\n\n## Sources\n\n{source_list}\n")
+            + "\n\n".join(paragraphs) + f"\n\n## Sources\n\n{source_list}\n"
+            + (LINES_NOTE if any(ranges.values()) else ""))
     return body, replaced
 
 
+# Cited lines are numbered from a note's body (what the extract prompt numbers and what
+# search reads back); a reader opening raw/ is told so.
+LINES_NOTE = "\nLines count from the first line after the note's front matter.\n"
 CARRIED = 0.8  # share of a claim's content words a paragraph must hold to say it already
 
 

@@ -23,7 +23,7 @@ CONSOLIDATE_TEMPLATE = "prompts/consolidate.j2"
 PAIRS_PER_CONCEPT = 6  # candidates per new concept, best first (same names always go)
 MIN_SCORE = 12
 TOKENS_PER_DECISION = 20  # of the answer, to size batches
-DEFINITION_CHARS = 140
+DEFINITION_CHARS = 320  # a definition's whole first sentence: cut mid-sentence, the distinction is often lost
 NEAR_DUPLICATE = 85  # names this alike are always put to the model, and lint flags them if never decided
 
 CONSOLIDATE_SCHEMA = obj(
