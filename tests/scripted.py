@@ -180,12 +180,14 @@ class ScriptedModel:
         covered = {int(n) for n in re.findall(r"^- \[(\d+)\] ", prompt.split("New pages:", 1)[0], re.M)}
         findings = []
         for name, text in _pages(prompt.split("New pages:", 1)[-1]):
-            prose = " ".join(line for line in text.split("\n") if line.strip()[:1].isalnum())
+            # Prose lines, links read as their text (compile links first mentions).
+            plain = re.sub(r"\[\[(?:[^\]|]+\|)?([^\]]+)\]\]", r"\1", text)
+            prose = " ".join(line for line in plain.split("\n") if line.strip()[:1].isalnum())
             for sentence in re.split(r"(?<=[.!?])\s+", prose):
                 hits = [n for n, term in enumerate(terms, start=1) if term.lower() in sentence.lower()]
                 if hits and len(findings) < 12 and len(sentence.split()) >= 4:
                     findings.append({"sub_question": hits[0], "text": sentence[:300], "pages": [name]})
-                    covered.add(hits[0])
+                    covered.update(hits)
         missing = [n for n in range(1, len(terms) + 1) if n not in covered]
         return {"findings": findings, "missing": missing, "queries": [terms[n - 1] for n in missing][:3],
                 "enough": not missing, "fetch": ["https://example.org/more"] if missing else []}
