@@ -39,3 +39,17 @@ def test_a_no_change_rerun_sends_nothing_and_leaves_every_page_alone(vault_dir, 
     after = snapshot(vault_dir)
     assert sorted(after) == sorted(before)
     assert [k for k in before if before[k] != after[k]] == []
+
+
+def test_a_source_that_explains_no_concept_is_compiled_once_not_retried(vault_dir, server):
+    # A stub (a paywalled page, a cut-off clip): the model finds no concept in it.
+    (vault_dir / "raw" / "stub.md").write_text("# stub\n\nsubscribe to read more of this article.\n")
+    vault = open_vault(vault_dir, server)
+    first = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert first.new == ["raw/stub.md"] and not first.errors
+    summaries = list((vault_dir / "wiki" / "sources").glob("*.md"))
+    assert len(summaries) == 1 and not list((vault_dir / "wiki" / "concepts").glob("*.md"))
+    sent = len(server.requests)
+    vault = open_vault(vault_dir, server)
+    second = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert len(server.requests) == sent and not second.errors and second.unchanged == 1

@@ -25,7 +25,7 @@ EXTRACT_SCHEMA = obj(
     "source_extraction", title=TEXT, summary={"type": "string", "minLength": 1},
     concepts=array(obj(name={"type": "string", "minLength": 1}, aliases=array(TEXT),
                        category=TEXT,  # one of CATEGORIES (listed in the prompt; near misses mapped)
-                       definition=TEXT, claims=array(obj(text=TEXT, lines=LINES))), 1, MIN_CONCEPTS))
+                       definition=TEXT, claims=array(obj(text=TEXT, lines=LINES))), 0, MIN_CONCEPTS))
 
 
 def concepts_wanted(tokens: int, max_output: int) -> int:
