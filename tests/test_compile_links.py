@@ -161,3 +161,19 @@ def test_the_consolidation_prompt_carries_a_long_definition_whole(vault_dir):
     decisions = [m["content"] for r in requests if "concept_decisions" in str(r.get("response_format"))
                  for m in r["messages"]]
     assert any(long in text for text in decisions)
+
+
+def test_concepts_linked_only_by_the_orphan_fallback_get_one_related_line_each():
+    # Three concepts nothing connects: each is linked from its nearest, and a later concept's
+    # fallback must not add a second line for a pair an earlier one already linked.
+    from kbc.compile.graph import build_graph, related_section
+    from kbc.compile.rows import Concept
+
+    concepts = {k: Concept(k, k.title(), [], f"{k} things", "other", k.title()) for k in ("a", "b", "c")}
+    nearest = {"a": "b", "b": "a", "c": "a"}
+    graph = build_graph(concepts, {}, [], lambda key, apart: nearest[key])
+    for key in concepts:
+        lines = related_section(graph, key, concepts).splitlines()[2:]
+        assert lines and len(lines) == len(set(lines)), (key, lines)
+    inbound = {e.other for key in concepts for e in graph.related(key)}
+    assert inbound == set(concepts)

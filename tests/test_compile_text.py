@@ -58,3 +58,24 @@ def test_other_sources_count_as_evidence_only_where_they_name_the_concept():
     found = mentions(leader, notes, pages, set())
     assert [(e.source_page, e.lines) for e in found] == [("A (source)", "2")]  # "leader" next to "Raft" only
     assert [e.source_page for e in mentions(approach, notes, pages, set())] == ["C (source)"]
+
+
+def test_claims_the_source_does_not_carry_are_dropped_at_extraction():
+    from kbc.compile.extract import members_of
+    from kbc.compile.sources import Source
+
+    source = Source("raw/leases.md", "Leases", "A lease is a lock that expires after a fixed time unless "
+                    "it is renewed.\nChubby grants leases to clients so a crashed client cannot hold a lock.\n", "x")
+    data = {"title": "Leases", "summary": "Leases.", "concepts": [{
+        "name": "Lease", "aliases": [], "category": "mechanism", "definition": "A lock that expires.",
+        "claims": [
+            {"text": "A lease expires after a fixed time unless the holder renews it", "lines": "1"},
+            {"text": "Chubby grants leases so that a crashed client cannot hold a lock forever.", "lines": "2"},
+            # what a tiny model writes: a loop, and an invented name
+            {"text": "This is a consensus algorithm designed to be easier to understand than a "
+                     "consensus algorithm designed to be easier to", "lines": "1"},
+            {"text": "Leases are granted by Zookeeper to every client.", "lines": "2"},
+        ]}]}
+    members, claims = members_of(source, data)
+    kept = [c.text for c in claims if c.kind == "claim"]
+    assert len(members) == 1 and len(kept) == 2 and all("Zookeeper" not in t and "algorithm" not in t for t in kept)

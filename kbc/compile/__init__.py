@@ -53,7 +53,8 @@ class Compiler:
         self.write_version = templates.version(WRITE_TEMPLATE)
         window = vault.settings.context_window or getattr(llm.backend, "context_window", 0) or 32768
         self.max_output = min(vault.settings.max_output_tokens, window // 3)
-        self.setup = ExtractSetup(templates, llm.count_tokens, window, self.max_output)
+        self.setup = ExtractSetup(templates, llm.count_tokens, window, self.max_output,
+                                  may_find_none=not getattr(llm.backend, "small_model", False))
         self.sources: list[Source] = []
         self.extracted: set[str] = set()
         self._built = None  # (what evidence and graph were built from, (evidence, graph))

@@ -19,6 +19,7 @@ class Edge:
     other: str  # concept key
     why: str  # "part of", "has part", "related", "mentions", "mentioned by", "same source"
     weight: float
+    keeps: bool = False  # the one incoming link of a concept nothing else links: never cut
 
 
 @dataclass
@@ -36,13 +37,14 @@ class Graph:
                 if _RANK.get(why, 0) > _RANK.get(edge.why, 0):
                     edge.why = why
                 edge.weight += weight
+                edge.keeps |= why == KEEPS_LINKED
                 return
-        mine.append(Edge(b, why, weight))
+        mine.append(Edge(b, why, weight, why == KEEPS_LINKED))
 
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
         """The strongest edges, and always those that keep a concept from being an orphan."""
         ranked = sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))
-        return ranked[:limit] + [e for e in ranked[limit:] if e.why == KEEPS_LINKED]
+        return ranked[:limit] + [e for e in ranked[limit:] if e.keeps]
 
 
 def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
@@ -93,8 +95,10 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
             own = graph.related(key, 1)
             other = own[0].other if own else similar(key, {k for pair in graph.apart if key in pair for k in pair})
             if other:
-                graph.edges.setdefault(other, []).append(Edge(key, KEEPS_LINKED, 0))
+                # add() merges with an edge an earlier concept's fallback made: never two lines
+                graph.add(other, key, KEEPS_LINKED, 0)
                 graph.add(key, other, KEEPS_LINKED, 0)
+                inbound |= {key, other}
     return graph
 
 

@@ -182,6 +182,7 @@ class LlamaCppBackend:
     """llama.cpp in-process. One model, one KV cache: calls are serialised by a lock."""
 
     name = "llama.cpp"
+    small_model = True  # the embedded default is tiny: stages hold it to simpler answers
 
     def __init__(self, model_path: str | Path | None = None, context_window: int = 8192,
                  threads: int = 2):
