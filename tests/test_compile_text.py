@@ -79,3 +79,14 @@ def test_claims_the_source_does_not_carry_are_dropped_at_extraction():
     members, claims = members_of(source, data)
     kept = [c.text for c in claims if c.kind == "claim"]
     assert len(members) == 1 and len(kept) == 2 and all("Zookeeper" not in t and "algorithm" not in t for t in kept)
+
+
+def test_a_looping_definition_is_no_definition():
+    from kbc.compile.extract import members_of
+    from kbc.compile.sources import Source
+
+    source = Source("raw/n.md", "N", "Paxos is used in many applications.\n", "x")
+    loop = "A concept used in applications, but is also used in a variety of other applications, " * 3
+    members, claims = members_of(source, {"title": "N", "summary": "N.", "concepts": [
+        {"name": "Paxos", "aliases": [], "category": "algorithm", "definition": loop, "claims": []}]})
+    assert members[0].definition == "" and not [c for c in claims if c.kind == "definition"]

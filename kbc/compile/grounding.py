@@ -110,6 +110,11 @@ class _Vocabulary:
         return stem in self.stems or (len(stem) >= 6 and stem[:6] in self.prefixes)
 
 
+def repetition(text: str) -> str:
+    """The loop a text repeats itself in ("" when none), for text that is not a paragraph."""
+    return _loop(" ".join(text.split()))
+
+
 def _loop(body: str) -> str:
     """A repetition loop: a span repeated right after itself, or a text of few distinct phrases.
 
