@@ -53,3 +53,21 @@ def test_a_source_that_explains_no_concept_is_compiled_once_not_retried(vault_di
     vault = open_vault(vault_dir, server)
     second = compile_vault(vault, make_llm(vault, server), templates(vault))
     assert len(server.requests) == sent and not second.errors and second.unchanged == 1
+
+
+def test_an_unusable_consolidation_answer_is_not_paid_for_again(sample_vault):
+    from tests.scripted import ScriptedModel, ScriptedServer
+
+    class Undecided(ScriptedModel):  # answers, but decides no pair: invalid even after the retry
+        def answer_concept_decisions(self, prompt, body):
+            return {"decisions": [], "renames": []}
+
+    with ScriptedServer(Undecided()) as server:
+        vault = open_vault(sample_vault, server)
+        first = compile_vault(vault, make_llm(vault, server), templates(vault))
+        asked = [r for r in server.requests if "concept_decisions" in str(r.get("response_format"))]
+        assert asked and any("asked again when their sources change" in w for w in first.warnings)
+        sent = len(server.requests)
+        vault = open_vault(sample_vault, server)
+        second = compile_vault(vault, make_llm(vault, server), templates(vault))
+        assert len(server.requests) == sent and not second.errors

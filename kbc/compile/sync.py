@@ -52,9 +52,12 @@ class Consolidator:
         results = self.llm.complete_all([b.request for b in batches]) if batches else []
         failed: set[str] = set()
         for batch, result in zip(batches, results):
-            if isinstance(result, (ItemFailed, BackendError)):
+            if isinstance(result, BackendError):  # never answered: the next run asks again
                 self.report.warnings.append(f"{result}; concepts stay apart until a rerun decides")
                 failed |= set(batch.labels.values())
+                continue
+            if isinstance(result, ItemFailed):  # answered, unusable even after a retry: not paid again
+                self.report.warnings.append(f"{result}; concepts stay apart (asked again when their sources change)")
                 continue
             self.manifest.add_decisions(consolidate.decisions_from(batch, result.data, identity.concepts))
         # A member whose pairs were all answered is not asked about again.
