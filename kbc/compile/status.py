@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kbc.compile.manifest import Manifest
+from kbc.compile.plan import plan_sources
 from kbc.compile.sources import scan_sources
 from kbc.vault import Vault
 
@@ -27,21 +29,15 @@ class CompileStatus:
 
 
 def compile_status(vault: Vault) -> CompileStatus:
+    """The sources' state by plan's own rule, so status and compile never disagree."""
     sources, unreadable = scan_sources(vault)
+    plan = plan_sources(sources, unreadable, Manifest(vault).sources(),
+                        lambda row: (vault.root / row.summary_page).exists(),
+                        full=False, stale=False, version="", model="")
     with vault.db_lock:
-        known = {row["path"]: row["sha256"] for row in vault.db.query("select path, sha256 from sources")}
         pages = {row["kind"]: row["n"] for row in vault.db.query(
             "select kind, count(*) as n from pages group by kind order by kind")}
         last = vault.db.execute("select max(time) from requests where stage in ('extract', 'write')").fetchone()
-    status = CompileStatus(unreadable=[str(u) for u in unreadable], pages=pages,
-                           last_compile=(last[0] or "") if last else "")
-    for source in sources:
-        if source.path not in known:
-            status.new.append(source.path)
-        elif known[source.path] != source.sha256:
-            status.changed.append(source.path)
-        else:
-            status.unchanged += 1
-    present = {s.path for s in sources} | {getattr(u, "path", "") for u in unreadable}
-    status.removed = sorted(set(known) - present)
-    return status
+    return CompileStatus(new=plan.new, changed=plan.changed, removed=[row.path for row in plan.removed],
+                         unreadable=[str(u) for u in unreadable], unchanged=plan.unchanged, pages=pages,
+                         last_compile=(last[0] or "") if last else "")
