@@ -77,7 +77,9 @@ class ScriptedModel:
         articles = []
         for block in re.split(r"^## ", item, flags=re.M)[1:]:
             name = block.split("\n", 1)[0].strip()
-            claims = re.findall(r"^- \[(\d+)\] (.+)$", block, re.M)
+            # "- [2] claim", or "- [1][3] paragraph" of a partial article to merge
+            claims = re.findall(r"^- ((?:\[\d+\])+) (.+)$", block, re.M)
+            numbers = {int(n) for marks, _ in claims for n in re.findall(r"\d+", marks)}
             kept = []  # whole claims, up to about 600 characters: never cut mid-sentence
             for _, text in claims:
                 if kept and len(" ".join(kept + [text])) > 600:
@@ -86,7 +88,7 @@ class ScriptedModel:
             paragraph = " ".join(t if t.endswith((".", "!", "?")) else t + "." for t in kept) \
                 or f"{name} is a concept."
             articles.append({"name": name, "paragraphs": [
-                {"text": paragraph, "sources": sorted({int(n) for n, _ in claims}) or [1]}]})
+                {"text": paragraph, "sources": sorted(numbers) or [1]}]})
         return {"articles": articles}
 
 

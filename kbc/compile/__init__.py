@@ -12,9 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbc.compile.articles import (CLAIMS_VERSION, TOKENS_PER_ARTICLE, WRITE_BATCH_CONCEPTS, WRITE_TEMPLATE, Job,
-                                  article_body, batches as write_batches, claims_article, evidence_id,
-                                  input_hash, pick_article, write_request)
+from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
 from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, write_summary
 from kbc.compile.evidence import SourceIndex, material
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, extract_requests, members_of,
@@ -26,13 +24,14 @@ from kbc.compile.plan import is_stale, plan_sources
 from kbc.compile.rows import SourceRow
 from kbc.compile.sources import Source, scan_sources
 from kbc.compile.sync import Consolidator
+from kbc.compile.writer import ConceptWriter
 from kbc.errors import KbcError
-from kbc.llm import LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Templates, stable_json
+from kbc.llm import LLM, BudgetExceeded, EndpointUnavailable, Templates, stable_json
 from kbc.llm.prompts import text_of
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.pages import page_state, read_page, remove_page, today, write_page
+from kbc.vault.pages import page_state, read_page, remove_page, write_page
 
 __all__ = ["CompileOptions", "CompileReport", "compile_vault", "EXTRACT_TEMPLATE", "WRITE_TEMPLATE"]
 
@@ -52,6 +51,7 @@ class Compiler:
         self.extract_version = templates.version(EXTRACT_TEMPLATE)
         self.write_version = templates.version(WRITE_TEMPLATE)
         window = vault.settings.context_window or getattr(llm.backend, "context_window", 0) or 32768
+        self.window = window
         self.max_output = min(vault.settings.max_output_tokens, window // 3)
         self.setup = ExtractSetup(templates, llm.count_tokens, window, self.max_output,
                                   may_find_none=not getattr(llm.backend, "small_model", False))
@@ -234,67 +234,10 @@ class Compiler:
                 jobs.append(Job(concept, evidence[key], related, path, state, digest, bylines))
         if not jobs:
             return
-        per_batch = max(1, min(WRITE_BATCH_CONCEPTS, self.max_output // TOKENS_PER_ARTICLE))
-        groups = write_batches(jobs, self.llm.count_tokens, per_batch)
-        planned = [write_request(batch, self.templates, self.options.full, self.max_output)
-                   for batch in groups]
-        results = self.llm.complete_all([request for request, _ in planned])
         resolver = LinkResolver(self.vault.note_names() + [c.page for c in identity.concepts.values()],
                                 {**self.vault.page_aliases(),
                                  **{a: c.page for c in identity.concepts.values() for a in c.aliases}})
-        for batch, (_, numbered), result in zip(groups, planned, results):
-            if isinstance(result, BackendError):
-                self.report.errors.append(str(result))  # endpoint trouble: retried next run
-                continue
-            articles = [] if isinstance(result, ItemFailed) else result.data["articles"]
-            for position, job in enumerate(batch):
-                article = pick_article(articles, job, position, len(batch))
-                version = self.write_version
-                if article is None:
-                    # No usable prose: the claims themselves, cited, make the page.
-                    self.report.warnings.append(
-                        f"concept {job.concept.name}: no usable article from the model"
-                        + (f" ({result})" if isinstance(result, ItemFailed) else "")
-                        + "; wrote its claims as the page (`kbc compile --stale` retries)")
-                    article, numbered_used = claims_article(job)
-                    version = CLAIMS_VERSION
-                else:
-                    numbered_used = numbered
-                self._write_article(job, article, numbered_used, resolver, version)
-
-    def _write_article(self, job: Job, article: dict, numbered: list[str], resolver, version: str) -> None:
-        concept = job.concept
-        body, replaced = article_body(concept, article, numbered, job, resolver)
-        if replaced and version != CLAIMS_VERSION:
-            self.report.warnings.append(f"concept {concept.name}: {len(replaced)} paragraph(s) not supported by "
-                                        f"the material ({replaced[0]}); wrote their claims instead "
-                                        "(`kbc compile --stale` retries)")
-            version = CLAIMS_VERSION
-        # A name a file cannot carry ("Q/A Template" is the page "Q A Template") stays findable.
-        own_name = [concept.name] if concept.name != concept.page and "(" not in concept.page else []
-        props = {
-            "title": concept.name,
-            "aliases": own_name + concept.aliases,
-            "kind": "concept",
-            "category": concept.category or "other",
-            "description": concept.definition,
-            "tags": ["concept"],
-            "sources": [f"[[{name}]]" for name in sorted(job.sources, key=str.casefold)],
-            "updated": today(),
-            "kbc_prompt": version,
-            "kbc_model": self.llm.model,
-        }
-        if job.state in ("edited", "foreign"):
-            proposal = self.vault.wiki_dir / "proposals" / f"{concept.page} (proposed).md"
-            write_page(self.vault, proposal, {**props, "kind": "proposal", "aliases": [],
-                                              "proposal_for": f"[[{concept.page}]]"},
-                       body, "proposal", version, self.llm.model)
-            self.report.kept_human.append(concept.page)
-            self.report.proposals.append(proposal.stem)
-        elif write_page(self.vault, job.path, props, body, "concept", version, self.llm.model):
-            self.report.written.append(concept.page)
-        written = {evidence_id(e): e.text for e in job.evidence if e.kind != "definition"}
-        self.manifest.written(concept.key, job.input_hash, stable_json(written), version, self.llm.model)
+        ConceptWriter(self).write(jobs, resolver)
 
     def _write_related(self, identity) -> None:
         """Every concept page kbc owns gets a code-built `## Related` section."""

@@ -55,48 +55,70 @@ def evidence_id(evidence: Evidence) -> str:
     return sha256_text(evidence.source_page + "\n" + evidence.text)[:12]
 
 
-def batches(jobs: list[Job], count_tokens, per_batch: int) -> list[list[Job]]:
+def concept_entry(job: Job, full: bool) -> dict:
+    """What the write prompt says about one concept, its claims by source page (the request
+    numbers them): built once, so its size decides the batch and whether it is written in parts."""
+    current, keep = "", ""
+    if job.state in ("ours", "edited") and job.path.exists():
+        _, body = read_page(job.path)
+        text = article_text(body)
+        if job.state == "edited":
+            keep = text
+        elif not full:
+            current = text
+    evidence = [e for e in job.evidence if e.kind != "definition"]
+    removed = []
+    written = json.loads(job.concept.written_claims or "null")
+    if current and written is not None:
+        ids = {evidence_id(e): e for e in evidence}
+        evidence = [e for i, e in ids.items() if i not in written]
+        removed = [text for i, text in written.items() if i not in ids]
+    return {"name": job.concept.name, "aliases": job.concept.aliases,
+            "definitions": [] if current else [e.text for e in job.evidence if e.kind == "definition"],
+            "evidence": evidence, "related": job.related, "removed": removed, "current": current, "keep": keep,
+            "sources": job.sources}
+
+
+def entry_tokens(entry: dict, count_tokens) -> int:
+    """About what an entry adds to a write prompt (its words, list marks, its sources' names)."""
+    texts = [entry["name"], entry["current"], entry["keep"], *entry["aliases"], *entry["definitions"],
+             *entry["related"], *entry["removed"]]
+    return (sum(count_tokens(t) + 3 for t in texts) + sum(count_tokens(e.text) + 6 for e in entry["evidence"])
+            + sum(count_tokens(s) + 4 for s in entry["sources"]) + 20)
+
+
+def batches(jobs: list[Job], cost, per_batch: int, max_tokens: int) -> list[list[Job]]:
     """Concepts that share sources go in one write request, up to a size that keeps answers short."""
     ordered = sorted(jobs, key=lambda j: (min(j.sources, default=""), j.concept.key))
-    return pack(ordered, lambda j: sum(count_tokens(e.text) for e in j.evidence) + 20,
-                per_batch, WRITE_BATCH_CLAIM_TOKENS)
+    return pack(ordered, cost, per_batch, max_tokens)
 
 
-def write_request(batch: list[Job], templates, full: bool, max_output: int) -> tuple[Request, list[str]]:
-    """One request for a batch; sources are numbered across the batch."""
+def write_request(batch: list[Job], entries: list[dict], templates, max_output: int) -> tuple[Request, list[str]]:
+    """One request for a batch (`entries`: concept_entry of each job); sources are numbered
+    across the batch."""
     numbered: list[str] = []
     concepts = []
-    for job in batch:
-        for source in job.sources:
+    for entry in entries:
+        for source in entry["sources"]:
             if source not in numbered:
                 numbered.append(source)
-        current, keep = "", ""
-        if job.state in ("ours", "edited") and job.path.exists():
-            _, body = read_page(job.path)
-            text = numbered_citations(article_text(body), numbered)
-            if job.state == "edited":
-                keep = text
-            elif not full:
-                current = text
-        evidence = [e for e in job.evidence if e.kind != "definition"]
-        removed = []
-        written = json.loads(job.concept.written_claims or "null")
-        if current and written is not None:
-            ids = {evidence_id(e): e for e in evidence}
-            evidence = [e for i, e in ids.items() if i not in written]
-            removed = [text for i, text in written.items() if i not in ids]
         concepts.append({
-            "name": job.concept.name, "aliases": job.concept.aliases,
-            "definitions": [] if current else [e.text for e in job.evidence if e.kind == "definition"],
+            **{k: entry[k] for k in ("name", "aliases", "definitions", "related", "removed")},
+            "current": numbered_citations(entry["current"], numbered),
+            "keep": numbered_citations(entry["keep"], numbered),
             "claims": [{"text": e.text, "source_number": numbered.index(e.source_page) + 1,
-                        "mention": e.kind == "mention"} for e in evidence],
-            "related": job.related, "removed": removed, "current": current, "keep": keep,
+                        "mention": e.kind == "mention"} for e in entry["evidence"]],
         })
     prompt = templates.prompt(WRITE_TEMPLATE, concepts=concepts, sources=numbered)
     label = "concepts " + ", ".join(job.concept.name for job in batch)
+    return Request("write", prompt, articles_schema(len(batch)), max_output, label=label,
+                   check=check_articles), numbered
+
+
+def articles_schema(count: int) -> dict:
     schema = json.loads(json.dumps(WRITE_SCHEMA))  # one article per concept asked for
-    schema["properties"]["articles"].update(minItems=len(batch), maxItems=len(batch))
-    return Request("write", prompt, schema, max_output, label=label, check=check_articles), numbered
+    schema["properties"]["articles"].update(minItems=count, maxItems=count)
+    return schema
 
 
 def pick_article(articles: list[dict], job: Job, position: int, batch_size: int) -> dict | None:
