@@ -60,6 +60,10 @@ def test_merged_halves_equal_the_union_at_a_fraction_of_its_tokens(tmp_path, ser
     assert _shape(ours) == _shape(union)
     spent = _tokens(ours)[0] - before[0]
     assert report["compiled"]["new"] == [] and report["compiled"]["changed"] == []  # nothing extracted again
+    # The union's consolidation pairs were replayed: only those neither vault decided were asked,
+    # and the compile after found nothing left to consolidate.
+    assert 0 < report["replay"]["asked"] < report["replay"]["pairs"] and not report["replay"]["stopped"]
+    assert Vault(ours, env={}).db.execute("select count(*) from members where considered = 0").fetchone()[0] == 0
     assert 0 < spent < 0.5 * _tokens(union)[0]
     assert _digest(theirs) == before_theirs  # the other vault is only read
 
@@ -71,6 +75,7 @@ def test_renamed_notes_proposals_and_human_pages_kept(tmp_path, server):
     (theirs / "raw" / "Ideas.md").write_text("# Ideas\n\nGossip spreads Membership changes in rounds.\n")
     for root in (ours, theirs):
         assert _kbc(root, server, "compile").exit_code == 0
+    extracts = _tokens(ours, "extract")
     mine = ours / "wiki" / "concepts" / "Quorum.md"
     mine.write_text(mine.read_text().replace("# Quorum", "# Quorum\n\nMy own note on quorums."))
     page = next(p for p in (theirs / "wiki" / "concepts").glob("*.md") if "Lease" in p.stem)
@@ -83,6 +88,12 @@ def test_renamed_notes_proposals_and_human_pages_kept(tmp_path, server):
     assert [(n["source"], n["target"]) for n in renamed] == [("raw/Ideas.md", "raw/Ideas (from theirs).md")]
     assert "Gossip" in (ours / "raw" / "Ideas (from theirs).md").read_text()
     assert "Quorum" in (ours / "raw" / "Ideas.md").read_text()
+    # The renamed note brings its extraction and summary along under its new name: not paid twice.
+    assert report["compiled"]["new"] == [] and _tokens(ours, "extract") == extracts
+    summary = (ours / "wiki" / "sources" / "Ideas (from theirs) (source).md").read_text()
+    assert "Source note: [[Ideas (from theirs)]]" in summary and "Gossip" in summary
+    assert "Source note: [[Ideas]]" in (ours / "wiki" / "sources" / "Ideas (source).md").read_text()
+    assert not _kbc(ours, server, "lint", "--json").exit_code
     proposal = ours / "wiki" / "proposals" / f"{page.stem} (from theirs).md"
     assert "A person added this line" in proposal.read_text() and "kind: proposal" in proposal.read_text()
     assert mine.read_text() == mine_before
@@ -140,3 +151,20 @@ def test_a_concept_both_vaults_have_keeps_our_key_and_page_though_theirs_is_larg
     props, _ = read_page(ours / "wiki" / "concepts" / "Paxos.md")
     assert props["kind"] == "concept" and len(props["sources"]) == 3
     assert not (ours / "wiki" / "concepts" / "Paxos (concept).md").exists()
+
+
+def test_a_note_whose_attachment_link_follows_a_rename_is_not_extracted_again(tmp_path, server):
+    ours = _vault(tmp_path, "ours", NOTES[:1], server, compile_it=False)
+    theirs = _vault(tmp_path, "theirs", [], server, compile_it=False)
+    for root, colour in ((ours, b"red"), (theirs, b"blue")):
+        (root / "raw" / "attachments").mkdir(parents=True, exist_ok=True)
+        (root / "raw" / "attachments" / "figure.png").write_bytes(b"\x89PNG fake " + colour)
+    (theirs / "raw" / "Figures.md").write_text("# Figures\n\nThe Gossip rounds, drawn:\n\n![[figure.png]]\n")
+    for root in (ours, theirs):
+        assert _kbc(root, server, "compile").exit_code == 0
+    extracts = _tokens(ours, "extract")
+    result = _kbc(ours, server, "merge", str(theirs), "--json")
+    assert result.exit_code == 0, result.output
+    assert "![[figure (from theirs).png]]" in (ours / "raw" / "Figures.md").read_text()
+    assert json.loads(result.stdout)["compiled"]["new"] == [] and _tokens(ours, "extract") == extracts
+    assert json.loads(_kbc(ours, server, "compile", "--json").stdout)["changed"] == []

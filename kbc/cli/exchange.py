@@ -138,7 +138,12 @@ def _print_merge(report) -> None:
     if report.estimate is not None:
         e = report.estimate
         click.echo(f"tokens: about {e.get('merge_prompt_tokens_about', 0):,} prompt tokens "
-                   f"({e.get('extract_requests', 0)} sources to extract, the rest rewriting concepts that meet)")
+                   f"({e.get('extract_requests', 0)} sources to extract, {e.get('consolidate_requests', 0)} "
+                   "consolidation requests for pairs that meet across the vaults, the rest rewriting concepts that meet)")
+    if report.replay:
+        click.echo(f"consolidation: {report.replay['asked']} of the {report.replay['pairs']} candidate pairs compiling "
+                   "both vaults' notes together would ask were new" + (f" ({report.replay['stopped']})"
+                                                                       if report.replay['stopped'] else ""))
     if report.compiled:
         t = report.compiled["tokens"]
         click.echo(f"compile: {len(set(report.compiled.get('written', [])))} pages written; tokens: "

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from kbc.errors import KbcError
 from kbc.llm import LLM, Templates
-from kbc.merge.files import FilePlan, note_bytes, plan_pages, plan_raw
+from kbc.llm.prompts import text_of
+from kbc.merge.files import FilePlan, note_bytes, plan_pages, plan_raw, relink_notes, renamed_summaries
+from kbc.merge.replay import replay_consolidation, replay_requests
 from kbc.merge.rows import RowImporter, TableImport, open_readonly
 from kbc.vault import Vault
-from kbc.vault.files import atomic_write, page_name
+from kbc.vault.files import atomic_write, page_name, sha256_text
 from kbc.vault.frontmatter import render, split
+from kbc.vault.pages import state_of, write_page
 
 CONCEPT_TABLE = "concepts"  # for the report only: which concepts both vaults have
 REWRITE_TOKENS = 600  # instructions and the current article, per concept rewritten
@@ -41,6 +44,7 @@ class MergeReport:
     tables: list[TableImport] = field(default_factory=list)
     meeting: list[str] = field(default_factory=list)  # concepts both vaults have (by key)
     estimate: dict | None = None  # dry run: what the compile after the merge would send
+    replay: dict | None = None  # the union's consolidation pairs, and those asked now
     compiled: dict | None = None  # the compile report after the merge
     dry_run: bool = False
 
@@ -51,7 +55,7 @@ class MergeReport:
         return {"other": self.other, "label": self.label, "dry_run": self.dry_run,
                 "notes": [p.to_dict() for p in self.notes], "pages": [p.to_dict() for p in self.pages],
                 "tables": [t.to_dict() for t in self.tables], "meeting": self.meeting,
-                "estimate": self.estimate, "compiled": self.compiled}
+                "estimate": self.estimate, "replay": self.replay, "compiled": self.compiled}
 
 
 def other_vault(path: Path, ours: Path) -> Path:
@@ -76,16 +80,18 @@ def merge_vaults(vault: Vault, other_path: Path, llm: LLM | None, templates: Tem
     theirs = open_readonly(database) if database.is_file() else None
     try:
         withheld: set[str] = set()
+        summaries = renamed_summaries(vault.root, other, report.notes, _summary_pages(theirs))
+        values = {**summaries, **_changed_hashes(other, report.notes)}
         if theirs is not None:  # a first pass finds the rows (and so the pages) that stay out
             with vault.db_lock:
-                first = RowImporter(vault.db.conn, theirs, paths, set())
+                first = RowImporter(vault.db.conn, theirs, paths, set(), values)
                 first.plan(dry_run=True)
             withheld = first.withheld_values
-        report.pages = plan_pages(vault.root, other, label, withheld)
-        not_copied = {p.source for p in report.pages if p.action != "add"}
+        report.pages = plan_pages(vault.root, other, label, withheld, summaries)
+        not_copied = {p.source for p in report.pages if p.action not in ("add", "rename")}
         if theirs is not None:
             with vault.db_lock:
-                importer = RowImporter(vault.db.conn, theirs, paths, not_copied)
+                importer = RowImporter(vault.db.conn, theirs, paths, not_copied, values)
                 if options.dry_run:
                     report.tables = importer.plan(dry_run=True)
                 else:
@@ -105,6 +111,7 @@ def merge_vaults(vault: Vault, other_path: Path, llm: LLM | None, templates: Tem
     if options.compile and llm is not None:
         from kbc.compile import compile_vault
 
+        report.replay = replay_consolidation(vault, llm, templates, _max_output(vault, llm, templates)).to_dict()
         report.compiled = {**compile_vault(vault, llm, templates).to_dict(), "tokens": dict(llm.totals.__dict__)}
     else:
         from kbc.vault.bookkeeping import refresh_wiki
@@ -113,16 +120,46 @@ def merge_vaults(vault: Vault, other_path: Path, llm: LLM | None, templates: Tem
     return report
 
 
+def _summary_pages(theirs: sqlite3.Connection | None) -> dict[str, str]:
+    """The other vault's note path -> its summary page."""
+    try:
+        return {r[0]: r[1] for r in theirs.execute("select path, summary_page from sources")} if theirs else {}
+    except sqlite3.OperationalError:  # a vault that never compiled
+        return {}
+
+
+def _changed_hashes(other: Path, notes: list[FilePlan]) -> dict[str, str]:
+    """A note whose links to a renamed attachment are rewritten has another text here: its
+    extraction follows it under the new hash (the words it was extracted from are the same)."""
+    renamed = _renamed_attachments(notes)
+    out = {}
+    for plan in notes:
+        if plan.action in ("add", "rename") and plan.source.endswith(".md") and renamed:
+            before, after = (other / plan.source).read_bytes(), note_bytes(other / plan.source, renamed)
+            if before != after:
+                out[sha256_text(before.decode("utf-8", errors="replace"))] = \
+                    sha256_text(after.decode("utf-8", errors="replace"))
+    return out
+
+
+def _renamed_attachments(notes: list[FilePlan]) -> dict[str, str]:
+    """Attachments that sit here under another name (renamed, or the same bytes already here)."""
+    return {Path(p.source).name: Path(p.target).name for p in notes
+            if not p.source.endswith(".md") and Path(p.source).name != Path(p.target).name}
+
+
 def _copy_files(vault: Vault, other: Path, report: MergeReport) -> None:
-    # Attachments that sit here under another name (renamed, or the same bytes already here).
-    renamed = {Path(p.source).name: Path(p.target).name for p in report.notes
-               if not p.source.endswith(".md") and Path(p.source).name != Path(p.target).name}
+    renamed = _renamed_attachments(report.notes)
     for plan in report.notes:
         if plan.action in ("add", "rename"):
             atomic_write(vault.root / plan.target, note_bytes(other / plan.source, renamed))
+    notes = {Path(p.source).stem: Path(p.target).stem for p in report.notes
+             if p.action == "rename" and p.source.endswith(".md")}
     for plan in report.pages:
         if plan.action == "add":
             atomic_write(vault.root / plan.target, (other / plan.source).read_bytes())
+        elif plan.action == "rename":  # a renamed note's summary: its links follow the note
+            _copy_summary(vault, other / plan.source, vault.root / plan.target, notes)
         elif plan.action == "proposal":
             text = (other / plan.source).read_text(encoding="utf-8", errors="replace")
             try:
@@ -133,6 +170,26 @@ def _copy_files(vault: Vault, other: Path, report: MergeReport) -> None:
                      "kind": "proposal", "proposal_for": f"[[{Path(plan.source).stem}]]",
                      "merged_from": report.label}
             atomic_write(vault.root / plan.target, render(props, body))
+
+
+def _copy_summary(vault: Vault, source: Path, target: Path, notes: dict[str, str]) -> None:
+    text = source.read_text(encoding="utf-8", errors="replace")
+    try:
+        props, body = split(text)
+    except Exception:
+        props, body = {}, ""
+    if state_of(props, body) != "ours":  # a person's text: copied as it is
+        atomic_write(target, source.read_bytes())
+        return
+    props = {k: relink_notes(v, notes) if isinstance(v, str) else v for k, v in props.items()}
+    write_page(vault, target, props, relink_notes(body, notes), str(props.get("kind") or "source-summary"),
+               str(props.get("kbc_prompt") or ""), str(props.get("kbc_model") or ""))
+
+
+def _max_output(vault: Vault, llm: LLM, templates: Templates) -> int:
+    from kbc.compile import CompileOptions, Compiler
+
+    return Compiler(vault, llm, templates, CompileOptions()).max_output  # as compile sizes its requests
 
 
 def _estimate(vault: Vault, other: Path, llm: LLM, templates: Templates, meeting: list[str]) -> dict:
@@ -162,5 +219,9 @@ def _estimate(vault: Vault, other: Path, llm: LLM, templates: Templates, meeting
             texts = []
         rewrite = sum(llm.count_tokens(t) for t in texts) + REWRITE_TOKENS * len(meeting)
         estimate["rewrite_prompt_tokens_about"] = rewrite
-        estimate["merge_prompt_tokens_about"] = estimate.get("extract_prompt_tokens", 0) + rewrite
+        replay = replay_requests(trial, templates, _max_output(trial, counting, templates))
+        estimate["consolidate_requests"] = len(replay)
+        estimate["consolidate_prompt_tokens"] = sum(llm.count_tokens(text_of(r.prompt.messages())) for r in replay)
+        estimate["merge_prompt_tokens_about"] = (estimate.get("extract_prompt_tokens", 0) + rewrite
+                                                 + estimate["consolidate_prompt_tokens"])
         return estimate

@@ -80,14 +80,46 @@ def note_bytes(path: Path, renamed: dict[str, str]) -> bytes:
     return text.encode("utf-8")
 
 
-def plan_pages(ours: Path, other: Path, label: str, withheld: set[str]) -> list[FilePlan]:
+def renamed_summaries(ours: Path, other: Path, notes: list[FilePlan], summaries: dict[str, str]) -> dict[str, str]:
+    """A note that comes over renamed keeps its summary page (and so its extraction) under a
+    name of its own here: '<note name> (source)'. `summaries`: note path -> summary page there."""
+    taken = {link_key(p.stem) for root in (ours, other) for folder in ("wiki", "raw")
+             for p in _files(root / folder) if p.suffix == ".md"}
+    taken |= {link_key(Path(p.target).stem) for p in notes}
+    out = {}
+    for plan in notes:
+        page = summaries.get(plan.source)
+        if plan.action != "rename" or not plan.source.endswith(".md") or not page:
+            continue
+        base, number = f"{Path(plan.target).stem} (source)", 2
+        stem = base
+        while link_key(stem) in taken:
+            stem, number = f"{base[:-1]} {number})", number + 1
+        taken.add(link_key(stem))
+        out[page] = (Path(page).parent / f"{stem}.md").as_posix()
+    return out
+
+
+def relink_notes(text: str, renamed: dict[str, str]) -> str:
+    """Wikilinks to a note by its old name follow it to its new one."""
+    for old, new in renamed.items():
+        text = re.sub(r"\[\[" + re.escape(old) + r"(?=[\]|#])", lambda m: "[[" + new, text)
+    return text
+
+
+def plan_pages(ours: Path, other: Path, label: str, withheld: set[str],
+               renamed: dict[str, str] | None = None) -> list[FilePlan]:
     """The other vault's wiki pages. `withheld`: names and paths of pages whose rows were not
     imported (a concept or source this vault already has): such a page stays out, as does
-    one that clashes with a page here; either way a person's page there becomes a proposal."""
+    one that clashes with a page here; either way a person's page there becomes a proposal.
+    `renamed`: summary pages of notes renamed here -> their path here."""
     here = {link_key(p.stem): p.relative_to(ours).as_posix() for p in _files(ours / "wiki") if p.suffix == ".md"}
     plans = []
     for path in _files(other / "wiki"):
         rel = path.relative_to(other).as_posix()
+        if rel in (renamed or {}):
+            plans.append(FilePlan(rel, renamed[rel], "rename", "the summary of a note renamed here"))
+            continue
         if path.suffix != ".md":
             plans.append(FilePlan(rel, rel, "keep" if (ours / rel).exists() else "add"))
             continue

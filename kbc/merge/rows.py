@@ -5,7 +5,8 @@ Generic on purpose (the compiler's tables change): a row is judged by the values
 - A row naming one of the other vault's raw notes (a value equal to its path, or starting with
   'path::') follows that note: skipped when the note is already here (this vault's own state
   for it stands), its path rewritten when the note comes over renamed.
-- A row naming a wiki page that does not come over is skipped.
+- A row naming a wiki page that does not come over is skipped; one naming a page or holding a
+  note's hash that changes on the way (a renamed note's summary) has the value here.
 - Otherwise: a row whose key this vault has already is skipped (ours stands); rows of tables
   keyed by a plain row id are added unless an identical row is here (so a rerun adds nothing).
 """
@@ -63,10 +64,11 @@ def _primary_key(conn, table: str) -> tuple[list[str], bool]:
 
 class RowImporter:
     def __init__(self, ours: sqlite3.Connection, theirs: sqlite3.Connection, paths: dict[str, str | None],
-                 withheld_pages: set[str]):
-        """paths: the other vault's raw paths -> the path here (None: the note is already here)."""
+                 withheld_pages: set[str], values: dict[str, str] | None = None):
+        """paths: the other vault's raw paths -> the path here (None: the note is already here);
+        values: other values that change on the way -> their value here."""
         self.ours, self.theirs = ours, theirs
-        self.paths, self.withheld_pages = paths, withheld_pages
+        self.paths, self.withheld_pages, self.values = paths, withheld_pages, values or {}
         self.withheld_values: set[str] = set()  # values of rows left out: their pages stay out too
         self.added_values: set[str] = set()  # values of rows brought in (to see what they touch)
 
@@ -85,6 +87,8 @@ class RowImporter:
                 if self.paths[path] is None:
                     return None
                 value = self.paths[path] + value[len(path):]
+            elif isinstance(value, str) and value in self.values:
+                value = self.values[value]
             elif isinstance(value, str) and value in self.withheld_pages:
                 return None
             out[column] = value

@@ -1,0 +1,103 @@
+"""The consolidation compiling the union would have done, replayed after the rows come over.
+
+Consolidation asks each new concept about its best few candidates. Each vault asked that
+among its own concepts; compiling the union would have asked it among all of them, before
+any merge, and some of those pairs meet across the two vaults. So the merged members are
+laid out as that first run saw them (one concept per member, in path order, no decision
+yet), the union's candidate pairs are found the same way, and only those neither vault
+decided are asked. The compile that follows then finds nothing new to consolidate.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from kbc.compile.concepts import concept_key
+from kbc.compile.consolidate import batches, candidate_pairs, decided_pairs, decisions_from
+from kbc.compile.identity import MERGES_FILE, Identity, Overrides, build, load_overrides
+from kbc.compile.manifest import Manifest
+from kbc.compile.rows import Member
+from kbc.errors import KbcError
+from kbc.llm import LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates
+from kbc.vault import Vault
+
+
+@dataclass
+class Replay:
+    pairs: int = 0  # the union's candidate pairs
+    asked: int = 0  # of those, decided by neither vault: asked now
+    stopped: str = ""  # why some were not asked (the compile after asks them its own way)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Plan:
+    identity: Identity
+    members: dict[str, Member]
+    titles: dict[str, str]
+    pairs: list[tuple[str, str]]  # all the union's pairs
+    todo: list[tuple[str, str]]  # those no decision covers
+
+
+def _person_pairs(identity: Identity, overrides: Overrides) -> set[frozenset]:
+    """Pairs a person named together in kbc-merges.toml: the union would not ask them either."""
+    by_name: dict[str, set[str]] = {}
+    for key, concept in identity.concepts.items():
+        for name in [concept.name, *concept.aliases]:
+            by_name.setdefault(concept_key(name), set()).add(key)
+    out = set()
+    for group in overrides.same + overrides.different:
+        keys = [by_name.get(concept_key(n), set()) for n in group]
+        out |= {frozenset((x, y)) for i, a in enumerate(keys) for b in keys[i + 1:] for x in a for y in b if x != y}
+    return out
+
+
+def _plan(vault: Vault) -> _Plan:
+    manifest = Manifest(vault)
+    ordered = sorted(manifest.members(), key=lambda m: (m.source_path, m.seq, m.id))  # as one run extracts
+    fresh = [replace(m, seq=n, considered=False, concept_key="") for n, m in enumerate(ordered, start=1)]
+    weight = Counter(claim.member for claim in manifest.claims())
+    identity = build(fresh, [], Overrides(), {}, dict(weight), set())
+    members = {m.id: m for m in fresh}
+    titles = {path: row.title for path, row in manifest.sources().items()}
+    try:
+        person = _person_pairs(identity, load_overrides(vault.root / MERGES_FILE))
+    except KbcError:
+        person = set()
+    pairs = candidate_pairs(identity.concepts, members, person, titles)
+    decided = decided_pairs(manifest.decisions(), identity.member_key)
+    return _Plan(identity, members, titles, pairs, [p for p in pairs if frozenset(p) not in decided])
+
+
+def _requests(plan: _Plan, templates: Templates, max_output: int):
+    return batches(plan.todo, [], plan.identity.concepts, plan.members, plan.titles, templates, max_output) \
+        if plan.todo else []
+
+
+def replay_requests(vault: Vault, templates: Templates, max_output: int) -> list[Request]:
+    """What replay_consolidation would send (for a dry run's estimate)."""
+    return [b.request for b in _requests(_plan(vault), templates, max_output)]
+
+
+def replay_consolidation(vault: Vault, llm: LLM, templates: Templates, max_output: int) -> Replay:
+    plan = _plan(vault)
+    report = Replay(len(plan.pairs), len(plan.todo))
+    todo = _requests(plan, templates, max_output)
+    try:
+        results = llm.complete_all([b.request for b in todo]) if todo else []
+    except (BudgetExceeded, EndpointUnavailable) as exc:
+        report.stopped = str(exc)
+        return report
+    manifest = Manifest(vault)
+    for batch, result in zip(todo, results):
+        if isinstance(result, BackendError):  # never answered: the compile after asks its own way
+            report.stopped = str(result)
+            continue
+        if isinstance(result, ItemFailed):  # answered, unusable: like compile, not paid again
+            continue
+        manifest.add_decisions(decisions_from(batch, result.data, plan.identity.concepts))
+    if not report.stopped:
+        manifest.mark_considered([m.id for m in manifest.members() if not m.considered])
+    return report
