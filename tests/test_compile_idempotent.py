@@ -71,3 +71,31 @@ def test_an_unusable_consolidation_answer_is_not_paid_for_again(sample_vault):
         vault = open_vault(sample_vault, server)
         second = compile_vault(vault, make_llm(vault, server), templates(vault))
         assert len(server.requests) == sent and not second.errors
+
+
+def test_whole_wiki_work_kept_between_runs_equals_the_work_done_from_scratch(vault_dir, server):
+    # Mentions, links and Related lists are redone only where their inputs changed: after
+    # notes are added, edited, renamed and removed, a run with that kept state emptied
+    # (everything searched again) sends nothing and changes no file.
+    raw = vault_dir / "raw"
+    generated_notes(raw)
+    vault = open_vault(vault_dir, server)
+    compile_vault(vault, make_llm(vault, server), templates(vault))
+    generated_notes(raw, 64)  # notes 60..63 are new
+    (raw / "note 05.md").write_text("# Note 5\n\nGossip Protocol spreads news to Quorum members; "
+                                    "Vector Clock orders the Gossip Protocol rounds in system 5.\n")
+    (raw / "note 07.md").rename(raw / "note seven.md")
+    (raw / "note 09.md").unlink()
+    vault = open_vault(vault_dir, server)
+    changed = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert changed.new and changed.changed and changed.removed and changed.renamed and not changed.errors
+    before, sent = snapshot(vault_dir), len(server.requests)
+    with vault.db.conn:
+        for table in ("concept_mentions", "mention_sources", "linked_pages", "link_terms"):
+            vault.db.execute(f"delete from {table}")
+    vault = open_vault(vault_dir, server)
+    scratch = compile_vault(vault, make_llm(vault, server), templates(vault))
+    assert len(server.requests) == sent and not scratch.written and not scratch.errors
+    after = snapshot(vault_dir)
+    assert sorted(after) == sorted(before)
+    assert [k for k in before if before[k] != after[k]] == []

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
 from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, write_summary
-from kbc.compile.evidence import SourceIndex, material
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, extract_requests, members_of,
                                  merge_parts)
 from kbc.compile.graph import build_graph, related_section, with_related
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.manifest import Manifest, now
+from kbc.compile.mention_cache import MentionCache
 from kbc.compile.plan import is_stale, plan_sources
 from kbc.compile.rows import SourceRow
 from kbc.compile.sources import Source, scan_sources
@@ -210,8 +210,8 @@ class Compiler:
         claims: dict[str, list] = {}
         for claim in self.manifest.claims():
             claims.setdefault(claim.member, []).append(claim)
-        index = SourceIndex(self.sources)
-        evidence = {key: material(c, claims, pages, self.sources, index) for key, c in identity.concepts.items()}
+        evidence = MentionCache(self.vault.db, self.vault.db_lock).material(identity.concepts, claims, pages,
+                                                                            self.sources)
         graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity))
         self._built = (basis, (evidence, graph))
         return evidence, graph

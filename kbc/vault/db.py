@@ -134,6 +134,17 @@ def m010_ask_session_ids(db: sqlite_utils.Database) -> None:
     db["ask_sessions"].create_index(["session"])
 
 
+@migration
+def m011_incremental_state(db: sqlite_utils.Database) -> None:
+    # What a run's whole-wiki work was built from, so the next run redoes only what changed:
+    # each concept's mentions in other sources (with the sources they were searched in), and
+    # each page's body as the auto-linker left it (with the terms it linked).
+    db["concept_mentions"].create({"concept_key": str, "basis": str, "evidence": str}, pk="concept_key")
+    db["mention_sources"].create({"path": str, "sha256": str, "page": str}, pk="path")
+    db["linked_pages"].create({"page": str, "body_hash": str}, pk="page")
+    db["link_terms"].create({"id": int, "terms": str}, pk="id")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

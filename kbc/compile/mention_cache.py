@@ -1,0 +1,93 @@
+"""A concept's material, with its mentions in other sources (the costly part: a search of the
+sources) kept between runs. A concept's mentions are searched again only when what they were
+found from changed: its names, its own sources, the evidence code, or a source that changed
+since (added, edited, renamed or removed) and names the concept or was among its mentions."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from kbc.compile import evidence as evidence_code
+from kbc.compile.evidence import Naming, SourceIndex, mentions, source_words, text_words
+from kbc.compile.rows import Claim, Concept, Evidence
+from kbc.compile.sources import Source
+from kbc.llm import stable_json
+
+# The search's own code is part of what its results were built from.
+CODE = hashlib.sha256(Path(evidence_code.__file__).read_bytes()).hexdigest()[:12]
+
+
+def own_evidence(own: list[Claim], pages: dict[str, str]) -> list[Evidence]:
+    own = sorted(own, key=lambda c: c.source_path)  # by source, in the order extracted
+    return [Evidence(pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own]
+
+
+class MentionCache:
+    def __init__(self, db, lock):
+        self.db, self.lock = db, lock
+
+    def material(self, concepts: dict[str, Concept], claims: dict[str, list[Claim]], pages: dict[str, str],
+                 sources: list[Source]) -> dict[str, list[Evidence]]:
+        """Every concept's evidence, as evidence.material gives it."""
+        current = {s.path: (s.sha256, pages[s.path]) for s in sources if s.path in pages}
+        with self.lock:
+            seen = {r["path"]: (r["sha256"], r["page"]) for r in self.db["mention_sources"].rows}
+            stored = {r["concept_key"]: (r["basis"], r["evidence"]) for r in self.db["concept_mentions"].rows}
+        changed = {p for p in current.keys() | seen.keys() if current.get(p) != seen.get(p)}
+        changed_pages = {pair[1] for p in changed for pair in (current.get(p), seen.get(p)) if pair}
+        fresh = [s for s in sources if s.path in changed and s.path in current]
+        fresh_words = [(s, source_words(s)) for s in fresh]
+        any_fresh = set().union(*(words for _, words in fresh_words))
+        index: SourceIndex | None = None
+        out: dict[str, list[Evidence]] = {}
+        updates = []
+        for key, concept in concepts.items():
+            own_claims = [c for member in concept.members for c in claims.get(member, [])]
+            own, own_paths = own_evidence(own_claims, pages), {c.source_path for c in own_claims}
+            basis = hashlib.sha256(stable_json([CODE, concept.link_names, concept.qualified,
+                                                sorted(own_paths)]).encode()).hexdigest()[:16]
+            hit = stored.get(key)
+            if hit and hit[0] == basis:
+                found = [Evidence(**e) for e in json.loads(hit[1])]
+                if not any(e.source_page in changed_pages for e in found) \
+                        and not _named_in(concept, fresh_words, any_fresh, own_paths):
+                    out[key] = own + found
+                    continue
+            if index is None:
+                index = SourceIndex(sources)
+            found = mentions(concept, sources, pages, own_paths, index)
+            out[key] = own + found
+            if not hit or hit != (basis, _dump(found)):
+                updates.append({"concept_key": key, "basis": basis, "evidence": _dump(found)})
+        gone = [k for k in stored if k not in concepts]
+        if updates or gone or changed:
+            with self.lock, self.db.conn:
+                if updates:
+                    self.db["concept_mentions"].upsert_all(updates, pk="concept_key")
+                for key in gone:
+                    self.db.execute("delete from concept_mentions where concept_key = ?", [key])
+                self.db.execute("delete from mention_sources")
+                self.db["mention_sources"].insert_all(
+                    [{"path": p, "sha256": sha, "page": page} for p, (sha, page) in current.items()], pk="path")
+        return out
+
+
+def _named_in(concept: Concept, fresh: list[tuple[Source, set[str]]], words: set[str], own: set[str]) -> bool:
+    """Whether a changed source (not the concept's own) may name the concept. `words`: all
+    the changed sources' words, to rule most concepts out before any pattern is built."""
+    ways = [*concept.link_names, *(generic for generic, _ in concept.qualified)]
+    if not fresh or not any(text_words(way) & words for way in ways):
+        return False
+    naming = Naming(concept)
+    for source, words in fresh:
+        if source.path in own or not naming.may_occur(words):
+            continue
+        pattern = naming.finder(source.body)
+        if pattern is not None and pattern.search(source.body):
+            return True
+    return False
+
+
+def _dump(found: list[Evidence]) -> str:
+    return stable_json([e.__dict__ for e in found])
