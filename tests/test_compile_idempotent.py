@@ -84,6 +84,9 @@ def test_whole_wiki_work_kept_between_runs_equals_the_work_done_from_scratch(vau
     generated_notes(raw, 64)  # notes 60..63 are new
     (raw / "note 05.md").write_text("# Note 5\n\nGossip Protocol spreads news to Quorum members; "
                                     "Vector Clock orders the Gossip Protocol rounds in system 5.\n")
+    # a new concept whose name the old pages hold ("in system 12"): linked there too
+    (raw / "systems.md").write_text("# Systems\n\nSystem is the word for a set of machines.\n\n"
+                                    "Every System here runs Paxos; a System fails as a whole.\n")
     (raw / "note 07.md").rename(raw / "note seven.md")
     (raw / "note 09.md").unlink()
     vault = open_vault(vault_dir, server)

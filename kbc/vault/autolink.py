@@ -34,6 +34,16 @@ def term_key(term: str) -> str:
     return " ".join(words[:-1] + [_singular(words[-1])])
 
 
+def term_pattern(term: str) -> str:
+    """A term as the linker finds it: any spacing, a plural, acronyms in capitals only."""
+    body = re.escape(term).replace(r"\ ", r"\s+")
+    plural = r"(?:s|es)?" if not term[-1:].isdigit() else ""
+    if term.lower().endswith("y"):
+        body = re.escape(term[:-1]).replace(r"\ ", r"\s+") + r"(?:y|ies)"
+        plural = ""
+    return f"{body}{plural}" if _is_acronym(term) else f"(?i:{body}{plural})"
+
+
 def _is_acronym(term: str) -> bool:
     return len(term) <= 5 and term.upper() == term and any(c.isalpha() for c in term)
 
@@ -45,6 +55,7 @@ class MentionLinker:
     def __init__(self, pages: dict[str, list[str]], titles: list[str] = ()):
         """`titles`: the sources' titles; a concept named inside one is not linked there."""
         long = sorted({" ".join(t.split()) for t in titles if len(t.split()) >= 2}, key=len, reverse=True)
+        self.title_list = long
         self.titles = re.compile("|".join(re.escape(t).replace(r"\ ", r"\s+") for t in long), re.I) if long else None
         by_key: dict[str, set[str]] = {}
         spelled: dict[str, str] = {}
@@ -59,17 +70,21 @@ class MentionLinker:
                     by_key.setdefault(key, set()).add(page)
                     spelled.setdefault(key, term)
         self.pages = {key: next(iter(names)) for key, names in by_key.items() if len(names) == 1}
-        alternatives = []
-        for key in sorted(self.pages, key=len, reverse=True):
-            term = spelled[key]
-            body = re.escape(term).replace(r"\ ", r"\s+")
-            plural = r"(?:s|es)?" if not term[-1:].isdigit() else ""
-            if term.lower().endswith("y"):
-                body = re.escape(term[:-1]).replace(r"\ ", r"\s+") + r"(?:y|ies)"
-                plural = ""
-            alternatives.append(f"{body}{plural}" if _is_acronym(term) else f"(?i:{body}{plural})")
-        self.pattern = re.compile(r"(?<![\w\-\[|])(?:" + "|".join(alternatives) + r")(?![\w\-\]])") \
-            if alternatives else None
+        self.spelled = {key: spelled[key] for key in self.pages}
+        self._pattern: re.Pattern | None | bool = False  # compiled when a page needs linking
+
+    @property
+    def pattern(self) -> re.Pattern | None:
+        if self._pattern is False:
+            alternatives = [term_pattern(self.spelled[key]) for key in sorted(self.pages, key=len, reverse=True)]
+            self._pattern = re.compile(r"(?<![\w\-\[|])(?:" + "|".join(alternatives) + r")(?![\w\-\]])") \
+                if alternatives else None
+        return self._pattern
+
+    def terms(self) -> dict:
+        """What it links (term key -> [page, spelling]) and the titles it leaves alone."""
+        return {"pages": {key: [page, self.spelled[key]] for key, page in self.pages.items()},
+                "titles": self.title_list}
 
     def page_for(self, text: str) -> str | None:
         return self.pages.get(term_key(text))

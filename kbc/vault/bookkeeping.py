@@ -5,6 +5,7 @@ from __future__ import annotations
 from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
 from kbc.vault.indexes import index_entry_for, write_indexes
+from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.links import find_links, link_key
@@ -62,14 +63,16 @@ def refresh_wiki(vault: Vault) -> list[str]:
     repaired = []
     inbound: dict[str, set[str]] = {}
     linker = MentionLinker(concept_terms(parsed), source_titles(parsed))
+    memo = LinkMemo(vault.db, vault.db_lock, linker)  # pages linked before and unchanged are skipped
     for path in pages.values():
         if path.stem not in parsed:
             continue
         props, body = parsed[path.stem]
         if state_of(props, body) == "ours":
             fixed = resolver.fix(body)
-            if props.get("kind") in LINKED_KINDS:
+            if props.get("kind") in LINKED_KINDS and (fixed != body or memo.needed(path.stem, body)):
                 fixed = linker.link(fixed, path.stem)
+                memo.linked(path.stem, fixed)
             if fixed != body:
                 write_page(vault, path, props, fixed, str(props.get("kind", "page")),
                            str(props.get("kbc_prompt", "")), str(props.get("kbc_model", "")))
@@ -84,4 +87,5 @@ def refresh_wiki(vault: Vault) -> list[str]:
         if not is_navigation(path.stem):
             known = (*parsed[path.stem], texts[path.stem]) if path.stem in parsed and path.stem not in rewritten else None
             set_backlinks(vault, path, sorted(inbound.get(key, ())), known)
+    memo.save({path.stem for path in pages.values()})
     return repaired

@@ -1,0 +1,60 @@
+"""Which pages the auto-linker already left as they are: a page is linked again only if its
+body changed since, or it holds a term (or a source title) that was added, removed or points
+elsewhere since the last run. Linking is idempotent, so the rest would come out unchanged."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from kbc.vault.autolink import MentionLinker, term_pattern
+from kbc.vault.pages import own_body
+
+
+def _digest(body: str) -> str:
+    """The body without its backlinks (set after linking, and never linked in)."""
+    return hashlib.sha256(own_body(body).encode("utf-8")).hexdigest()[:16]
+
+
+class LinkMemo:
+    def __init__(self, db, lock, linker: MentionLinker):
+        self.db, self.lock = db, lock
+        with lock:
+            self.bodies = {r["page"]: r["body_hash"] for r in db["linked_pages"].rows}
+            row = next(iter(db["link_terms"].rows_where("id = 1")), None)
+        old = json.loads(row["terms"]) if row else {"pages": {}, "titles": []}
+        self.terms = linker.terms()
+        if not row:
+            self.bodies = {}  # no record of the terms the pages were linked with: link them all
+        spellings = set()
+        for key in old["pages"].keys() | self.terms["pages"].keys():
+            before, now = old["pages"].get(key), self.terms["pages"].get(key)
+            if before != now:
+                spellings |= {pair[1] for pair in (before, now) if pair}
+        titles = set(old["titles"]) ^ set(self.terms["titles"])
+        alternatives = [term_pattern(spelled) for spelled in sorted(spellings, key=len, reverse=True)] + \
+            [re.escape(t).replace(r"\ ", r"\s+") for t in sorted(titles)]
+        self.probe = re.compile("(?:" + "|".join(alternatives) + ")", re.I) if alternatives else None
+        self._done: dict[str, str] = {}
+
+    def needed(self, page: str, body: str) -> bool:
+        """`body`: the page's body as read (before any fix)."""
+        if self.bodies.get(page) != _digest(body):
+            return True
+        return bool(self.probe and self.probe.search(body))
+
+    def linked(self, page: str, body: str) -> None:
+        digest = _digest(body)
+        if self.bodies.get(page) != digest:
+            self._done[page] = digest
+
+    def save(self, pages: set[str]) -> None:
+        """`pages`: every page there is now (the others are forgotten)."""
+        gone = [p for p in self.bodies if p not in pages]
+        with self.lock, self.db.conn:
+            if self._done:
+                self.db["linked_pages"].upsert_all([{"page": p, "body_hash": h} for p, h in self._done.items()],
+                                                   pk="page")
+            for page in gone:
+                self.db.execute("delete from linked_pages where page = ?", [page])
+            self.db["link_terms"].upsert({"id": 1, "terms": json.dumps(self.terms, sort_keys=True)}, pk="id")
