@@ -49,7 +49,8 @@ def sample_export(existing: Path | None) -> None:
         print(f"{existing or 'sample vault'} export (scripted model, which invents one answer per concept "
               f"on purpose): {report.concepts} concepts, {report.accepted} pairs accepted ({report.train} train, "
               f"{report.heldout} held out), {report.unsupported} rejected as unsupported, {report.vague} too vague, "
-              f"{report.duplicates} duplicates; {llm.totals.tokens:,} tokens in {llm.totals.requests} requests")
+              f"{report.duplicates} duplicates, {report.cross_split} compare pairs across the split dropped; "
+              f"{llm.totals.tokens:,} tokens in {llm.totals.requests} requests")
 
 
 def main() -> None:

@@ -26,6 +26,17 @@ def tokens(root: Path) -> tuple[int, int]:
                       "from requests").fetchone()
 
 
+def decided(root: Path) -> dict[frozenset, str]:
+    """Pairs of concept pages consolidation decided about, and how (renames left out)."""
+    db = Vault(root, env={}).db
+    page = dict(db.execute("select m.id, c.page from members m join concepts c on c.key = m.concept_key").fetchall())
+    out = {}
+    for a, b, relation in db.execute("select a, b, relation from decisions where relation != 'rename'"):
+        if page.get(a) and page.get(b) and page[a] != page[b]:
+            out[frozenset((page[a], page[b]))] = relation
+    return out
+
+
 def shape(root: Path) -> dict[str, set[str]]:
     return {p.relative_to(root).as_posix(): {link.target for link in find_links(read_page(p)[1])} - {"log"}
             for p in sorted((root / "wiki").rglob("*.md")) if p.stem != "log"}
@@ -52,7 +63,8 @@ def main() -> None:
         report = json.loads(kbc(ours, "merge", str(theirs), "--json", server=server).stdout)
         spent = tokens(ours)[0] - before[0]
         print(f"merge: {spent:,} tokens in {tokens(ours)[1] - before[1]} requests; "
-              f"{len(report['compiled']['new'])} sources extracted again")
+              f"{len(report['compiled']['new'])} sources extracted again; consolidation asked "
+              f"{report['replay']['asked']} of the union's {report['replay']['pairs']} candidate pairs")
         print(f"merge token fraction of compiling the union: {spent / union_tokens[0]:.1%}")
         a, b = shape(union), shape(ours)
         differing = [k for k in set(a) & set(b) if a[k] != b[k]]
@@ -60,9 +72,22 @@ def main() -> None:
               f"{len(set(b) - set(a))}; pages whose links differ {len(differing)}")
         for name in sorted(set(a) ^ set(b))[:10]:
             print(f"  {'union only ' if name in a else 'merged only'}: {name}")
-        for name in sorted(differing)[:10]:
+        # A pair one vault decided about although compiling the union never asked it: the
+        # merged vault knows more (a "different" keeps the two off each other's Related).
+        du, dm = decided(union), decided(ours)
+        extra = {pair: dm[pair] for pair in dm if du.get(pair) != dm[pair]}
+        missing = {pair: du[pair] for pair in du if dm.get(pair) != du[pair]}
+        print(f"page pairs decided: union {len(du)}, merged {len(dm)}; merged only {len(extra)}, "
+              f"union only {len(missing)}")
+        for pair, relation in sorted(extra.items(), key=lambda p: sorted(p[0])):
+            print(f"  decided only in the merged vault: {' / '.join(sorted(pair))}: {relation}")
+        for pair, relation in sorted(missing.items(), key=lambda p: sorted(p[0])):
+            print(f"  decided only in the union: {' / '.join(sorted(pair))}: {relation}")
+        touched = {Path(name).stem for pair in extra | missing for name in pair}
+        for name in sorted(differing):
+            why = " (a page of a pair decided on one side only)" if Path(name).stem in touched else ""
             print(f"  links differ: {name}: union-only {sorted(a[name] - b[name])[:4]}, "
-                  f"merged-only {sorted(b[name] - a[name])[:4]}")
+                  f"merged-only {sorted(b[name] - a[name])[:4]}{why}")
 
 
 if __name__ == "__main__":

@@ -4,13 +4,18 @@ import hashlib
 import json
 import shutil
 
+import pytest
 from click.testing import CliRunner
 
+from benchmarks.corpus_vault import CORPUS, build_corpus_vault
+from benchmarks.corpus_vault import kbc as corpus_kbc
 from kbc.cli import cli
 from kbc.vault import Vault, init_vault
 from kbc.vault.links import find_links
 from kbc.vault.pages import read_page
 from tests.conftest import REPO, endpoint_env
+from tests.fixture_model import FixtureModel
+from tests.scripted import ScriptedServer
 
 NOTES = sorted((REPO / "raw").glob("*.md"))
 
@@ -168,3 +173,19 @@ def test_a_note_whose_attachment_link_follows_a_rename_is_not_extracted_again(tm
     assert "![[figure (from theirs).png]]" in (ours / "raw" / "Figures.md").read_text()
     assert json.loads(result.stdout)["compiled"]["new"] == [] and _tokens(ours, "extract") == extracts
     assert json.loads(_kbc(ours, server, "compile", "--json").stdout)["changed"] == []
+
+
+@pytest.mark.corpus
+def test_concepts_meeting_across_vaults_get_the_decisions_compiling_the_union_makes(tmp_path):
+    """A real paper in one vault, the sample notes in the other: the paper's Paxos leader is
+    one of the candidates the union asks each Raft concept about (the answer keeps them apart);
+    neither vault could ask it, so the merge must, or Raft pages list the Paxos leader."""
+    notes = sorted((REPO / "raw").glob("*.md"))
+    paper = CORPUS / "papers" / "paxos-made-simple.pdf"
+    with ScriptedServer(FixtureModel()) as server:
+        union = build_corpus_vault(tmp_path / "union", server, [paper, *notes])
+        ours = build_corpus_vault(tmp_path / "ours", server, [paper, notes[1]])
+        theirs = build_corpus_vault(tmp_path / "theirs", server, notes)
+        report = json.loads(corpus_kbc(ours, "merge", str(theirs), "--json", server=server).stdout)
+    assert report["compiled"]["new"] == [] and 0 < report["replay"]["asked"] < report["replay"]["pairs"]
+    assert _shape(ours) == _shape(union)

@@ -67,8 +67,15 @@ def _plan(vault: Vault) -> _Plan:
     except KbcError:
         person = set()
     pairs = candidate_pairs(identity.concepts, members, person, titles)
-    decided = decided_pairs(manifest.decisions(), identity.member_key)
-    return _Plan(identity, members, titles, pairs, [p for p in pairs if frozenset(p) not in decided])
+    # A pair is settled when its members' concepts are one already, or were decided about
+    # (through any of their members): the graph reads decisions concept by concept.
+    decisions = manifest.decisions()
+    now = build(manifest.members(), decisions, Overrides(), manifest.concepts(), dict(weight)).member_key
+    settled = decided_pairs(decisions, now)
+    rep = {key: concept.members[0] for key, concept in identity.concepts.items()}
+    todo = [p for p in pairs if now[rep[p[0]]] != now[rep[p[1]]]
+            and frozenset((now[rep[p[0]]], now[rep[p[1]]])) not in settled]
+    return _Plan(identity, members, titles, pairs, todo)
 
 
 def _requests(plan: _Plan, templates: Templates, max_output: int):

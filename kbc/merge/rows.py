@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The other vault's own history and indexes: its ledger (what it spent is not spent here), its
-# sessions, runs, lint state and search index, which this vault rebuilds itself.
-SKIP_TABLES = {"requests", "_migrations", "indexed_files", "ask_sessions", "compile_runs", "lint_checks"}
+# sessions, runs, lint state and search index, which this vault rebuilds itself; and what its
+# whole-wiki work was last built from (mentions searched in its sources, pages as linked),
+# which holds for that vault's sources only: imported, this vault would take the other's
+# sources as already searched.
+SKIP_TABLES = {"requests", "_migrations", "indexed_files", "ask_sessions", "compile_runs", "lint_checks",
+               "concept_mentions", "mention_sources", "linked_pages", "link_terms"}
 # Marks of work done against the rest of the other vault: reset, so this vault's compile does
 # it again against everything here (concepts meeting across the two vaults get consolidated).
 RESET_ON_IMPORT = {("members", "considered"): 0}
