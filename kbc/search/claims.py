@@ -1,8 +1,11 @@
 """Claims as the bridge from the question to exact source lines: compile stores each claim an
-extraction made with the note lines it rests on, worded as the wiki words it. A claim that
-matches the question lends its lines that match, whatever words the source itself uses."""
+extraction made with the note lines it rests on, worded as the wiki words it. A claim lends its
+lines two things: how well it matches the question (in the wiki's words, whatever words the
+source uses) and how relevant its concept's page is; within a line holding many sentences, the
+sentence the claim restates gets the most of it (kbc.search.excerpts)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.search.excerpts import bm25
@@ -10,29 +13,37 @@ from kbc.vault import Vault
 from kbc.vault.links import link_key
 
 
-def claim_lines(vault: Vault, notes: dict[str, str], terms: dict[str, float], tokens) -> dict[tuple[str, int], float]:
-    """(source page key, line) -> the best BM25 share (0..1) of a claim resting on that line, its
-    concept's name counted as part of it. `notes`: link key of a raw note's stem -> the key of
-    the source page summarising it; only their claims are read."""
+@dataclass
+class LineClaim:
+    match: float  # BM25 share (0..1) of the claim, its concept's name counted, against the question
+    page: float  # relevance of its concept's page, as a share of the best page (0..1)
+    words: frozenset[str]  # the claim's own stems, to find the sentence it restates
+
+
+def line_claims(vault: Vault, notes: dict[str, str], terms: dict[str, float], tokens,
+                pages: dict[str, float]) -> dict[tuple[str, int], list[LineClaim]]:
+    """(source page key, line) -> the claims resting on that line. `notes`: link key of a raw
+    note's stem -> the key of the source page summarising it (only their claims are read);
+    `pages`: page link key -> its relevance to the question."""
     with vault.db_lock:
         rows = vault.db.execute(
-            "select k.source_path, k.lines, k.text, coalesce(c.name, '') from claims k "
+            "select k.source_path, k.lines, k.text, coalesce(c.name, ''), coalesce(c.page, '') from claims k "
             "left join concepts c on c.key = k.concept_key where k.lines != '' "
             "order by k.source_path, k.id").fetchall()
-    claims = []
-    for path, lines, text, name in rows:
+    found = []
+    for path, lines, text, name, page in rows:
         source = notes.get(link_key(Path(path).stem))
         numbers = _numbers(lines)
         if source and numbers:
-            claims.append((source, numbers, tokens(f"{name} {text}")))
-    if not claims:
+            weight = min(pages.get(link_key(page or name), 0.0), 1.0)
+            found.append((source, numbers, tokens(f"{name} {text}"), weight, frozenset(tokens(text))))
+    if not found:
         return {}
-    scores = bm25([words for *_, words in claims], terms)
-    out: dict[tuple[str, int], float] = {}
-    for (source, numbers, _), score in zip(claims, scores):
+    scores = bm25([words for _, _, words, _, _ in found], terms)
+    out: dict[tuple[str, int], list[LineClaim]] = {}
+    for (source, numbers, _, weight, own), score in zip(found, scores):
         for number in numbers:
-            if score > out.get((source, number), 0.0):
-                out[(source, number)] = score
+            out.setdefault((source, number), []).append(LineClaim(score, weight, own))
     return out
 
 

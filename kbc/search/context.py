@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from kbc.search import Searcher
-from kbc.search.claims import claim_lines
+from kbc.search.claims import line_claims
 from kbc.search.excerpts import candidate_sentences, grouped, pick
 from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
 from kbc.vault import Vault
@@ -183,9 +183,10 @@ class Retriever:
             if page is not None:
                 chosen.append(page)
                 spent += page.tokens + count_tokens(page.header()) + 2
-        # Pages that did not fit still vouch for the source lines they cite.
+        # Pages that did not fit still vouch for the source lines they cite; every scored page
+        # vouches for its claims' lines.
         spent += self._add_excerpts(chosen, [(scores[k], evidence[k]) for k in relevant], terms,
-                                    budget - spent, count_tokens)
+                                    budget - spent, count_tokens, scores)
         # Stable order: knowledge pages by name, then the source pages (with their lines) by name.
         chosen.sort(key=lambda p: (p.kind == "source-summary", p.name.casefold(), p.name))
         pack.pages = chosen
@@ -262,7 +263,7 @@ class Retriever:
                           note=info.note, tokens=count_tokens(text))
 
     def _add_excerpts(self, chosen: list[PackedPage], relevant: list[tuple[float, PageInfo]], terms,
-                      budget: int, count_tokens) -> int:
+                      budget: int, count_tokens, scores: dict[str, float]) -> int:
         """The sentences of the lines the relevant pages cite that bear on the question, attached
         to the source page they come from (a block of its own when that page is not chosen)."""
         if budget <= 50 or not terms:
@@ -270,7 +271,8 @@ class Retriever:
         top = max((score for score, _ in relevant), default=1.0) or 1.0
         cited_by = [(score / top, info.cited, _content(info.body)) for score, info in relevant if info.cited]
         def claims(notes: dict[str, str]) -> dict:
-            return claim_lines(self.vault, {link_key(note): key for key, note in notes.items()}, terms, _tokens)
+            return line_claims(self.vault, {link_key(note): key for key, note in notes.items()}, terms, _tokens,
+                               scores)
 
         sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content, claims), budget, count_tokens,
                          "\n".join(p.text for p in chosen))

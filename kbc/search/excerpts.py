@@ -1,6 +1,7 @@
 """The source sentences behind the chosen pages: the notes the relevant pages cite, read
 sentence by sentence (a sentence may run over wrapped lines), ranked by BM25 against the
-question, by the pages citing their lines and by how much of them those pages restate."""
+question, by the pages citing their lines and by how much of them those pages restate, and by
+the claims resting on their lines (kbc.search.claims)."""
 from __future__ import annotations
 
 import math
@@ -15,7 +16,11 @@ NEAR = 0.8  # an uncited sentence next to a cited one (a claim's context) gets t
 NEAR_LINES = 1  # ... when within this many lines of it (a wrapped note's next line)
 LEXICAL = 0.7  # the question's words count a little less than the pages' votes: facts are worded otherwise
 CLAIM = 1.0  # a line's best matching claim adds this share of a full match
+PAGE_VOTE = 0.5  # on a line claims rest on, a citing page's vote counts this much beside theirs
+CLAIM_MATCH = 0.5  # a claim votes with this share of its match to the question plus its page's relevance,
+CLAIM_PRIOR = 0.3  # ... times this plus the share of the claim's words the sentence holds
 MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
+STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
 MIN_WORDS = 4
 K1, B = 1.2, 0.75  # BM25's usual constants
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -29,6 +34,7 @@ class Sentence:
     position: int  # order within its paragraph
     text: str
     score: float = 0.0
+    vote: float = 0.0  # what the pages and claims citing its lines give it
 
 
 def split_sentences(line: str) -> list[str]:
@@ -69,9 +75,12 @@ def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[
                         tokens, words, claims=None) -> list[Sentence]:
     """`cited_by`: (relative score of the citing page, its {source key: line ranges}, the words
     of its text). `terms`: the question's stems and their weights; `tokens(text)`: its stems;
-    `words(text)`: its content words. Scored: BM25 share of the best match, plus the best citing
-    page's vote (its score, more when it restates the sentence); an uncited sentence next to a
-    cited one gets part of that vote (a claim's line often needs its neighbour)."""
+    `words(text)`: its content words; `claims(notes)`: kbc.search.claims.line_claims for those
+    notes. Scored: BM25 share of the best match (plus the best matching claim's), plus the best
+    citing page's vote (its score, more when it restates the sentence) and the best claim's vote
+    (its match and its page's relevance, more the more of it the sentence holds: of a line's
+    sentences, the one the claim restates); an uncited sentence next to a cited one gets part of
+    that vote (a claim's line often needs its neighbour)."""
     citers: dict[tuple[str, int], list[tuple[float, set[str]]]] = {}
     for weight, cited, page_words in cited_by:
         for source_key, ranges in cited.items():
@@ -97,15 +106,22 @@ def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[
         votes.append(max((weight * (PAGE_PRIOR + SUPPORT * sum(rarity[w] for w in present & page) / total)
                           for weight, page in pages), default=0.0))
     if claims is not None:
-        # Lines whose claims match the question (in the wiki's words) count like matching text.
         found_claims = claims({key: cache.get(key).note for key in sorted({s.source for s in sentences})})
         for index, sentence in enumerate(sentences):
-            lexical[index] += CLAIM * max((found_claims.get((sentence.source, n), 0.0)
-                                           for n in range(sentence.line, sentence.end + 1)), default=0.0)
+            on_lines = [c for n in range(sentence.line, sentence.end + 1)
+                        for c in found_claims.get((sentence.source, n), [])]
+            # Lines whose claims match the question (in the wiki's words) count like matching text.
+            lexical[index] += CLAIM * max((c.match for c in on_lines), default=0.0)
+            if on_lines:  # claims say which of a line's sentences the pages meant (lines without keep the page vote)
+                present = set(stems[index])
+                votes[index] = PAGE_VOTE * votes[index] + max(
+                    (CLAIM_MATCH * c.match + c.page) * (CLAIM_PRIOR + _share(c.words, present, rarity))
+                    for c in on_lines)
     near = _near(sentences, votes)
     for index, sentence in enumerate(sentences):
         # A neighbour that shares no word with the question is another claim's context, not this one's.
         sentence.score = LEXICAL * lexical[index] + (votes[index] or (NEAR * near[index] if lexical[index] else 0.0))
+        sentence.vote = votes[index]
     return sentences
 
 
@@ -125,6 +141,12 @@ def bm25(documents: list[list[str]], terms: dict[str, float]) -> list[float]:
                           for t, n in tf.items()))
     best = max(scores) or 1.0
     return [s / best for s in scores]
+
+
+def _share(claim: frozenset[str], present: set[str], rarity: dict[str, float]) -> float:
+    """The rarity-weighted share of a claim's content words that a sentence holds."""
+    total = sum(rarity.get(w, 0.0) for w in claim)
+    return sum(rarity.get(w, 0.0) for w in claim & present) / total if total else 0.0
 
 
 def _near(sentences: list[Sentence], votes: list[float]) -> list[float]:
@@ -149,12 +171,17 @@ def _rarity(words: list[str], documents: int) -> dict[str, float]:
 
 
 def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> list[Sentence]:
-    """The best sentences that fit, none already given (in a page's text) or repeated."""
+    """The best sentences that fit, none already given (in a page's text) or repeated, until
+    they score too far under the best one."""
     given = _plain(already)
     chosen, seen, spent = [], set(), 0
-    for sentence in sorted(sentences, key=lambda s: (-s.score, s.source, s.line, s.position)):
+    ordered = sorted(sentences, key=lambda s: (-s.score, s.source, s.line, s.position))
+    floor = STOP * ordered[0].score if ordered else 0.0
+    for sentence in ordered:
         if sentence.score < MIN_SCORE:
             break
+        if sentence.score < floor and sentence.vote < floor / 2:
+            continue
         plain = _plain(sentence.text)
         cost = count_tokens(sentence.text) + 2
         if plain in seen or plain in given or spent + cost > budget:
