@@ -90,3 +90,14 @@ def test_a_looping_definition_is_no_definition():
     members, claims = members_of(source, {"title": "N", "summary": "N.", "concepts": [
         {"name": "Paxos", "aliases": [], "category": "algorithm", "definition": loop, "claims": []}]})
     assert members[0].definition == "" and not [c for c in claims if c.kind == "definition"]
+
+
+def test_names_copied_with_the_notes_markup_become_plain_names():
+    from kbc.compile.extract import members_of
+    from kbc.compile.sources import Source
+
+    source = Source("raw/raft.md", "Raft", "# Raft consensus\n\nRaft elects a leader by majority vote.\n", "x")
+    members, _ = members_of(source, {"title": "Raft", "summary": "Raft.", "concepts": [
+        {"name": "# Raft consensus", "aliases": ["**Raft**", "[[Raft consensus]]", "`__init__`"],
+         "category": "algorithm", "definition": "A consensus algorithm.", "claims": []}]})
+    assert members[0].name == "Raft consensus" and members[0].aliases == ["__init__", "Raft"]

@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass
 
 from kbc.compile.concepts import ConceptMatcher, concept_key
-from kbc.compile.names import CATEGORIES, category, is_name, is_source_title
+from kbc.compile.names import CATEGORIES, category, is_name, is_source_title, name_text
 from kbc.compile.rows import Claim, Member
 from kbc.compile.grounding import repetition, ungrounded
 from kbc.compile.sources import Source, numbered_lines, split_to_fit
@@ -103,13 +103,13 @@ def members_of(source: Source, data: dict) -> tuple[list[Member], list[Claim]]:
     claims: list[Claim] = []
     seen: set[tuple[str, str]] = set()
     for concept in data["concepts"]:
-        name = " ".join(concept["name"].split())
+        name = name_text(concept["name"])
         if not is_name(name) or is_source_title(name, source.title) or not concept_key(name):
             continue
         member_id = f"{source.path}::{concept_key(name)}"
         if repetition(concept["definition"]):  # a small model's loop is no definition
             concept = {**concept, "definition": ""}
-        aliases = [" ".join(a.split()) for a in concept["aliases"] if is_name(a) and concept_key(a) != concept_key(name)]
+        aliases = [a for a in map(name_text, concept["aliases"]) if is_name(a) and concept_key(a) != concept_key(name)]
         if member_id in members:  # the same name twice in one answer: one member
             members[member_id].aliases = sorted(set(members[member_id].aliases) | set(aliases), key=str.casefold)
         else:

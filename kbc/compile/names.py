@@ -18,6 +18,23 @@ _SPELLINGS = {"organisation": "organization", "organisations": "organization", "
 MAX_PAGE_NAME = 120  # characters: leaves room for " (source 2).md" in a file system's 255 bytes
 
 
+_MARKER = re.compile(r"^(?:#+\s*|[-+>]\s+|\*\s+|\d+[.)]\s+)+")
+_WRAPPED = re.compile(r"^(\*{1,3}|_{1,2}|`|\"|“|\[\[)(.+?)(\*{1,3}|_{1,2}|`|\"|”|\]\])$")
+_CLOSERS = {"“": "”", "[[": "]]"}
+
+
+def name_text(raw: str) -> str:
+    """A model's name as plain words: no heading or list marker, emphasis, quotes or link
+    brackets copied from the note ('# Raft consensus', '**Leases**', '[[Paxos]]'); a name
+    that is markup itself ('__init__') stays."""
+    text = _MARKER.sub("", " ".join(raw.split())).rstrip(":").strip()
+    wrapped = _WRAPPED.match(text)
+    while wrapped and _CLOSERS.get(wrapped[1], wrapped[1]) == wrapped[3] and not wrapped[1].startswith("_"):
+        text = wrapped[2].strip()
+        wrapped = _WRAPPED.match(text)
+    return text
+
+
 def is_name(name: str) -> bool:
     """A concept name is a short phrase with letters, not a number, a line or a sentence."""
     name = name.strip()
