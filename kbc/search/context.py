@@ -33,6 +33,8 @@ BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, cita
 SEE_ALSO = 3
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SECTION = re.compile(r"^##\s+(.+)$", re.M)
+LINK_SECTIONS = frozenset({"related", "sources", "backlinks"})
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 STOPWORDS = frozenset("""a an and are as at be been but by can could did do does doing for from had has have
 how i if in into is it its me my no not of on or our should so such than that the their them then there
@@ -293,8 +295,14 @@ class Retriever:
 
 
 def _best_blocks(text: str, room: int, terms, count_tokens) -> str:
-    """The opening block and the paragraphs that match the question best, in page order, that fit."""
-    blocks = whole_blocks(text)
+    """The opening block and the paragraphs that match the question best, in page order, that fit.
+    The Related and Sources lists are left out: the header gives their links."""
+    blocks, section = [], ""
+    for block in whole_blocks(text):
+        heading = _SECTION.match(block)
+        section = heading[1].strip().casefold() if heading else section
+        if section not in LINK_SECTIONS:
+            blocks.append(block)
     if not blocks:
         return ""
 
