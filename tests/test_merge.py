@@ -189,3 +189,15 @@ def test_concepts_meeting_across_vaults_get_the_decisions_compiling_the_union_ma
         report = json.loads(corpus_kbc(ours, "merge", str(theirs), "--json", server=server).stdout)
     assert report["compiled"]["new"] == [] and 0 < report["replay"]["asked"] < report["replay"]["pairs"]
     assert _shape(ours) == _shape(union)
+
+
+def test_every_table_is_imported_or_skipped_on_purpose(tmp_path):
+    """A table a migration adds must be classified here: rows the other vault paid for come
+    over; its ledger, indexes and whole-wiki state (valid for its sources only) do not."""
+    from kbc.merge.rows import SKIP_TABLES, _tables
+
+    imported = {"sources", "concepts", "claims", "members", "decisions", "pages", "responses"}
+    root = tmp_path / "vault"
+    init_vault(root)
+    tables = set(_tables(Vault(root, env={}).db.conn))
+    assert tables - SKIP_TABLES == imported
