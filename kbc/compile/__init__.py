@@ -16,6 +16,7 @@ from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
 from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, write_summary
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, extract_requests, members_of,
                                  merge_parts)
+from kbc.compile.evidence import with_neighbour_lines
 from kbc.compile.graph import build_graph, related_section, with_related
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.manifest import Manifest, now
@@ -58,6 +59,7 @@ class Compiler:
         self.sources: list[Source] = []
         self.extracted: set[str] = set()
         self._built = None  # (what evidence and graph were built from, (evidence, graph))
+        self.identity = None  # concepts as consolidation left them this run
         self.consolidator = Consolidator(vault, llm, templates, self.manifest, self.report, self.max_output)
 
     # -- the run ----------------------------------------------------------------------------
@@ -86,8 +88,8 @@ class Compiler:
             self._remove_source(row)
         try:
             self._extract(plan.todo)
-            self.consolidator.run(overrides, self._titles())
-            self._write_concepts()
+            self.identity = self.consolidator.run(overrides, self._titles())
+            self._write_concepts(self.identity)
         except (BudgetExceeded, EndpointUnavailable) as exc:
             self.report.stopped = str(exc) + ("" if isinstance(exc, BudgetExceeded) else "; rerun to resume")
         except KeyboardInterrupt:
@@ -99,8 +101,9 @@ class Compiler:
         return self.report
 
     def _finish(self, overrides) -> None:
-        """Code only: identity as decided so far, summaries, Related sections, links, log."""
-        identity = self.consolidator.sync(overrides)
+        """Code only: identity as decided so far, summaries, Related sections, links, log.
+        Writing articles changes no identity: the one consolidation left is reused."""
+        identity = self.identity or self.consolidator.sync(overrides)
         self._write_summaries(identity)
         self._write_related(identity)
         append_log(self.vault, self.report, self.llm.totals)  # first, so the index can link it
@@ -212,12 +215,12 @@ class Compiler:
             claims.setdefault(claim.member, []).append(claim)
         evidence = MentionCache(self.vault.db, self.vault.db_lock).material(identity.concepts, claims, pages,
                                                                             self.sources)
+        evidence = with_neighbour_lines(evidence, identity.concepts, relations, claims, pages, self.sources)
         graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity))
         self._built = (basis, (evidence, graph))
         return evidence, graph
 
-    def _write_concepts(self) -> None:
-        identity = self.consolidator.sync(None)
+    def _write_concepts(self, identity) -> None:
         evidence, graph = self._jobs(identity)
         concepts_dir = self.vault.wiki_dir / "concepts"
         jobs, bylines = [], self._bylines()

@@ -37,12 +37,13 @@ class Consolidator:
 
     # -- asking -----------------------------------------------------------------------------
 
-    def run(self, overrides: Overrides, titles: dict[str, str]) -> None:
+    def run(self, overrides: Overrides, titles: dict[str, str]) -> Identity:
+        """Asks about new members' pairs; returns the identity that follows (for the run to reuse)."""
         identity = self.sync(overrides)
         members = {m.id: m for m in self.manifest.members()}
         new = {m.id for m in members.values() if not m.considered}
         if not new:
-            return
+            return identity
         decided = consolidate.decided_pairs(self.manifest.decisions(), identity.member_key)
         decided |= self._person_pairs(identity)
         pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles)
@@ -62,7 +63,7 @@ class Consolidator:
             self.manifest.add_decisions(consolidate.decisions_from(batch, result.data, identity.concepts))
         # A member whose pairs were all answered is not asked about again.
         self.manifest.mark_considered([m for m in new if identity.member_key.get(m) not in failed])
-        self.sync(overrides)
+        return self.sync(overrides)
 
     def _person_pairs(self, identity: Identity) -> set[frozenset]:
         """Pairs a person decided in kbc-merges.toml: never asked."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import yaml
@@ -84,11 +85,26 @@ def split(text: str) -> tuple[dict, str]:
         if lines[index].strip() == "---":
             raw = "\n".join(lines[1:index])
             body = "\n".join(lines[index + 1:])
-            props = load_yaml(raw) or {}
-            if not isinstance(props, dict):
-                raise FrontMatterError("front matter is not a set of key: value properties")
-            return {str(k): _plain(v) for k, v in props.items()}, body.lstrip("\n")
+            return _fresh(_properties(raw)), body.lstrip("\n")
     return {}, text
+
+
+@functools.lru_cache(maxsize=32768)
+def _properties(raw: str) -> dict:
+    """Parsed once per run for front matter read again (a page is read by several stages);
+    callers get a copy of their own (_fresh)."""
+    props = load_yaml(raw) or {}
+    if not isinstance(props, dict):
+        raise FrontMatterError("front matter is not a set of key: value properties")
+    return {str(k): _plain(v) for k, v in props.items()}
+
+
+def _fresh(value):
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
 
 
 def _plain(value):
