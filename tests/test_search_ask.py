@@ -177,6 +177,54 @@ def test_pack_is_byte_stable_and_never_ends_a_block_on_a_heading(knowledge):
         assert not packed.text.rstrip().splitlines()[-1:] or not packed.text.rstrip().splitlines()[-1].startswith("#")
 
 
+def test_a_claim_lends_its_line_to_the_sentence_it_restates(knowledge):
+    import re
+
+    from kbc.search.claims import line_claims
+    from kbc.search.excerpts import candidate_sentences
+    from kbc.search.pageinfo import PageCache
+
+    # What compile stores: a claim of Chubby's resting on line 4, worded as the wiki words it.
+    with knowledge.db_lock, knowledge.db.conn:
+        knowledge.db.execute("insert into concepts (key, name, page) values ('chubby', 'Chubby', 'Chubby')")
+        knowledge.db.execute("insert into claims (source_path, concept_key, kind, text, lines) values "
+                             "('raw/Lease notes.md', 'chubby', 'claim', 'By default a lease extension lasts 12s.', '4')")
+    cache = PageCache(knowledge)
+    cache.refresh()
+    source = link_key("Lease notes (source)")
+    terms = {"chubby": 1.0}
+
+    def tokens(text):
+        return re.findall(r"\w+", text.lower())
+
+    def claims(notes):
+        return line_claims(knowledge, {link_key(n): k for k, n in notes.items()}, terms, tokens, {"chubby": 1.0})
+
+    def scores(with_claims):
+        found = candidate_sentences(cache, [(1.0, {source: [(4, 4)]}, set())], terms, tokens,
+                                    lambda t: set(tokens(t)), claims if with_claims else None)
+        return {s.text: s.score for s in found}
+
+    plain, bridged = scores(False), scores(True)
+    # A page citing the line cannot tell its sentences apart; the claim can.
+    assert plain["The default extension is 12s."] == plain["Clients renew it with KeepAlives."]
+    assert bridged["The default extension is 12s."] > bridged["Clients renew it with KeepAlives."]
+
+
+def test_best_paragraphs_never_spend_the_room_on_link_lists(knowledge):
+    from kbc.llm.backends import estimate_tokens
+    from kbc.search.context import build_context
+
+    related = "\n".join(f"- [[Chubby lease topic {n}]]" for n in range(120))
+    page(knowledge.root, "concepts", "Lock Service", "title: Lock Service\nkind: concept\n",
+         "# Lock Service\n\n*A service handing out locks.*\n\nChubby lock sessions are kept alive by a lease.\n\n"
+         f"## Related\n\n{related}\n\n## Sources\n\n- [[Lease notes (source)]]: lines 4")
+    pack = build_context(knowledge, "lock service chubby lease", 1000, estimate_tokens)
+    service = next(p for p in pack.pages if p.name == "Lock Service")
+    assert not service.whole and "kept alive by a lease" in service.text
+    assert "## Related" not in service.text and "## Sources" not in service.text
+
+
 def test_an_answer_never_cites_a_saved_answer_as_a_source(knowledge, server):
     llm = make_llm(knowledge, server)
     server.script.append({"content": "Sessions hold leases [[Chubby]]; see [[How does Chubby use a lease]]."})
