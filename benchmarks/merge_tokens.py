@@ -5,6 +5,7 @@ far the merged wiki is from the union's (pages, and links per page).
 Run: .venv/bin/python benchmarks/merge_tokens.py [DIR]   (DIR: keep the three vaults there to look at)
 """
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.corpus_vault import build_corpus_vault, corpus_sources, kbc  # noqa: E402
+from benchmarks.corpus_vault import build_corpus_vault, compile_at, corpus_sources, ingest, kbc  # noqa: E402
 from kbc.vault import Vault  # noqa: E402
 from kbc.vault.links import find_links  # noqa: E402
 from kbc.vault.pages import read_page  # noqa: E402
@@ -55,6 +56,10 @@ def main() -> None:
         print(f"union: {len(sources)} sources, {union_tokens[0]:,} tokens in {union_tokens[1]} requests")
         print(f"halves: {len(first)} and {len(second)} sources, {len(set(first) & set(second))} in both; "
               f"{tokens(ours)[0]:,} and {tokens(theirs)[0]:,} tokens")
+        # For comparison: the other half's notes added to ours and compiled the ordinary way.
+        shutil.copytree(ours, tmp / "incremental")
+        ingest(tmp / "incremental", [s for s in second if s not in first])
+        compile_at(tmp / "incremental", server)
         dry = json.loads(kbc(ours, "merge", str(theirs), "--dry-run", "--json", server=server).stdout)
         print(f"dry run: {sum(n['action'] != 'duplicate' for n in dry['notes'])} notes to add, "
               f"{len(dry['meeting'])} concepts would merge, about "
@@ -66,7 +71,10 @@ def main() -> None:
               f"{len(report['compiled']['new'])} sources extracted again; consolidation asked "
               f"{report['replay']['asked']} of the union's {report['replay']['pairs']} candidate pairs")
         print(f"merge token fraction of compiling the union: {spent / union_tokens[0]:.1%}")
-        a, b = shape(union), shape(ours)
+        a, b, c = shape(union), shape(ours), shape(tmp / "incremental")
+        print(f"incremental (the other half's notes compiled into ours): {tokens(tmp / 'incremental')[0] - before[0]:,}"
+              f" tokens; pages whose links differ from the union {sum(a.get(k) != c[k] for k in c)}, "
+              f"pages not in the union {len(set(c) - set(a))}")
         differing = [k for k in set(a) & set(b) if a[k] != b[k]]
         print(f"pages: union {len(a)}, merged {len(b)}; only in union {len(set(a) - set(b))}, only merged "
               f"{len(set(b) - set(a))}; pages whose links differ {len(differing)}")
