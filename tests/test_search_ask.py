@@ -261,3 +261,14 @@ def test_sessions_of_the_cli_and_the_web_do_not_mix(knowledge, server):
     assert "What is a lease?" in continued[1]["content"] and "What is Chubby?" not in str(continued)
     again = ask(knowledge, llm, t, "Does it use Paxos?", session=web_first.session)
     assert again.session == web_first.session and "What is Chubby?" in server.requests[-1]["messages"][1]["content"]
+
+
+def test_a_papers_bibliography_gives_no_sentences():
+    from kbc.search.excerpts import note_sentences
+
+    lines = ["Dynamo keeps writes available with sloppy quorums.", "", "Hinted handoff returns replicas later on.",
+             "", "REFERENCES [1] Karger, D. Consistent hashing and random trees for relieving hot spots."]
+    texts = [s.text for s in note_sentences("dynamo", lines)]
+    assert texts == ["Dynamo keeps writes available with sloppy quorums.", "Hinted handoff returns replicas later on."]
+    # Early on, "References" is an ordinary word (a table of contents, a sentence).
+    assert len(note_sentences("x", ["References to leases are kept in one table here.", "", "More text follows here now."])) == 2

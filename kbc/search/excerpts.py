@@ -23,6 +23,7 @@ MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
 MIN_WORDS = 4
 K1, B = 1.2, 0.75  # BM25's usual constants
+_REFERENCES = re.compile(r"\s*(#+\s*)?(references|bibliography)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -62,6 +63,8 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
         paragraph.clear()
 
     for number, line in enumerate(lines, start=1):
+        if number > len(lines) / 2 and _REFERENCES.match(line):
+            break  # a paper's bibliography: titles that match every question, and no evidence
         if line.strip() and not line.lstrip().startswith(("#", "<!--", "![")):
             paragraph.append((number, line))
         elif paragraph:
