@@ -14,6 +14,9 @@ the fixture model (tests/fixture_model.py), then scores the wiki on disk against
 - orphans: concept pages that no other concept page links to; dangling: links anywhere in
   wiki/ that land nowhere; lint: `kbc lint`'s problems on the fresh compile, by check;
 - tokens: prompt tokens per source token by request kind, from the ledger in .kbc/kbc.db;
+- mention lines: the lines of other sources added to articles' evidence, by their heading in
+  the write prompt: how many, their tokens, and how many are on a source gold says discusses
+  the concept and near a gold line there (benchmarks/mention_quality.py);
 - candidate recall: of gold same / part_of / related pairs, the share the code put in front
   of the model in a consolidation request (as a pair asked, or for same pairs also as one
   concept already merged), recorded by the fixture model;
@@ -36,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.corpus_vault import build_corpus_vault, compile_at, corpus_sources, ingest, lint_at  # noqa: E402
+from benchmarks.mention_quality import score_mentions  # noqa: E402
 from benchmarks.wiki_graph import Wiki  # noqa: E402
 from kbc.vault.frontmatter import split  # noqa: E402
 from tests.fixture_data import Gold  # noqa: E402
@@ -213,7 +217,8 @@ def measure(tmp: Path, add_one: bool = True) -> dict:
               "dangling": len(wiki.dangling()), "dangling_links": [f"{a} -> {b}" for a, b in wiki.dangling()][:40],
               "lint_problems": dict(lint), "tokens": tokens, "candidate_recall": candidate_recall(model, gold),
               "unmapped_fixture_concepts": sorted(i for i, k in cache.items() if k is None),
-              "unmatched_sources": model.unmatched_sources}
+              "unmatched_sources": model.unmatched_sources,
+              **score_mentions(model.evidence, wiki, gold, model.fixtures, root, page, tokens["source_tokens"])}
     if add_one:
         result["add_one"] = add_one_source(tmp / "add")
     return result
@@ -256,6 +261,13 @@ def show(r: dict) -> None:
         ("candidate recall: related pairs", frac(cr["related"])),
         ("consolidation requests / pairs asked", f"{cr['requests']} / {cr['pairs_asked']}"),
     ]
+    for heading, m in sorted(r["mention_lines"].items()):
+        rows.append((f"mention lines: {heading[:34]}", f"{m['lines']} lines, {m['tokens']:,} tokens "
+                     f"({m['tokens_per_source_token']:.3f}/source token)"))
+        rows.append(("  on a source gold says discusses it", f"{m['discussing_source']}/{m['lines']} "
+                     f"({m['source_precision']:.0%})"))
+        rows.append(("  near a gold line of that source", f"{m['near_gold_line']}/{m['lines']} "
+                     f"({m['line_precision']:.0%})"))
     t = r["tokens"]
     for kind in ("extract", "consolidate", "write", "other"):
         if kind in t["kinds"]:

@@ -38,6 +38,20 @@ class Consolidation:
     unmapped: list[str]  # C lines no fixture concept matched
 
 
+@dataclass
+class SeenEvidence:
+    """One evidence line of a write request as the model saw it: for scoring what code sends."""
+    concept: str  # the section's concept name
+    source: str  # the page name its source number stands for
+    text: str
+    heading: str  # the list's heading: "Claims", "Lines of other sources that name it", ...
+
+    @property
+    def mention(self) -> bool:
+        """From a source whose extraction did not list the concept."""
+        return self.heading.startswith("Lines of other sources")
+
+
 class FixtureModel(ScriptedModel):
     def __init__(self, extractions: Path = EXTRACTIONS):
         self.fixtures = load_fixtures(extractions)
@@ -58,6 +72,7 @@ class FixtureModel(ScriptedModel):
                     self.by_name.setdefault(name_key(name), []).append(concept_id)
                 self.by_definition.setdefault(norm(concept["definition"])[:DEFINITION_KEY], []).append(concept_id)
         self.consolidations: list[Consolidation] = []
+        self.evidence: list[SeenEvidence] = []
         self.unmatched_sources: list[str] = []
 
     def answer(self, body: dict) -> str:
@@ -153,7 +168,9 @@ class FixtureModel(ScriptedModel):
     def _articles(self, text: str, schema: dict) -> dict:
         catalogue = _page_names(text)
         articles = []
-        for name, block in _sections(text):
+        sections = _sections(text)
+        self.evidence.extend(_seen_evidence(sections, text))
+        for name, block in sections:
             candidates = sorted(set(catalogue) | set(_related(block)), key=len, reverse=True)
             own = {name_key(name)} | {name_key(a) for a in _aliases(block)}
             paragraphs = _current_paragraphs(block)
@@ -190,6 +207,21 @@ def _sections(text: str) -> list[tuple[str, str]]:
         else:
             sections.append((name, block))
     return sections
+
+
+def _seen_evidence(sections: list[tuple[str, str]], text: str) -> list[SeenEvidence]:
+    numbered = dict(re.findall(r"^\[(\d+)\] (.+)$", text.rsplit("\nSources:", 1)[-1], re.M))
+    seen = []
+    for name, block in sections:
+        heading = ""
+        for line in block.split("\n"):
+            evidence = re.match(r"^- \[(\d+)\]\s*(.+)$", line)
+            if evidence:
+                source = numbered.get(evidence.group(1), "")
+                seen.append(SeenEvidence(name, source, evidence.group(2), heading))
+            elif line.strip():
+                heading = line.split(":", 1)[0].split(" (", 1)[0].strip()
+    return seen
 
 
 def _aliases(block: str) -> list[str]:

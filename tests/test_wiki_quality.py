@@ -125,3 +125,14 @@ def test_fixture_articles_use_all_evidence_and_link_listed_pages():
     assert sorted(n for p in article["paragraphs"] for n in p["sources"]) == [1, 2, 3]
     text = " ".join(p["text"] for p in article["paragraphs"])
     assert "[[Raft]]" in text and "[[Lease" not in text and "lines 77" not in text
+
+
+def test_the_fixture_model_records_each_evidence_line_with_its_source_and_list(compiled):
+    """What benchmarks/mention_quality.py judges: every evidence line of every write request,
+    under the list it came in, with the page name its source number stands for."""
+    root, model, _, _ = compiled
+    assert model.evidence, "no write request was seen"
+    summaries = {p.stem for p in (root / "wiki" / "sources").glob("*.md")}
+    assert all(e.source in summaries for e in model.evidence)
+    assert {e.heading for e in model.evidence if not e.mention} <= {"Claims", "Claims new since the current article"}
+    assert any(e.heading == "Claims" for e in model.evidence)

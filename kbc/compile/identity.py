@@ -8,6 +8,8 @@ A person's overrides live in `kbc-merges.toml` at the vault root:
 """
 from __future__ import annotations
 
+import re
+
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -187,6 +189,10 @@ def _bare_names(concept: Concept) -> None:
         if len(words) >= 3 and words[-1].casefold() in KIND_WORDS and "(" not in name:
             concept.link_names.append(" ".join(words[:-1]))
         bare, _, inside = name.partition(" (")
+        other, closed, rest = inside.partition(")")
+        if closed and rest.strip() and bare.strip() and other.strip():
+            _alternative(concept, bare.split(), other.strip(), rest.strip())
+            continue
         inside = inside.rstrip(")").strip()
         if not inside or not bare.strip():
             continue
@@ -196,9 +202,22 @@ def _bare_names(concept: Concept) -> None:
             concept.qualified.append((bare.strip(), [inside]))
 
 
+def _alternative(concept: Concept, before: list[str], other: str, rest: str) -> None:
+    """"Paxos Ballot (Proposal) Number": the parenthesis is another word for the one before
+    it, so text says "Paxos Ballot Number" or "Paxos Proposal Number", and a generic name
+    ("Ballot Number") counts next to its qualifier under either word."""
+    concept.link_names += [" ".join([*before, rest]), " ".join([*before[:-1], other, rest])]
+    word = re.compile(rf"\b{re.escape(before[-1])}\b", re.I)
+    concept.qualified += [(word.sub(other, generic), found) for generic, found in list(concept.qualified)
+                          if word.search(generic)]
+
+
 def qualifiers(name: str, generic: str) -> list[str]:
     """What a rename added to a generic name: "Raft Leader" / "Leader" -> ["Raft"];
-    "Load (consistent hashing property)" / "Load" -> ["consistent hashing property"]."""
+    "Load (consistent hashing property)" / "Load" -> ["consistent hashing property"];
+    "Paxos Ballot (Proposal) Number" / "Ballot Number" -> ["Paxos"]."""
+    if generic.casefold() not in name.casefold():
+        name = re.sub(r"\s*\([^()]*\)(?=\s+\w)", "", name)  # an alternative word inside the name
     at = name.casefold().find(generic.casefold())
     rest = [name[:at], name[at + len(generic):]] if at >= 0 else [name]
     out = []
