@@ -17,7 +17,6 @@ from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, writ
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, extract_requests, members_of,
                                  merge_parts)
 from kbc.compile.evidence import with_neighbour_lines
-from kbc.compile.evidence import with_neighbour_lines
 from kbc.compile.graph import build_graph, related_section, with_related
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.manifest import Manifest, now
@@ -216,7 +215,6 @@ class Compiler:
             claims.setdefault(claim.member, []).append(claim)
         evidence = MentionCache(self.vault.db, self.vault.db_lock).material(identity.concepts, claims, pages,
                                                                             self.sources)
-        evidence = with_neighbour_lines(evidence, identity.concepts, relations, claims, pages, self.sources)
         evidence = with_neighbour_lines(evidence, identity.concepts, relations, claims, pages, self.sources)
         graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity))
         self._built = (basis, (evidence, graph))
