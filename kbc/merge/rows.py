@@ -1,7 +1,7 @@
 """The other vault's database rows, table by table where the schemas match: its extractions,
 decisions and cached answers come over so that nothing it paid for is asked again.
 
-Generic on purpose (the compiler's tables change): a row is judged by the values it holds.
+Generic on purpose (the compiler's columns change): a row is judged by the values it holds.
 - A row naming one of the other vault's raw notes (a value equal to its path, or starting with
   'path::') follows that note: skipped when the note is already here (this vault's own state
   for it stands), its path rewritten when the note comes over renamed.
@@ -16,13 +16,13 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The other vault's own history and indexes: its ledger (what it spent is not spent here), its
-# sessions, runs, lint state and search index, which this vault rebuilds itself; and what its
+# What the other vault paid for: its extractions (sources, members, claims), consolidation
+# (decisions, concepts), pages written and cached answers. Nothing else comes over: its ledger
+# (what it spent is not spent here), sessions, runs, lint state, search index and what its
 # whole-wiki work was last built from (mentions searched in its sources, pages as linked),
-# which holds for that vault's sources only: imported, this vault would take the other's
-# sources as already searched.
-SKIP_TABLES = {"requests", "_migrations", "indexed_files", "ask_sessions", "compile_runs", "lint_checks",
-               "concept_mentions", "mention_sources", "linked_pages", "link_terms"}
+# which holds for that vault's sources only. A table a migration adds stays out until it is
+# listed here: at worst this vault recomputes it, never takes another vault's state as its own.
+IMPORT_TABLES = {"sources", "members", "claims", "decisions", "concepts", "pages", "responses"}
 # Marks of work done against the rest of the other vault: reset, so this vault's compile does
 # it again against everything here (concepts meeting across the two vaults get consolidated).
 RESET_ON_IMPORT = {("members", "considered"): 0}
@@ -105,7 +105,7 @@ class RowImporter:
     def plan(self, dry_run: bool) -> list[TableImport]:
         ours_tables, theirs_tables = _tables(self.ours), _tables(self.theirs)
         results = []
-        for table in sorted(set(ours_tables) & set(theirs_tables) - SKIP_TABLES):
+        for table in sorted(set(ours_tables) & set(theirs_tables) & IMPORT_TABLES):
             columns = [c for c in theirs_tables[table] if c in ours_tables[table]]
             key, rowid_key = _primary_key(self.ours, table)
             results.append(self._table(table, columns, key, rowid_key, dry_run))
