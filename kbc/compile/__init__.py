@@ -14,10 +14,13 @@ from pathlib import Path
 
 from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
 from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, write_summary
-from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, extract_requests, members_of,
-                                 merge_parts)
+from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
+from kbc.compile.consolidate import estimate as consolidation_estimate
+from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, concepts_wanted, extract_requests,
+                                 members_of, merge_parts)
 from kbc.compile.evidence import with_neighbour_lines
 from kbc.compile.graph import build_graph, related_section, with_related
+from kbc.compile.graph_cache import MentionGraphCache
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
@@ -216,7 +219,8 @@ class Compiler:
         evidence = MentionCache(self.vault.db, self.vault.db_lock).material(identity.concepts, claims, pages,
                                                                             self.sources)
         evidence = with_neighbour_lines(evidence, identity.concepts, relations, claims, pages, self.sources)
-        graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity))
+        mentions = MentionGraphCache(self.vault.db, self.vault.db_lock).mention_lists(identity.concepts, evidence)
+        graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity), mentions)
         self._built = (basis, (evidence, graph))
         return evidence, graph
 
@@ -269,6 +273,10 @@ class Compiler:
         # reading claims that come to roughly a third of the source.
         writes = len(todo)
         write_tokens = writes * 600 + source_tokens // 3
+        asked = sum(concepts_wanted(self.llm.count_tokens(s.body), self.max_output) for s in todo)
+        empty = self.templates.prompt(CONSOLIDATE_TEMPLATE, concepts=[], pairs=[])
+        consolidations, consolidate_tokens = consolidation_estimate(
+            asked, self.llm.count_tokens(text_of(empty.messages())), self.max_output)
         return {
             "sources": len(todo),
             "extract_requests": len(extract) - cached,
@@ -276,8 +284,10 @@ class Compiler:
             "extract_prompt_tokens": prompt_tokens,
             "extract_completion_tokens_max": (len(extract) - cached) * self.max_output,
             "write_requests_about": writes,
+            "consolidate_requests_about": consolidations,
+            "consolidate_prompt_tokens_about": consolidate_tokens,
             "write_prompt_tokens_about": write_tokens,
-            "total_prompt_tokens_about": prompt_tokens + write_tokens,
+            "total_prompt_tokens_about": prompt_tokens + consolidate_tokens + write_tokens,
         }
 
 

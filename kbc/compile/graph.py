@@ -47,11 +47,40 @@ class Graph:
         return ranked[:limit] + [e for e in ranked[limit:] if e.keeps]
 
 
+def material_text(items: list[Evidence]) -> str:
+    return " ".join(e.text for e in items)
+
+
+def mention_lists(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]]) -> dict[str, list[str]]:
+    """Each concept -> the other concepts its material names, in concept order."""
+    namings = {k: Naming(c) for k, c in concepts.items()}
+    # Each text is searched only for the concepts one of its words may name, in concept order.
+    order = {k: n for n, k in enumerate(namings)}
+    by_word: dict[str, list[str]] = {}
+    for key, naming in namings.items():
+        for word in naming.words:
+            by_word.setdefault(word, []).append(key)
+    return {key: names_in(material_text(items), key, namings, by_word, order) for key, items in evidence.items()}
+
+
+def names_in(text: str, key: str, namings: dict, by_word: dict[str, list[str]], order: dict[str, int]) -> list[str]:
+    words = text_words(text)
+    named = {other for word in words & by_word.keys() for other in by_word[word]}
+    found = []
+    for other in sorted(named, key=order.__getitem__):
+        naming = namings[other]
+        pattern = naming.finder(text) if other != key and naming.may_occur(words) else None
+        if pattern is not None and pattern.search(text):
+            found.append(other)
+    return found
+
+
 def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
-                decided: list[tuple[str, str, str]], similar) -> Graph:
+                decided: list[tuple[str, str, str]], similar, mentions: dict[str, list[str]] | None = None) -> Graph:
     """`decided`: (a, b, "part_of" | "related" | "different") with a part of b; `similar(a, apart)`:
     the concept nearest to a by names and definitions (none of `apart`), for a concept nothing
-    else connects. A pair also decided related or part of is not kept apart."""
+    else connects. A pair also decided related or part of is not kept apart. `mentions`:
+    mention_lists of the concepts and evidence (kept between runs by graph_cache)."""
     linked = {frozenset((a, b)) for a, b, relation in decided if relation != "different"}
     graph = Graph(apart={frozenset((a, b)) for a, b, relation in decided if relation == "different"} - linked)
     for a, b, relation in decided:
@@ -62,23 +91,12 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
             else:
                 graph.add(a, b, "related", 4)
                 graph.add(b, a, "related", 4)
-    namings = {k: Naming(c) for k, c in concepts.items()}
-    # Each text is searched only for the concepts one of its words may name, in concept order.
-    order = {k: n for n, k in enumerate(namings)}
-    by_word: dict[str, list[str]] = {}
-    for key, naming in namings.items():
-        for word in naming.words:
-            by_word.setdefault(word, []).append(key)
-    for key, items in evidence.items():
-        text = " ".join(e.text for e in items)
-        words = text_words(text)
-        named = {other for word in words & by_word.keys() for other in by_word[word]}
-        for other in sorted(named, key=order.__getitem__):
-            naming = namings[other]
-            pattern = naming.finder(text) if other != key and naming.may_occur(words) else None
-            if pattern is not None and pattern.search(text):
-                graph.add(key, other, "mentions", 3)
-                graph.add(other, key, "mentioned by", 2)
+    if mentions is None:
+        mentions = mention_lists(concepts, evidence)
+    for key in evidence:
+        for other in mentions.get(key, ()):
+            graph.add(key, other, "mentions", 3)
+            graph.add(other, key, "mentioned by", 2)
     by_source: dict[str, dict[str, list[int]]] = {}
     for key, items in evidence.items():
         for e in items:

@@ -145,6 +145,14 @@ def m011_incremental_state(db: sqlite_utils.Database) -> None:
     db["link_terms"].create({"id": int, "terms": str}, pk="id")
 
 
+
+@migration
+def m012_graph_mentions(db: sqlite_utils.Database) -> None:
+    # Which concepts each concept's material names, with what it was found from (the
+    # material's hash, the concept's names' hash): searched again only where they changed.
+    db["graph_mentions"].create({"concept_key": str, "naming_hash": str, "text_hash": str, "found": str},
+                                pk="concept_key")
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

@@ -1,0 +1,42 @@
+"""The concepts each material names, kept between runs in the vault's database, equal a fresh
+search after concepts are added, renamed and removed and materials change."""
+from kbc.compile.graph import mention_lists
+from kbc.compile.graph_cache import MentionGraphCache
+from kbc.compile.rows import Concept, Evidence
+from kbc.vault import Vault
+
+
+def concept(name: str, *also: str, qualified=()) -> Concept:
+    return Concept(name.casefold(), name, list(also), "", "other", name, link_names=[name, *also],
+                   qualified=list(qualified))
+
+
+def material(*lines: str) -> list[Evidence]:
+    return [Evidence("Note (source)", line, "1") for line in lines]
+
+
+def test_mentions_kept_between_runs_equal_a_fresh_search(vault_dir):
+    vault = Vault(vault_dir, env={})
+    cache = MentionGraphCache(vault.db, vault.db_lock)
+    concepts = {c.key: c for c in [concept("Paxos"), concept("Raft"), concept("Leader Election"),
+                                   concept("Leader", qualified=[("Leader", ["Raft"])])]}
+    evidence = {"paxos": material("Paxos needs acceptors; Raft is simpler."),
+                "raft": material("Raft elects a leader by leader election.", "Each term has one leader."),
+                "leader election": material("Choosing a leader; Paxos does it per ballot."),
+                "leader": material("In Raft the leader sends heartbeats to every quorum member.")}
+    first = cache.mention_lists(concepts, evidence)
+    assert first == mention_lists(concepts, evidence) and first["paxos"] == ["raft"]
+    assert cache.mention_lists(concepts, evidence) == first  # from the database this time
+
+    # A concept the unchanged materials name ("quorum", "heartbeats"), one renamed (aliases),
+    # one gone, one material changed.
+    concepts["quorum"] = concept("Quorum")
+    concepts["heartbeat"] = concept("Heartbeat")
+    concepts["raft"] = concept("Raft", "Raft Consensus")
+    del concepts["leader election"], evidence["leader election"]
+    evidence["quorum"] = material("A quorum is a majority; Raft Consensus and Paxos both use one.")
+    evidence["heartbeat"] = material("A message the leader sends.")
+    evidence["paxos"] = material("Paxos needs a quorum of acceptors.")
+    again = cache.mention_lists(concepts, evidence)
+    assert again == mention_lists(concepts, evidence)
+    assert "quorum" in again["leader"] and "heartbeat" in again["leader"] and "raft" in again["quorum"]
