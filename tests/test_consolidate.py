@@ -269,3 +269,18 @@ def test_a_no_change_rerun_leaves_every_page_byte_identical(vault_dir):
     _, report, requests = compile_with(root, Model(cap_same))
     assert requests == [] and not report.written
     assert {p: p.read_bytes() for p in vault.wiki_dir.rglob("*.md")} == before
+
+
+def test_estimate_counts_the_consolidation_a_first_compile_will_send(sample_vault, server):
+    from tests.test_compile import run
+    _, _, report = run(sample_vault, server, estimate=True)
+    e = report.estimate
+    assert server.requests == [] and e["consolidate_requests_about"] >= 1
+    assert e["total_prompt_tokens_about"] == (e["extract_prompt_tokens"] + e["consolidate_prompt_tokens_about"]
+                                              + e["write_prompt_tokens_about"])
+    run(sample_vault, server)
+    sent = [b for b in server.requests if b["response_format"]["json_schema"]["schema"]["title"] == "concept_decisions"]
+    tokens = sum(len(m["content"]) for b in sent for m in b["messages"]) // 4
+    assert len(sent) >= 1 and tokens / 3 <= e["consolidate_prompt_tokens_about"] <= tokens * 3
+    _, _, again = run(sample_vault, server, estimate=True)  # nothing new: nothing to consolidate
+    assert again.estimate["consolidate_requests_about"] == 0

@@ -115,7 +115,9 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, 
         e = report.estimate
         click.echo(f"{e['sources']} sources to compile: {e['extract_requests']} extract requests "
                    f"({e['extract_requests_cached']} already answered, free), "
-                   f"{e['extract_prompt_tokens']:,} prompt tokens; about {e['write_requests_about']} write "
+                   f"{e['extract_prompt_tokens']:,} prompt tokens; about {e['consolidate_requests_about']} "
+                   f"consolidation requests, ~{e['consolidate_prompt_tokens_about']:,} prompt tokens; "
+                   f"about {e['write_requests_about']} write "
                    f"requests, ~{e['write_prompt_tokens_about']:,} prompt tokens. "
                    f"Total about {e['total_prompt_tokens_about']:,} prompt tokens.")
     else:

@@ -230,6 +230,26 @@ def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
     return [tuple(sorted(pair)) for pair, _ in ordered]
 
 
+# Before extraction the pairs are not known: `kbc compile --estimate` counts consolidation
+# from what a real model's extractions of the corpus gave (111 concepts of 184 asked, 244
+# candidate pairs, concept lines of about 48 tokens).
+FOUND_SHARE = 0.6  # of the concepts asked, those a source gives
+PAIRS_PER_FOUND = 2.2
+CONCEPT_LINE_TOKENS = 48
+PAIR_LINE_TOKENS = 5
+
+
+def estimate(concepts_asked: int, request_tokens: int, max_output: int) -> tuple[int, int]:
+    """(requests, prompt tokens) consolidating the concepts of sources asked for
+    `concepts_asked` will about take; `request_tokens`: a request with no concept in it."""
+    found = round(concepts_asked * FOUND_SHARE)
+    if not found:
+        return 0, 0
+    pairs = round(found * PAIRS_PER_FOUND)
+    requests = math.ceil(pairs / max(10, (max_output - 400) // TOKENS_PER_DECISION))
+    return requests, requests * request_tokens + found * CONCEPT_LINE_TOKENS + pairs * PAIR_LINE_TOKENS
+
+
 @dataclass
 class Batch:
     labels: dict[str, str]  # "C3" -> concept key
