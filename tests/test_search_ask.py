@@ -209,6 +209,19 @@ def test_a_claim_lends_its_line_to_the_sentence_it_restates(knowledge):
     # A page citing the line cannot tell its sentences apart; the claim can.
     assert plain["The default extension is 12s."] == plain["Clients renew it with KeepAlives."]
     assert bridged["The default extension is 12s."] > bridged["Clients renew it with KeepAlives."]
+    # A sentence of a source the question is less about than another keeps only part of its score.
+    (knowledge.root / "raw" / "Garden notes.md").write_text("---\ntitle: Garden notes\n---\nChubby tomatoes grow well in summer.\n")
+    page(knowledge.root, "sources", "Garden notes (source)", "title: Garden notes\nkind: source-summary\n"
+         "source: '[[Garden notes]]'\n", "# Garden notes\n\nTomatoes.")
+    cache.refresh()
+    garden = link_key("Garden notes (source)")
+
+    def weighed(shares):
+        found = candidate_sentences(cache, [(1.0, {source: [(4, 4)], garden: [(1, 1)]}, set())], terms, tokens,
+                                    lambda t: set(tokens(t)), claims, shares)
+        return {s.text: s.score for s in found}["Chubby tomatoes grow well in summer."]
+
+    assert 0 < weighed({source: 1.0, garden: 0.2}) < weighed({source: 0.2, garden: 1.0})
 
 
 def test_best_paragraphs_never_spend_the_room_on_link_lists(knowledge):

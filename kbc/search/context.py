@@ -276,7 +276,7 @@ class Retriever:
             return line_claims(self.vault, {link_key(note): key for key, note in notes.items()}, terms, _tokens,
                                scores)
 
-        sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content, claims), budget, count_tokens,
+        sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content, claims, scores), budget, count_tokens,
                          "\n".join(p.text for p in chosen))
         by_key = {link_key(p.name): p for p in chosen}
         spent = 0

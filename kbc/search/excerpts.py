@@ -19,6 +19,7 @@ CLAIM = 1.0  # a line's best matching claim adds this share of a full match
 PAGE_VOTE = 0.5  # on a line claims rest on, a citing page's vote counts this much beside theirs
 CLAIM_MATCH = 0.5  # a claim votes with this share of its match to the question plus its page's relevance,
 CLAIM_PRIOR = 0.3  # ... times this plus the share of the claim's words the sentence holds
+SOURCE = 0.5  # a sentence keeps this share of its score, the rest by its source page's relevance
 MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
 MIN_WORDS = 4
@@ -75,15 +76,17 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
 
 
 def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],
-                        tokens, words, claims=None) -> list[Sentence]:
+                        tokens, words, claims=None, sources=None) -> list[Sentence]:
     """`cited_by`: (relative score of the citing page, its {source key: line ranges}, the words
     of its text). `terms`: the question's stems and their weights; `tokens(text)`: its stems;
     `words(text)`: its content words; `claims(notes)`: kbc.search.claims.line_claims for those
-    notes. Scored: BM25 share of the best match (plus the best matching claim's), plus the best
-    citing page's vote (its score, more when it restates the sentence) and the best claim's vote
-    (its match and its page's relevance, more the more of it the sentence holds: of a line's
+    notes; `sources`: source page key -> its relevance to the question (share of the best page).
+    Scored: BM25 share of the best match (plus the best matching claim's), plus the best citing
+    page's vote (its score, more when it restates the sentence) and the best claim's vote (its
+    match and its page's relevance, more the more of it the sentence holds: of a line's
     sentences, the one the claim restates); an uncited sentence next to a cited one gets part of
-    that vote (a claim's line often needs its neighbour)."""
+    that vote (a claim's line often needs its neighbour); all of it weighed by how relevant the
+    sentence's source is, against the most relevant one's."""
     citers: dict[tuple[str, int], list[tuple[float, set[str]]]] = {}
     for weight, cited, page_words in cited_by:
         for source_key, ranges in cited.items():
@@ -121,9 +124,13 @@ def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[
                     (CLAIM_MATCH * c.match + c.page) * (CLAIM_PRIOR + _share(c.words, present, rarity))
                     for c in on_lines)
     near = _near(sentences, votes)
+    relevance = {key: min((sources or {}).get(key, 0.0), 1.0) for key in {s.source for s in sentences}}
+    best_source = max(relevance.values(), default=0.0)
     for index, sentence in enumerate(sentences):
         # A neighbour that shares no word with the question is another claim's context, not this one's.
         sentence.score = LEXICAL * lexical[index] + (votes[index] or (NEAR * near[index] if lexical[index] else 0.0))
+        if best_source:  # a note the question is about outweighs one matching a few of its words
+            sentence.score *= SOURCE + (1 - SOURCE) * relevance[sentence.source] / best_source
         sentence.vote = votes[index]
     return sentences
 
