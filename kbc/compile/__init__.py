@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
-from kbc.compile.bookkeeping import CompileReport, append_log, stale_pages, write_summary
+from kbc.compile.bookkeeping import CompileReport, append_log, read_state, stale_pages, write_summary
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, concepts_wanted, extract_requests,
@@ -35,7 +35,7 @@ from kbc.llm.prompts import text_of
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import refresh_wiki
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.pages import page_state, read_page, remove_page, write_page
+from kbc.vault.pages import page_state, remove_page, write_page
 
 __all__ = ["CompileOptions", "CompileReport", "compile_vault", "EXTRACT_TEMPLATE", "WRITE_TEMPLATE"]
 
@@ -251,9 +251,9 @@ class Compiler:
         _, graph = self._jobs(identity)
         for key, concept in identity.concepts.items():
             path = self.vault.wiki_dir / "concepts" / f"{concept.page}.md"
-            if page_state(self.vault, path) != "ours":
+            state, props, body = read_state(self.vault, path)
+            if state != "ours":
                 continue
-            props, body = read_page(path)
             new = with_related(body.split("<!-- kbc:backlinks -->")[0].rstrip("\n") + "\n",
                                related_section(graph, key, identity.concepts))
             if new.rstrip() != body.split("<!-- kbc:backlinks -->")[0].rstrip():

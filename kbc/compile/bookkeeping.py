@@ -10,7 +10,7 @@ from kbc.compile.plan import is_stale
 from kbc.compile.sources import Source
 from kbc.vault import Vault
 from kbc.vault.links import find_links
-from kbc.vault.pages import page_state, read_page, registered_pages, today, write_page
+from kbc.vault.pages import page_state, read_page, registered_pages, state_of, today, write_page
 from kbc.vault.text import first_sentence
 
 
@@ -41,14 +41,13 @@ def write_summary(vault: Vault, source: Source, title: str, path: Path, data: di
                   extracted: bool) -> None:
     """`concepts`: (page name, definition) of the concepts the source yielded. A source not
     extracted this run is rewritten only when its concepts' pages changed (merged, renamed)."""
-    state = page_state(vault, path)
+    state, _, old_body = read_state(vault, path)
     if state in ("edited", "manual", "foreign"):
         if extracted:
             report.kept_human.append(path.stem)
         return
     pages = list(dict.fromkeys(page for page, _ in concepts))
     if not extracted and state == "ours":
-        _, old_body = read_page(path)
         listed = old_body.split("\n## Concepts\n", 1)[-1].split("\n## ", 1)[0]
         if [link.target for link in find_links(listed)] == pages:
             return
@@ -69,6 +68,17 @@ def write_summary(vault: Vault, source: Source, title: str, path: Path, data: di
             f"Source note: [[{source.note_name}]]\n\n## Concepts\n\n" + ("\n".join(lines) or "None found.") + "\n")
     if write_page(vault, path, props, body, "source-summary", version, model):
         report.written.append(path.stem)
+
+
+def read_state(vault: Vault, path: Path) -> tuple[str, dict, str]:
+    """page_state with the page as read: (state, properties, body), one read of the file."""
+    if not path.exists():
+        return "missing", {}, ""
+    try:
+        props, body = read_page(path)
+    except Exception:  # as page_state: what cannot be read is treated as a person's
+        return "edited", {}, ""
+    return state_of(props, body), props, body
 
 
 def write_redirect(vault: Vault, path: Path, target: str, report: CompileReport) -> None:
