@@ -6,6 +6,7 @@ Run: .venv/bin/python benchmarks/merge_tokens.py [DIR]   (DIR: keep the three va
 """
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -36,6 +37,21 @@ def decided(root: Path) -> dict[frozenset, str]:
         if page.get(a) and page.get(b) and page[a] != page[b]:
             out[frozenset((page[a], page[b]))] = relation
     return out
+
+
+def add_decisions_of(merged: Path, dest: Path) -> int:
+    """Give the vault at dest the decisions the merged vault holds and it lacks (each half
+    asked some pairs about its own concepts that compiling the union does not reach)."""
+    mine = sqlite3.connect(dest / ".kbc" / "kbc.db")
+    have = set(mine.execute("select a, b, relation from decisions"))
+    with sqlite3.connect(merged / ".kbc" / "kbc.db") as theirs:
+        extra = [row for row in theirs.execute("select a, b, relation, name, origin, decided_at from decisions")
+                 if row[:3] not in have]
+    with mine:
+        mine.executemany("insert into decisions (a, b, relation, name, origin, decided_at) values (?, ?, ?, ?, ?, ?)",
+                         extra)
+    mine.close()
+    return len(extra)
 
 
 def shape(root: Path) -> dict[str, set[str]]:
@@ -91,6 +107,13 @@ def main() -> None:
             print(f"  decided only in the merged vault: {' / '.join(sorted(pair))}: {relation}")
         for pair, relation in sorted(missing.items(), key=lambda p: sorted(p[0])):
             print(f"  decided only in the union: {' / '.join(sorted(pair))}: {relation}")
+        shutil.copytree(union, tmp / "union with both halves' decisions")
+        added = add_decisions_of(ours, tmp / "union with both halves' decisions")
+        compile_at(tmp / "union with both halves' decisions", server)
+        d = shape(tmp / "union with both halves' decisions")
+        print(f"the union given the {added} decisions only the merged vault holds: pages whose links differ "
+              f"from the merged vault {sum(d.get(k) != b[k] for k in b)}, pages not in the merged vault "
+              f"{len(set(d) - set(b))}")
         touched = {Path(name).stem for pair in extra | missing for name in pair}
         for name in sorted(differing):
             why = " (a page of a pair decided on one side only)" if Path(name).stem in touched else ""

@@ -4,13 +4,13 @@ import hashlib
 import json
 import re
 import shutil
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
 from benchmarks.corpus_vault import CORPUS, build_corpus_vault
 from benchmarks.corpus_vault import kbc as corpus_kbc
+from benchmarks.merge_tokens import add_decisions_of
 from kbc.cli import cli
 from kbc.vault import Vault, init_vault
 from kbc.vault.links import find_links
@@ -63,24 +63,6 @@ def _decided(root):
     return out
 
 
-def _with_decisions_of(union, merged, dest, server):
-    """A copy of the union given the decisions the merged vault holds and the union lacks
-    (each vault asked some pairs about its own concepts that compiling the union does not
-    reach), compiled again."""
-    shutil.copytree(union, dest)
-    mine = sqlite3.connect(dest / ".kbc" / "kbc.db")
-    have = set(mine.execute("select a, b, relation from decisions"))
-    with sqlite3.connect(merged / ".kbc" / "kbc.db") as theirs:
-        extra = [row for row in theirs.execute("select a, b, relation, name, origin, decided_at from decisions")
-                 if row[:3] not in have]
-    with mine:
-        mine.executemany("insert into decisions (a, b, relation, name, origin, decided_at) values (?, ?, ?, ?, ?, ?)",
-                         extra)
-    mine.close()
-    assert _kbc(dest, server, "compile").exit_code == 0
-    return dest
-
-
 def _digest(root):
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file() and ".kbc" not in p.parts}
@@ -99,7 +81,11 @@ def test_merged_halves_equal_the_union_at_a_fraction_of_its_tokens(tmp_path, ser
     # Every decision compiling the union makes, the merged vault has; it may know more (pairs
     # a half asked among its own concepts). Given those too, the union is the merged vault.
     assert _decided(union) <= _decided(ours)
-    assert _shape(ours) == _shape(_with_decisions_of(union, ours, tmp_path / "union again", server))
+    again = tmp_path / "union again"
+    shutil.copytree(union, again)
+    add_decisions_of(ours, again)
+    assert _kbc(again, server, "compile").exit_code == 0
+    assert _shape(ours) == _shape(again)
     spent = _tokens(ours)[0] - before[0]
     assert report["compiled"]["new"] == [] and report["compiled"]["changed"] == []  # nothing extracted again
     # The union's consolidation pairs were replayed: only those neither vault decided were asked,
