@@ -6,6 +6,7 @@ import re
 
 from kbc.compile.evidence import Source, is_reference, mentions, with_neighbour_lines
 from kbc.compile.rows import Claim, Concept, Evidence
+from kbc.vault.files import sha256_text
 from kbc.vault.frontmatter import split
 from tests.scripted import ScriptedModel, text_of
 from tests.test_consolidate import compile_with
@@ -21,7 +22,7 @@ UNRELATED = "A cooking note.\nWeight decay of a sourdough starter: overfitting t
 
 
 def source(path: str, body: str) -> Source:
-    return Source(path=path, title=path.split("/")[-1][:-3], body=body, sha256=path)
+    return Source(path=path, title=path.split("/")[-1][:-3], body=body, sha256=sha256_text(body))
 
 
 def concept(key: str, name: str, path: str, claims: list[str]) -> tuple[Concept, list[Claim]]:
@@ -163,3 +164,16 @@ def test_a_name_with_an_alternative_word_is_found_under_either(vault_dir):
     named = section.split("Lines of other sources that name it:", 1)[1]
     assert "highest proposal number it accepted" in named
     assert "Simple" in page_sources(vault_obj, "Paxos Ballot (Proposal) Number")
+
+
+def test_a_generic_name_counts_only_next_to_its_qualifier():
+    master = Concept(key="mapreduce master", name="MapReduce Master", aliases=[], definition="", category="role",
+                     page="MapReduce Master", members=["raw/mr.md::master"], link_names=["MapReduce Master"],
+                     qualified=[("Master", ["MapReduce"])])
+    far = source("raw/chubby.md", "Chubby serves systems such as MapReduce.\n\nA cell elects a master.\n\n"
+                 "The master answers reads.\nA GFS master holds a lock.\n")
+    assert mentions(master, [far], {"raw/chubby.md": "chubby"}, set()) == []
+    near = source("raw/chubby.md", "Chubby serves MapReduce.\nIts master asks Chubby for a lock.\n"
+                  "A MapReduce master restarts its tasks.\n")
+    found = mentions(master, [near], {"raw/chubby.md": "chubby"}, set())
+    assert [e.lines for e in found] == ["2", "3"]

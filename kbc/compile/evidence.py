@@ -87,6 +87,15 @@ class Naming:
     def qualifier_in(self, line: str) -> bool:
         return any(qualifier.search(line) and generic.search(line) for generic, qualifier in self.qualified)
 
+    def named_in(self, lines: list[str], at: int) -> bool:
+        """Whether line `at` names the concept: by a name, or by a generic name with its
+        qualifier in that line or the one before or after (a "master" far from "MapReduce"
+        in a text that names MapReduce once is another master)."""
+        if self.names and self.names.search(lines[at]):
+            return True
+        near = " ".join(lines[max(0, at - 1):at + 2])
+        return any(generic.search(lines[at]) and qualifier.search(near) for generic, qualifier in self.qualified)
+
     def finder(self, context: str):
         """A pattern for lines of `context` (a source, an article's material), or None."""
         parts = [self.names] if self.names else []
@@ -187,7 +196,7 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
             if line.lstrip().startswith("#") or is_reference(line):
                 continue
             matches = list(pattern.finditer(line))
-            if not matches:
+            if not matches or not naming.named_in(lines, number - 1):
                 continue
             hits += len(matches)
             strong = strong or naming.qualifier_in(line) or any(
