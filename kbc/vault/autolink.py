@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from kbc.vault.links import WIKILINK, link_key
+from kbc.vault.term_trie import trie_pattern
 
 # Sections that are lists of links already, or code-managed: nothing is added there.
 _NO_LINK_SECTIONS = ("sources", "related", "backlinks", "concepts")
@@ -75,10 +76,10 @@ class MentionLinker:
 
     @property
     def pattern(self) -> re.Pattern | None:
-        if self._pattern is False:
-            alternatives = [term_pattern(self.spelled[key]) for key in sorted(self.pages, key=len, reverse=True)]
-            self._pattern = re.compile(r"(?<![\w\-\[|])(?:" + "|".join(alternatives) + r")(?![\w\-\]])") \
-                if alternatives else None
+        if self._pattern is False:  # a trie: linear in the text, however many terms (kbc/vault/term_trie.py)
+            terms = list(self.spelled.values())
+            self._pattern = re.compile(r"(?<![\w\-\[|])" + trie_pattern(terms, _is_acronym) + r"(?![\w\-\]])") \
+                if terms else None
         return self._pattern
 
     def terms(self) -> dict:

@@ -1,0 +1,36 @@
+"""The auto-linker's trie of terms matches what an alternation of the same terms matches."""
+import random
+import re
+
+from kbc.vault.autolink import MentionLinker, _is_acronym, term_key, term_pattern
+from kbc.vault.term_trie import trie_pattern
+
+TEXT = ("Raft elects a leader; the Raft Log holds entries. Paxos and Multi-Paxos agree on values, "
+        "as do RAFT and PBFT clusters. A policy, two policies, the Gossip Protocols, log4 files, "
+        "Log4j and Vector Clocks order events; Leader Election picks one node. Lamport's clocks, "
+        "quorum systems and Quorums of acceptors, the Byzantine Generals, and byzantine faults.")
+
+
+def test_the_trie_finds_what_the_alternation_finds():
+    words = re.findall(r"[A-Za-z][\w']*", TEXT)
+    rng = random.Random(14)
+    terms = {"Raft", "Raft Log", "Paxos", "RAFT", "PBFT", "Policy", "Log4", "Leader", "Leader Election",
+             "Byzantine Generals", "Quorum", "Clock"}
+    for _ in range(300):
+        i = rng.randrange(len(words) - 2)
+        terms.add(" ".join(words[i:i + rng.choice([1, 2, 3])]))
+    by_key = {}
+    for term in sorted(t for t in terms if len(t) >= 3):
+        by_key.setdefault(term_key(term), term)
+    ordered = sorted(by_key, key=len, reverse=True)
+    edge = r"(?<![\w\-\[|])", r"(?![\w\-\]])"
+    alternation = re.compile(edge[0] + "(?:" + "|".join(term_pattern(by_key[k]) for k in ordered) + ")" + edge[1])
+    trie = re.compile(edge[0] + trie_pattern(list(by_key.values()), _is_acronym) + edge[1])
+    found = [m.span() for m in alternation.finditer(TEXT)]
+    assert len(found) > 20 and [m.span() for m in trie.finditer(TEXT)] == found
+
+
+def test_the_linker_links_plurals_acronyms_and_the_longest_name():
+    linker = MentionLinker({"Raft": [], "Raft Log": [], "PBFT": [], "Policy": []})
+    linked = linker.link("The raft log grows; pbft is not PBFT; two policies apply.\n", "Other")
+    assert linked == "The [[Raft Log|raft log]] grows; pbft is not [[PBFT]]; two [[Policy|policies]] apply.\n"
