@@ -128,6 +128,23 @@ def test_renamed_notes_proposals_and_human_pages_kept(tmp_path, server):
     assert any("Gossip" in p.stem for p in (ours / "wiki" / "concepts").glob("*.md"))  # its concepts came over
 
 
+def test_a_merge_stopped_before_a_renamed_note_was_copied_resumes_under_the_same_names(tmp_path, server):
+    ours = _vault(tmp_path, "ours", [], server, compile_it=False)
+    theirs = _vault(tmp_path, "theirs", [], server, compile_it=False)
+    (ours / "raw" / "Ideas.md").write_text("# Ideas\n\nQuorum reads see the latest Quorum write.\n")
+    (theirs / "raw" / "Ideas.md").write_text("# Ideas\n\nGossip spreads Membership changes in rounds.\n")
+    for root in (ours, theirs):
+        assert _kbc(root, server, "compile").exit_code == 0
+    extracts = _tokens(ours, "extract")
+    assert _kbc(ours, server, "merge", str(theirs), "--no-compile").exit_code == 0
+    (ours / "raw" / "Ideas (from theirs).md").unlink()  # stopped there: rows and pages in, the note not yet
+    report = json.loads(_kbc(ours, server, "merge", str(theirs), "--json").stdout)
+    assert [n["target"] for n in report["notes"] if n["action"] == "rename"] == ["raw/Ideas (from theirs).md"]
+    assert report["compiled"]["new"] == [] and _tokens(ours, "extract") == extracts
+    assert sorted(p.stem for p in (ours / "wiki" / "sources").glob("*.md")) == ["Ideas (from theirs) (source)",
+                                                                               "Ideas (source)"]
+
+
 def test_dry_run_changes_nothing_and_a_rerun_resumes_without_repeating(tmp_path, server):
     ours = _vault(tmp_path, "ours", NOTES[:2], server)
     theirs = _vault(tmp_path, "theirs", NOTES[1:], server)

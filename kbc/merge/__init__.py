@@ -80,7 +80,9 @@ def merge_vaults(vault: Vault, other_path: Path, llm: LLM | None, templates: Tem
     theirs = open_readonly(database) if database.is_file() else None
     try:
         withheld: set[str] = set()
-        summaries = renamed_summaries(vault.root, other, report.notes, _summary_pages(theirs))
+        with vault.db_lock:
+            here = _summary_pages(vault.db.conn)
+        summaries = renamed_summaries(vault.root, other, report.notes, _summary_pages(theirs), here)
         values = {**summaries, **_changed_hashes(other, report.notes)}
         if theirs is not None:  # a first pass finds the rows (and so the pages) that stay out
             with vault.db_lock:
@@ -120,10 +122,10 @@ def merge_vaults(vault: Vault, other_path: Path, llm: LLM | None, templates: Tem
     return report
 
 
-def _summary_pages(theirs: sqlite3.Connection | None) -> dict[str, str]:
-    """The other vault's note path -> its summary page."""
+def _summary_pages(conn: sqlite3.Connection | None) -> dict[str, str]:
+    """A vault's note path -> its summary page."""
     try:
-        return {r[0]: r[1] for r in theirs.execute("select path, summary_page from sources")} if theirs else {}
+        return {r[0]: r[1] for r in conn.execute("select path, summary_page from sources")} if conn else {}
     except sqlite3.OperationalError:  # a vault that never compiled
         return {}
 
@@ -149,10 +151,7 @@ def _renamed_attachments(notes: list[FilePlan]) -> dict[str, str]:
 
 
 def _copy_files(vault: Vault, other: Path, report: MergeReport) -> None:
-    renamed = _renamed_attachments(report.notes)
-    for plan in report.notes:
-        if plan.action in ("add", "rename"):
-            atomic_write(vault.root / plan.target, note_bytes(other / plan.source, renamed))
+    # Pages first, notes last: a note here means its pages are too (a rerun sees it merged).
     notes = {Path(p.source).stem: Path(p.target).stem for p in report.notes
              if p.action == "rename" and p.source.endswith(".md")}
     for plan in report.pages:
@@ -170,6 +169,10 @@ def _copy_files(vault: Vault, other: Path, report: MergeReport) -> None:
                      "kind": "proposal", "proposal_for": f"[[{Path(plan.source).stem}]]",
                      "merged_from": report.label}
             atomic_write(vault.root / plan.target, render(props, body))
+    renamed = _renamed_attachments(report.notes)
+    for plan in report.notes:
+        if plan.action in ("add", "rename"):
+            atomic_write(vault.root / plan.target, note_bytes(other / plan.source, renamed))
 
 
 def _copy_summary(vault: Vault, source: Path, target: Path, notes: dict[str, str]) -> None:

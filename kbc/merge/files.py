@@ -80,9 +80,11 @@ def note_bytes(path: Path, renamed: dict[str, str]) -> bytes:
     return text.encode("utf-8")
 
 
-def renamed_summaries(ours: Path, other: Path, notes: list[FilePlan], summaries: dict[str, str]) -> dict[str, str]:
+def renamed_summaries(ours: Path, other: Path, notes: list[FilePlan], summaries: dict[str, str],
+                      here: dict[str, str]) -> dict[str, str]:
     """A note that comes over renamed keeps its summary page (and so its extraction) under a
-    name of its own here: '<note name> (source)'. `summaries`: note path -> summary page there."""
+    name of its own here: '<note name> (source)'. `summaries`: note path -> summary page there;
+    `here`: the same here, where a merge that was interrupted already gave it one."""
     taken = {link_key(p.stem) for root in (ours, other) for folder in ("wiki", "raw")
              for p in _files(root / folder) if p.suffix == ".md"}
     taken |= {link_key(Path(p.target).stem) for p in notes}
@@ -90,6 +92,9 @@ def renamed_summaries(ours: Path, other: Path, notes: list[FilePlan], summaries:
     for plan in notes:
         page = summaries.get(plan.source)
         if plan.action != "rename" or not plan.source.endswith(".md") or not page:
+            continue
+        if plan.target in here:
+            out[page] = here[plan.target]
             continue
         base, number = f"{Path(plan.target).stem} (source)", 2
         stem = base
