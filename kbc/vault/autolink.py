@@ -57,7 +57,7 @@ class MentionLinker:
         """`titles`: the sources' titles; a concept named inside one is not linked there."""
         long = sorted({" ".join(t.split()) for t in titles if len(t.split()) >= 2}, key=len, reverse=True)
         self.title_list = long
-        self.titles = re.compile("|".join(re.escape(t).replace(r"\ ", r"\s+") for t in long), re.I) if long else None
+        self.titles = re.compile(trie_pattern(long, lambda _: False, plurals=False)) if long else None
         by_key: dict[str, set[str]] = {}
         spelled: dict[str, str] = {}
         for rank in ("name", "alias"):
@@ -115,16 +115,18 @@ class MentionLinker:
         return WIKILINK.sub(plain, line)
 
     def _link_line(self, line: str, linked: set[str]) -> str:
-        protected = [m.span() for m in _PROTECTED.finditer(line)]
-        titles = [m.span() for m in self.titles.finditer(line)] if self.titles else []
+        spans: list[list[tuple[int, int]]] = []  # protected parts and titles, found at the first candidate
 
         def replace(match: re.Match) -> str:
-            start, end = match.span()
-            if any(a <= start < b for a, b in protected) or any(
-                    a <= start and end <= b and b - a > end - start for a, b in titles):
-                return match.group(0)
             page = self.page_for(match.group(0))
             if page is None or link_key(page) in linked:
+                return match.group(0)
+            if not spans:
+                spans.append([m.span() for m in _PROTECTED.finditer(line)])
+                spans.append([m.span() for m in self.titles.finditer(line)] if self.titles else [])
+            start, end = match.span()
+            if any(a <= start < b for a, b in spans[0]) or any(
+                    a <= start and end <= b and b - a > end - start for a, b in spans[1]):
                 return match.group(0)
             linked.add(link_key(page))
             text = match.group(0)

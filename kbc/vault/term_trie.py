@@ -33,13 +33,13 @@ def _emit(node: dict) -> str:
     return "(?:" + "|".join(branches) + ")"
 
 
-def trie_pattern(terms: list[str], is_acronym) -> str:
+def trie_pattern(terms: list[str], is_acronym, plurals: bool = True) -> str:
     """Regex source for `terms` (no boundaries): acronyms (is_acronym) in capitals only, the
-    rest in any case."""
+    rest in any case; `plurals`: with term_pattern's endings (else each term as it is)."""
     folded: dict = {}
     exact: dict = {}
     for term in terms:
-        stem, ending = _ending(term)
+        stem, ending = _ending(term) if plurals else (term, "")
         if is_acronym(term):
             _add(exact, stem, ending)
         else:
