@@ -62,6 +62,13 @@ def test_an_invented_name_or_number_is_caught():
     assert "'2014'" in ungrounded("Raft elects a leader, since 2014.", RAFT, NAMES)
 
 
+def test_numbers_written_another_way_are_the_same_numbers():
+    evidence = ["The 1989 network had about 9760 parameters; tanh squashes to [-1,1]."]
+    assert ungrounded("The 1989 network had about 9,760 parameters, and tanh squashes to [-1, 1].",
+                      evidence, set()) == ""
+    assert "9,761" in ungrounded("The 1989 network had about 9,761 parameters.", evidence, set())
+
+
 def test_links_only_to_names_in_the_request():
     assert ungrounded("Raft elects a [[Leader|leader]].", RAFT, NAMES) == ""
     assert "[[Chubby]]" in ungrounded("Raft elects a leader, as [[Chubby]] does.", RAFT, NAMES)

@@ -99,12 +99,15 @@ class _Vocabulary:
             for word in WORD.findall(text):
                 self.words.add(_fold(word))
                 self.words.update(_fold(part) for part in re.split(r"['’]", word))
+                if word[0].isdigit():  # "[-1,1]" holds 1; "9760" is "9,760"
+                    self.words.update(word.split(","))
+                    self.words.add(word.replace(",", ""))
         self.stems = {_stem(word) for word in self.words}
         self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
 
     def has(self, word: str) -> bool:
         word = _fold(word)
-        if word in self.words or NUMBER_WORDS.get(word) in self.words:
+        if word in self.words or NUMBER_WORDS.get(word) in self.words or word.replace(",", "") in self.words:
             return True
         stem = _stem(word)
         return stem in self.stems or (len(stem) >= 6 and stem[:6] in self.prefixes)
