@@ -185,12 +185,38 @@ def report(rows: list[dict], title: str) -> None:
     print(f"answers citing a saved answer as a source: {len(cited)}")
 
 
+def sweep(vault: Vault, wordings: dict[str, list[dict]], budgets: list[int]) -> None:
+    """`kbc context` at each budget, for each wording: evidence recall, tokens, and tokens at
+    equal recall against reading the raw notes (no model involved)."""
+    notes = note_texts(vault)
+    print("\nkbc context by budget (the agent comparison; equal recall adds the notes of missed facts)")
+    print(f"{'wording':>9} {'budget':>6} {'recall':>6} {'tokens':>7} {'eq.recall':>9} {'raw':>7} {'ratio':>6} {'eq.ratio':>8}")
+    for label, questions in wordings.items():
+        for budget in budgets:
+            hits, tokens, equal, raw = [], 0, 0, 0
+            for item in questions:
+                packed = build_context(vault, item["q"], budget, estimate_tokens).render()
+                found = [norm(f["quote"]) in norm(packed) for f in item["facts"]]
+                hits += found
+                used = estimate_tokens(packed)
+                missed = {name_key(f["source"]) for f, hit in zip(item["facts"], found) if not hit}
+                holders = {name_key(f["source"]) for f in item["facts"]}
+                tokens += used
+                equal += used + sum(estimate_tokens(notes.get(h, "")) for h in missed)
+                raw += sum(estimate_tokens(notes.get(h, "")) for h in holders)
+            n = len(questions)
+            print(f"{label:>9} {budget:>6,} {share(hits):>6.3f} {tokens / n:>7,.0f} {equal / n:>9,.0f} {raw / n:>7,.0f} "
+                  f"{raw / max(tokens, 1):>5.1f}x {raw / max(equal, 1):>7.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vault", type=Path, help="a corpus vault built before (copied, not changed)")
     parser.add_argument("--keep", type=Path, help="keep the built corpus vault here")
     parser.add_argument("--budget", type=int, default=4000, help="kbc context budget (tokens)")
     parser.add_argument("--ask-budget", type=int, help="kbc ask's context_tokens (default: kbc.toml's)")
+    parser.add_argument("--sweep", default="1000,2000,3000,4000,6000",
+                        help="kbc context budgets to compare with reading the notes ('' for none)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args()
     questions = json.loads(QUESTIONS.read_text(encoding="utf-8"))
@@ -212,6 +238,9 @@ def main() -> None:
         # Reworded first, so both wordings meet the same wiki (no saved answers yet).
         reworded = [dict(item, q=text) for item, text in zip(questions, PARAPHRASES, strict=True)]
         third = evaluate(vault, llm, templates, server, reworded, args.budget, save=False)
+        budgets = [int(b) for b in args.sweep.split(",") if b.strip()]
+        if budgets:
+            sweep(vault, {"original": questions, "reworded": reworded}, budgets)
         first = evaluate(vault, llm, templates, server, questions, args.budget, save=True)
         report(first, f"{len(questions)} questions, ask budget {vault.settings.ask_context_tokens:,} tokens, "
                       f"kbc context budget {args.budget:,}")
