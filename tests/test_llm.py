@@ -125,3 +125,10 @@ def test_templates_render_identical_bytes_and_version_by_content(tmp_path):
     changed = Templates([tmp_path])
     assert changed.version("prompts/extract.j2") != templates.version("prompts/extract.j2")
     assert one.version == templates.version("prompts/extract.j2")
+
+
+def test_control_tags_leave_no_runs_of_blank_lines_in_a_prompt(tmp_path):
+    (tmp_path / "t.j2").write_text("{% block item %}{% for x in xs %}## {{ x }}\n{% if x == 'a' %}Also: b\n"
+                                   "{% endif %}\n{% if false %}never{% endif %}\n\n{% endfor %}Sources:\n{% endblock %}")
+    item = Templates([tmp_path]).prompt("t.j2", xs=["a", "c"]).item
+    assert item == "## a\nAlso: b\n\n## c\n\nSources:"

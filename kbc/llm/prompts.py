@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -76,13 +77,15 @@ class Templates:
         def block(block_name: str) -> str:
             if block_name not in template.blocks:
                 return ""
-            return "".join(template.blocks[block_name](context)).strip("\n")
+            # Control tags leave blank lines behind; a model pays for each, so runs are one.
+            return BLANK_RUN.sub("\n\n", "".join(template.blocks[block_name](context))).strip("\n")
 
         system, shared, item = block("system"), block("context"), block("item")
         stable = ({"role": "system", "content": system},) if system else ()
         return Prompt(stable, shared + "\n\n" if shared else "", item, self.version(name))
 
 
+BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){2,}")
 IMAGE_TOKENS = 800  # what one image costs a vision model, roughly, for budgets and estimates
 
 
