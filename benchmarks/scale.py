@@ -12,7 +12,8 @@ request, then a no-change rerun and the +1 source figures, `kbc lint`, `kbc sear
 the command) and serve (Site built + first page, then the median page).
 
 Run: .venv/bin/python benchmarks/scale.py 100 1000 [--profile DIR]  (the profile: cProfile
-of the +1 source and no-change runs at the largest N, written as DIR/plus1.prof, DIR/rerun.prof)
+of the first compile, the no-change rerun and the +1 source at the largest N, written as
+DIR/first.prof, DIR/rerun.prof and DIR/plus1.prof: their CPU figures are then the profiled ones)
 """
 from __future__ import annotations
 
@@ -128,13 +129,15 @@ def serve_times(root: Path) -> tuple[float, float]:
     return first, median
 
 
-def measure(n: int, pool, tmp: Path, profile: Path | None) -> None:
+def measure(n: int, pool, tmp: Path, profile: Path | None, window: int) -> None:
     root = tmp / f"vault-{n}"
     subprocess.run([sys.executable, "-m", "kbc", "init", str(root)], cwd=REPO, check=True, capture_output=True)
+    config = root / "kbc.toml"
+    config.write_text(re.sub(r"(?m)^context_window = 0$", f"context_window = {window}", config.read_text()))
     chars = write_notes(root / "raw", pool, 0, n)
     meter = Meter()
     with ScriptedServer() as server:
-        first = meter.run(root, server, "compile")
+        first = meter.run(root, server, "compile", profile=profile / "first.prof" if profile else None)
         used = ledger(root, 0)
         again = meter.run(root, server, "compile", profile=profile / "rerun.prof" if profile else None)
         rerun = ledger(root, used["last_id"])
@@ -150,7 +153,7 @@ def measure(n: int, pool, tmp: Path, profile: Path | None) -> None:
     print(f"N={n:>6}: compile {first['wall']:.1f} s wall, {first['cpu']:.1f} s CPU "
           f"({first['cpu'] / n * 1000:.1f} ms CPU per source), peak {first['peak_mb']:.0f} MB, "
           f"{used['requests']} requests, {used['prompt_tokens'] / source_tokens:.2f} prompt tokens per "
-          f"source token, largest request {used['largest']:,} tokens; {pages} pages")
+          f"source token, largest request {used['largest']:,} prompt tokens (window {window:,}); {pages} pages")
     print(f"          no-change rerun {again['wall']:.1f} s wall, {again['cpu']:.1f} s CPU, "
           f"{rerun['requests']} requests (again: {steady['wall']:.1f} s wall, {steady['cpu']:.1f} s CPU); +1 source {plus['wall']:.1f} s wall, {plus['cpu']:.1f} s CPU, "
           f"{added['requests']} requests, {added['prompt_tokens']:,} prompt tokens")
@@ -162,6 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000])
     parser.add_argument("--profile", type=Path, help="cProfile the rerun and +1 runs of the largest N here")
+    parser.add_argument("--window", type=int, default=32768, help="the model's context window kbc is told")
     args = parser.parse_args()
     pool = paragraphs()
     print(f"{len(pool)} corpus paragraphs; note i = paragraph i mod {len(pool)} + the one "
@@ -170,7 +174,7 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
-            measure(n, pool, Path(tmp), args.profile if n == max(args.sizes) else None)
+            measure(n, pool, Path(tmp), args.profile if n == max(args.sizes) else None, args.window)
 
 
 if __name__ == "__main__":
