@@ -69,6 +69,14 @@ def test_numbers_written_another_way_are_the_same_numbers():
     assert "9,761" in ungrounded("The 1989 network had about 9,761 parameters.", evidence, set())
 
 
+def test_an_acronym_and_its_words_are_one_name():
+    evidence = ["For ConvNets a well-tuned SGD almost always outperforms Adam.",
+                "The loss is the mean squared error of the outputs."]
+    assert ungrounded("A well-tuned stochastic gradient descent outperforms Adam on ConvNets.", evidence, set()) == ""
+    assert ungrounded("The loss is the MSE of the outputs.", evidence, set()) == ""
+    assert "'RMS'" in ungrounded("The loss is the RMS of the outputs.", evidence, set())
+
+
 def test_links_only_to_names_in_the_request():
     assert ungrounded("Raft elects a [[Leader|leader]].", RAFT, NAMES) == ""
     assert "[[Chubby]]" in ungrounded("Raft elects a leader, as [[Chubby]] does.", RAFT, NAMES)

@@ -8,7 +8,7 @@ set on the real-model fixtures by benchmarks/grounding.py (false rejects there m
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import snowballstemmer
 
@@ -42,6 +42,7 @@ whole word words work works write writes written
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
 LINK = re.compile(r"\[\[\s*([^\]|#\s][^\]|#]*)(?:#[^\]|]*)?(?:\|[^\]]*)?\]\]")
+ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 CITATION = re.compile(r"\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9\[])")
 ENDS_WELL = tuple(".!?)\"'”’]:;*`")
@@ -75,6 +76,7 @@ def ungrounded(text: str, evidence: list[str], names: set[str]) -> str:
             return f"links [[{target.strip()}]], which is not in the material"
     vocabulary = _Vocabulary(evidence, names)
     prose = CITATION.sub(" ", LINK.sub(lambda m: m.group(0)[2:-2].split("|")[-1], body))
+    prose = vocabulary.abbreviate(prose)
     for name in _proper_names(prose):
         if not vocabulary.has(name):
             return f"names {name!r}, which the material does not mention"
@@ -104,8 +106,43 @@ class _Vocabulary:
                     self.words.add(word.replace(",", ""))
         self.stems = {_stem(word) for word in self.words}
         self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
+        self._texts = [*evidence, *names]
+        # An acronym and its words are one name whichever of them the material uses.
+        self.acronyms = {w for text in self._texts for w in ACRONYM.findall(text)}
+
+    @cached_property
+    def initials(self) -> set[str]:
+        """The initials of every run of 2 to 5 words: built only when prose has an acronym."""
+        found = set()
+        for text in self._texts:
+            words = re.findall(r"[^\W\d_]+", text)
+            for length in range(2, 6):
+                found.update("".join(w[0] for w in words[i:i + length]).upper()
+                             for i in range(len(words) - length + 1))
+        return found
+
+    def abbreviate(self, prose: str) -> str:
+        """Prose with the words of an acronym the material uses replaced by the acronym."""
+        wanted = {a for a in self.acronyms if len(a) >= 3}  # two initials fit too many pairs ("ML")
+        if not wanted:
+            return prose
+        words = list(re.finditer(r"[^\W\d_]+", prose))
+        out, end, i = [], 0, 0
+        while i < len(words):
+            for length in range(min(6, len(words) - i), 2, -1):
+                run = words[i:i + length]
+                acronym = "".join(w[0][0] for w in run).upper()
+                if acronym in wanted and all(re.fullmatch(r"[\s-]+", prose[a.end():b.start()])
+                                             for a, b in zip(run, run[1:])):
+                    out += [prose[end:run[0].start()], acronym]
+                    end, i = run[-1].end(), i + length - 1
+                    break
+            i += 1
+        return "".join(out) + prose[end:]
 
     def has(self, word: str) -> bool:
+        if word.isupper() and ACRONYM.fullmatch(word) and word.removesuffix("S") in self.initials:
+            return True
         word = _fold(word)
         if word in self.words or NUMBER_WORDS.get(word) in self.words or word.replace(",", "") in self.words:
             return True
