@@ -164,6 +164,18 @@ def test_dry_run_changes_nothing_and_a_rerun_resumes_without_repeating(tmp_path,
     assert compiled["new"] == [] and _tokens(ours, "extract") == extracts
 
 
+def test_a_merge_stopped_by_its_budget_says_to_rerun_the_merge_which_finishes_it(tmp_path, server):
+    union = _vault(tmp_path, "union", NOTES, server)
+    ours = _vault(tmp_path, "ours", NOTES[:2], server)
+    theirs = _vault(tmp_path, "theirs", NOTES[1:], server)
+    stopped = _kbc(ours, server, "merge", str(theirs), "--budget", "1")
+    assert stopped.exit_code == 3 and f"rerun `kbc merge {theirs}` to finish" in stopped.output
+    assert "Traceback" not in stopped.output
+    again = json.loads(_kbc(ours, server, "merge", str(theirs), "--json").stdout)
+    assert again["replay"]["asked"] > 0 and not again["replay"]["stopped"] and again["compiled"]["new"] == []
+    assert _decided(union) <= _decided(ours)
+
+
 def test_not_a_vault_is_one_line(tmp_path, server):
     ours = _vault(tmp_path, "ours", [], server, compile_it=False)
     result = _kbc(ours, server, "merge", str(tmp_path / "nowhere"))

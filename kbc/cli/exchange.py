@@ -113,8 +113,9 @@ def merge_command(ctx, other, base_url, model, budget, dry_run, no_compile, as_j
     else:
         _print_merge(report)
     compiled = report.compiled or {}
-    stopped = compiled.get("stopped", "")
-    _finish(ctx, compiled.get("errors", []), stopped + "; rerun `kbc compile` to finish" if stopped else "")
+    # The merge asks what compiling both vaults together would ask; `kbc compile` alone would not.
+    stopped = compiled.get("stopped", "") or (report.replay or {}).get("stopped", "")
+    _finish(ctx, compiled.get("errors", []), stopped + f"; rerun `kbc merge {other}` to finish" if stopped else "")
 
 
 def _print_merge(report) -> None:
