@@ -40,6 +40,13 @@ def test_the_first_mention_is_linked_outside_code_headings_and_links():
     assert out.endswith("```\nvector clock\n```\n\n## Sources\n\n- Vector Clock\n")
 
 
+def test_a_one_word_alias_two_pages_end_in_is_never_linked():
+    # a real model gave Raft Leader the alias "leader"; a Paxos page's "the leader" is not Raft's
+    linker = MentionLinker({"Raft Leader": ["leader"], "Paxos Leader": [], "Raft Term": ["term"]})
+    out = linker.link("The leader sends accept requests; each term has one leader.\n", "Paxos Leader (concept)")
+    assert "[[Raft Leader" not in out and "[[Raft Term|term]]" in out
+
+
 def test_other_sources_count_as_evidence_only_where_they_name_the_concept():
     from kbc.compile.evidence import mentions
     from kbc.compile.identity import _bare_names, qualifiers
@@ -58,6 +65,21 @@ def test_other_sources_count_as_evidence_only_where_they_name_the_concept():
     found = mentions(leader, notes, pages, set())
     assert [(e.source_page, e.lines) for e in found] == [("A (source)", "2")]  # "leader" next to "Raft" only
     assert [e.source_page for e in mentions(approach, notes, pages, set())] == ["C (source)"]
+
+
+def test_a_one_word_alias_that_ends_the_name_counts_only_next_to_the_rest_of_it():
+    from kbc.compile.evidence import mentions
+    from kbc.compile.identity import Overrides, build
+    from kbc.compile.rows import Member
+    from kbc.compile.sources import Source
+
+    member = Member("raw/raft.md::raft leader", "raw/raft.md", "Raft Leader", ["leader", "Raft's leader"], "", "role")
+    leader = build([member], [], Overrides(), {}).concepts["raft leader"]
+    assert "leader" not in leader.link_names and "Raft's leader" in leader.link_names
+    notes = [Source("raw/paxos.md", "Paxos", "The leader sends accept requests.\n", "1"),
+             Source("raw/etcd.md", "etcd", "etcd runs Raft, and its leader replicates the log to every follower.\n", "2")]
+    found = mentions(leader, notes, {"raw/paxos.md": "Paxos (source)", "raw/etcd.md": "etcd (source)"}, set())
+    assert [e.source_page for e in found] == ["etcd (source)"]
 
 
 def test_claims_the_source_does_not_carry_are_dropped_at_extraction():

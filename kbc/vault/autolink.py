@@ -4,6 +4,7 @@ or a source's title, and never to the page itself."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from kbc.vault.links import WIKILINK, link_key
 from kbc.vault.term_trie import trie_pattern
@@ -60,8 +61,11 @@ class MentionLinker:
         self.titles = re.compile(trie_pattern(long, lambda _: False, plurals=False)) if long else None
         by_key: dict[str, set[str]] = {}
         spelled: dict[str, str] = {}
+        # A one-word alias that is the last word of two pages' names ("leader": Raft Leader,
+        # Paxos Leader) means either: text about the other one says it too.
+        heads = Counter(term_key(page).split()[-1] for page in pages if len(term_key(page).split()) >= 2)
         for rank in ("name", "alias"):
-            taken = set(by_key)
+            taken = set(by_key) | ({h for h, n in heads.items() if n >= 2} if rank == "alias" else set())
             for page, aliases in pages.items():
                 for term in ([page] if rank == "name" else aliases):
                     term = " ".join(term.split())
