@@ -40,11 +40,12 @@ def test_the_first_mention_is_linked_outside_code_headings_and_links():
     assert out.endswith("```\nvector clock\n```\n\n## Sources\n\n- Vector Clock\n")
 
 
-def test_a_one_word_alias_two_pages_end_in_is_never_linked():
+def test_a_one_word_alias_that_ends_a_name_is_never_linked():
     # a real model gave Raft Leader the alias "leader"; a Paxos page's "the leader" is not Raft's
-    linker = MentionLinker({"Raft Leader": ["leader"], "Paxos Leader": [], "Raft Term": ["term"]})
-    out = linker.link("The leader sends accept requests; each term has one leader.\n", "Paxos Leader (concept)")
-    assert "[[Raft Leader" not in out and "[[Raft Term|term]]" in out
+    linker = MentionLinker({"Raft Leader": ["leader"], "Paxos Leader": [], "Raft Term": ["term"], "Lease": ["leases"]})
+    out = linker.link("The leader sends accept requests; each term has one leader and leases.\n", "Paxos")
+    assert "[[Raft" not in out and "[[Lease|leases]]" in out  # a generic alias is never a link
+    assert "[[Raft Term|Raft term]]" in linker.link("A Raft term has at most one leader.\n", "Paxos")
 
 
 def test_other_sources_count_as_evidence_only_where_they_name_the_concept():
