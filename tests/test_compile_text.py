@@ -124,3 +124,17 @@ def test_names_copied_with_the_notes_markup_become_plain_names():
         {"name": "# Raft consensus", "aliases": ["**Raft**", "[[Raft consensus]]", "`__init__`"],
          "category": "algorithm", "definition": "A consensus algorithm.", "claims": []}]})
     assert members[0].name == "Raft consensus" and members[0].aliases == ["__init__", "Raft"]
+
+
+def test_a_name_kept_as_another_concepts_alias_counts_for_its_own_concept_only():
+    from kbc.compile.identity import Overrides, build
+    from kbc.compile.rows import Decision, Member
+
+    brief = Member("raw/brief.md::paxos algorithm", "raw/brief.md", "Paxos Algorithm", [], "", "algorithm", seq=2)
+    basic = Member("raw/pms.md::paxos consensus algorithm", "raw/pms.md", "Paxos Consensus Algorithm", [], "",
+                   "algorithm", seq=1)
+    whole = Member("raw/pms.md::paxos algorithm", "raw/pms.md", "Paxos Algorithm", [], "", "algorithm", seq=0)
+    concepts = build([whole, basic, brief], [Decision(basic.id, brief.id, "same", "")], Overrides(), {}).concepts
+    merged = next(c for c in concepts.values() if c.name == "Paxos Consensus Algorithm")
+    assert "Paxos Algorithm" in merged.aliases and "Paxos Algorithm" not in merged.link_names
+    assert any(c.name == "Paxos Algorithm" and "Paxos Algorithm" in c.link_names for c in concepts.values())

@@ -118,7 +118,19 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
             join(decision.a, decision.b, force=decision.origin == "person")
             if decision.name:
                 same_names[frozenset((decision.a, decision.b))] = decision.name
-    return _assign(by_id, clusters, renames, same_names, old, weight or {}, set(old) if settled is None else settled)
+    identity = _assign(by_id, clusters, renames, same_names, old, weight or {},
+                       set(old) if settled is None else settled)
+    _names_are_their_own(identity.concepts)
+    return identity
+
+
+def _names_are_their_own(concepts: dict[str, Concept]) -> None:
+    """A concept's name is found as that concept only: a merged concept that keeps another
+    concept's name as an alias ("Paxos Algorithm", now a page of its own) does not count
+    the text naming that one as its own mention."""
+    named = {concept_key(c.name): key for key, c in concepts.items()}
+    for key, concept in concepts.items():
+        concept.link_names = [n for n in concept.link_names if named.get(concept_key(n), key) == key]
 
 
 def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Identity:
