@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from kbc.compile.rows import Claim, Concept, Decision, Member, SourceRow
 from kbc.vault import Vault
@@ -22,6 +23,16 @@ class Manifest:
     def sources(self) -> dict[str, SourceRow]:
         with self.lock:
             return {r["path"]: SourceRow(**r) for r in self.db["sources"].rows}
+
+    def summary_pages(self) -> list[str]:
+        with self.lock:
+            return [r[0] for r in self.db.execute("select summary_page from sources")]
+
+    def claimed_pages(self) -> set[str]:
+        """The page names concepts and source summaries hold."""
+        with self.lock:
+            concepts = [r[0] for r in self.db.execute("select page from concepts where page != ''")]
+        return set(concepts) | {Path(page).stem for page in self.summary_pages()}
 
     def put_source(self, row: SourceRow, members: list[Member], claims: list[Claim]) -> None:
         """A source's extraction replaces its members and claims; members named the same

@@ -73,6 +73,7 @@ class PageNames:
         self.vault = vault
         self.claimed = claimed  # () -> names the database gives to concepts and sources now
         self._files: dict[str, set[str]] = {}
+        self._keys: dict[str, str] = {}  # name -> link_key: free() is asked once per new name
 
     def _taken_files(self, kind: str) -> set[str]:
         # A page kbc wrote that no concept or source claims any more is free to reuse: that
@@ -89,15 +90,21 @@ class PageNames:
 
     def free(self, wanted: str, kind: str = "concept", keep: str = "") -> str:
         """`keep`: the name the thing has now, which stays free for it."""
-        taken = set(self._taken_files(kind)) | {link_key(n) for n in self.claimed()}
-        taken.discard(link_key(keep))
+        files, keys = self._taken_files(kind), self._keys
+        claimed = {keys.get(n) or keys.setdefault(n, link_key(n)) for n in self.claimed()}
+        free_key = link_key(keep)
+
+        def taken(name: str) -> bool:
+            key = link_key(name)
+            return key != free_key and (key in files or key in claimed)
+
         base = short_name(wanted)
         candidates = [base, f"{base} ({kind})"]
         number = 2
-        while all(link_key(c) in taken for c in candidates):
+        while all(taken(c) for c in candidates):
             candidates.append(f"{base} ({kind} {number})")
             number += 1
-        return next(c for c in candidates if link_key(c) not in taken)
+        return next(c for c in candidates if not taken(c))
 
 
 def summary_name_of(row_summary_page: str) -> str:

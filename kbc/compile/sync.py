@@ -25,15 +25,18 @@ class Consolidator:
         self.manifest, self.report, self.max_output = manifest, report, max_output
         self.overrides = Overrides()
         self._reserved: set[str] | None = None  # during a sync: pages that stay or are given
+        self._summaries: set[str] | None = None  # during a sync: the source summaries' names
         self._settled: set[str] | None = None  # concept keys at the run's first sync
         self.names = PageNames(vault, self._claimed)
 
     def _claimed(self) -> set[str]:
+        """Pages concepts and sources hold now (asked once per new name: read lightly, and
+        during a sync, when no source changes, the summaries' names once)."""
         if self._reserved is None:
-            pages = {c.page for c in self.manifest.concepts().values() if c.page}
-        else:
-            pages = set(self._reserved)
-        return pages | {Path(r.summary_page).stem for r in self.manifest.sources().values()}
+            return self.manifest.claimed_pages()
+        if self._summaries is None:
+            self._summaries = {Path(page).stem for page in self.manifest.summary_pages()}
+        return self._reserved | self._summaries
 
     # -- asking -----------------------------------------------------------------------------
 
@@ -129,7 +132,7 @@ class Consolidator:
         changed = {m: k for m, k in identity.member_key.items() if before.get(m) != k}
         if changed:
             self.manifest.assign(changed)
-        self._reserved = None
+        self._reserved = self._summaries = None
         return identity
 
     def _report_merges(self, identity: Identity, before: dict[str, str], old: dict[str, Concept]) -> None:
