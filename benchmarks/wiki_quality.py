@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 import tempfile
@@ -108,9 +109,24 @@ def score_links(wiki: Wiki, gold: Gold, page) -> dict:
             found[scope][1] += 1
         if not linked:
             missing.append(f"{pair['a']} -- {pair['b']}")
+    # Related sections: the share of their entries gold lists as related, part of or one concept
+    # (gold is not exhaustive, so this is a lower bound on their precision).
+    gold_pairs = {frozenset((page(p["a"]), page(p["b"]))) for p in gold.related}
+    gold_pairs |= {frozenset((page(p["child"]), page(p["parent"]))) for p in gold.part_of}
+    judged = {page(i) for p in [*gold.related] for i in (p["a"], p["b"])} | \
+        {page(i) for p in gold.part_of for i in (p["child"], p["parent"])}
+    entries = listed = 0
+    for key, concept in wiki.concepts().items():
+        section = concept.body.split("## Related", 1)[1].split("\n## ", 1)[0] if "## Related" in concept.body else ""
+        for target in re.findall(r"\[\[([^\]|#]+)", section):
+            other = wiki.resolve(target.strip())
+            if other in edges and other != key and key in judged and other in judged:
+                entries += 1
+                listed += frozenset((key, other)) in gold_pairs
     incoming = Counter(t for targets in edges.values() for t in targets)
     orphans = sorted(wiki.concepts()[k].name for k in edges if not incoming[k])
     return {"related_linked": ratio(*found["all"]), "cross_source_linked": ratio(*found["cross"]),
+            "related_entries_in_gold": ratio(listed, entries),
             "related_on_one_page": folded, "related_missing": missing,
             "concept_pages": len(edges), "orphans": ratio(len(orphans), len(edges)), "orphan_pages": orphans}
 
@@ -250,6 +266,7 @@ def show(r: dict) -> None:
          + (f"  [{r['distinct_unmapped']} with an unmapped side]" if r["distinct_unmapped"] else "")),
         ("related pairs linked", frac(r["related_linked"])),
         ("  cross-source", frac(r["cross_source_linked"])),
+        ("Related entries gold lists (both judged)", frac(r["related_entries_in_gold"])),
         ("multi-source concepts drawing on all", frac(r["multi_source_complete"])),
         ("too-generic titles left", frac(r["generic_titles_left"])),
         ("concept pages without incoming concept link", frac(r["orphans"])),

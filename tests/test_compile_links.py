@@ -177,3 +177,17 @@ def test_concepts_linked_only_by_the_orphan_fallback_get_one_related_line_each()
         assert lines and len(lines) == len(set(lines)), (key, lines)
     inbound = {e.other for key in concepts for e in graph.related(key)}
     assert inbound == set(concepts)
+
+
+def test_concepts_that_only_share_a_long_source_fill_few_related_lines():
+    # A real model's Related lists were every concept of the same blog post: sharing a source
+    # counts for three entries, and beyond those only for concepts cited within a few lines.
+    from kbc.compile.graph import MAX_SAME_SOURCE, build_graph
+    from kbc.compile.rows import Concept, Evidence
+
+    keys = ["hub", *(f"far{n}" for n in range(6)), "near"]
+    concepts = {k: Concept(k, k.title(), [], f"{k} things", "other", k.title()) for k in keys}
+    evidence = {k: [Evidence("Post (source)", f"{k} text", str(line))]
+                for k, line in zip(keys, [100, 10, 30, 50, 150, 170, 190, 101])}
+    related = [e.other for e in build_graph(concepts, evidence, [], lambda key, apart: None).related("hub")]
+    assert related[0] == "near" and len(related) == 1 + MAX_SAME_SOURCE

@@ -10,6 +10,8 @@ from kbc.compile.rows import Concept, Evidence
 from kbc.vault.lines import cited_lines
 
 MAX_RELATED = 8
+MAX_SAME_SOURCE = 3  # entries that only share a source: every concept of a long source shares it
+SAME_PASSAGE = 0.45  # ...unless their cited lines lie within 3 lines of each other (see nearness)
 KEEPS_LINKED = "nearest"  # the edge that gives a concept nothing else links its one incoming link
 _RANK = {"part of": 5, "has part": 4, "related": 3, "mentions": 2, "mentioned by": 1}
 
@@ -44,6 +46,8 @@ class Graph:
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
         """The strongest edges, and always those that keep a concept from being an orphan."""
         ranked = sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))
+        shared = [e for e in ranked if e.why == "same source" and e.weight < 1 + SAME_PASSAGE][MAX_SAME_SOURCE:]
+        ranked = [e for e in ranked if e.keeps or e not in shared]
         return ranked[:limit] + [e for e in ranked[limit:] if e.keeps]
 
 
