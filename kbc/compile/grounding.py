@@ -96,19 +96,15 @@ class _Vocabulary:
     """The words of the evidence and names, as lowercase forms, stems and stem prefixes."""
 
     def __init__(self, evidence: list[str], names: set[str]):
-        self.words: set[str] = set()
-        for text in [*evidence, *names]:
-            for word in WORD.findall(text):
-                self.words.add(_fold(word))
-                self.words.update(_fold(part) for part in re.split(r"['’]", word))
-                if word[0].isdigit():  # "[-1,1]" holds 1; "9760" is "9,760"
-                    self.words.update(word.split(","))
-                    self.words.add(word.replace(",", ""))
-        self.stems = {_stem(word) for word in self.words}
-        self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
         self._texts = [*evidence, *names]
+        # Per text, cached: the names are every page of the vault, the same for each paragraph.
+        parts = [_text_vocabulary(text) if len(text) <= 400 else _text_vocabulary.__wrapped__(text)
+                 for text in self._texts]  # a source's whole body is not worth keeping
+        self.words: set[str] = set().union(*(words for words, _, _ in parts))
+        self.stems = set().union(*(stems for _, stems, _ in parts))
+        self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
         # An acronym and its words are one name whichever of them the material uses.
-        self.acronyms = {w for text in self._texts for w in ACRONYM.findall(text)}
+        self.acronyms = set().union(*(acronyms for _, _, acronyms in parts))
 
     @cached_property
     def initials(self) -> set[str]:
@@ -230,6 +226,19 @@ def _key(name: str) -> str:
 def _fold(word: str) -> str:
     word = word.casefold().replace("’", "'")
     return word[:-2] if word.endswith("'s") else word
+
+
+@lru_cache(maxsize=65536)
+def _text_vocabulary(text: str) -> tuple[frozenset, frozenset, frozenset]:
+    """A text's words (lowercase forms), their stems and its acronyms."""
+    words = set()
+    for word in WORD.findall(text):
+        words.add(_fold(word))
+        words.update(_fold(part) for part in re.split(r"['’]", word))
+        if word[0].isdigit():  # "[-1,1]" holds 1; "9760" is "9,760"
+            words.update(word.split(","))
+            words.add(word.replace(",", ""))
+    return frozenset(words), frozenset(_stem(word) for word in words), frozenset(ACRONYM.findall(text))
 
 
 @lru_cache(maxsize=65536)
