@@ -138,3 +138,12 @@ def test_a_name_kept_as_another_concepts_alias_counts_for_its_own_concept_only()
     merged = next(c for c in concepts.values() if c.name == "Paxos Consensus Algorithm")
     assert "Paxos Algorithm" in merged.aliases and "Paxos Algorithm" not in merged.link_names
     assert any(c.name == "Paxos Algorithm" and "Paxos Algorithm" in c.link_names for c in concepts.values())
+
+
+def test_a_model_is_not_sent_style_blocks_or_pdf_page_numbers():
+    from kbc.compile.sources import numbered_lines
+
+    body = ("<style>\n.post h1 {\n  font-size: 35px;\n}\n</style>\n\nThe 1989 network.\n\n<!-- page 1 -->\n\n"
+            "Paxos Made Simple\n\n1\n\n<!-- page 2 -->\n\nA value is chosen.\n12 nodes\n\n2\n")
+    assert numbered_lines(body) == ["7| The 1989 network.", "9| <!-- page 1 -->", "11| Paxos Made Simple",
+                                    "15| <!-- page 2 -->", "17| A value is chosen.", "18| 12 nodes"]

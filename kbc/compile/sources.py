@@ -108,9 +108,19 @@ def _first_heading(body: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+_MARKUP_BLOCK = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_PAGE_MARK = re.compile(r"^\s*<!-- page \d+ -->\s*$")
+
+
 def numbered_lines(body: str) -> list[str]:
-    """Non-empty lines prefixed by their line number, so claims can cite line ranges."""
-    return [f"{number}| {line}" for number, line in enumerate(body.split("\n"), start=1) if line.strip()]
+    """Non-empty lines prefixed by their line number, so claims can cite line ranges. A model
+    is not sent what carries nothing to cite: a post's <style> or <script> block, or a PDF
+    page's bare page number (the line before the next page's marker)."""
+    lines = _MARKUP_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), body).split("\n")
+    text = [number for number, line in enumerate(lines) if line.strip()]
+    marks = [*(_PAGE_MARK.match(lines[after]) for after in text[1:]), any(map(_PAGE_MARK.match, lines))]
+    footers = {before for before, mark in zip(text, marks) if mark and lines[before].strip().isdigit()}
+    return [f"{number + 1}| {lines[number]}" for number in text if number not in footers]
 
 
 def split_to_fit(lines: list[str], max_tokens: int, count_tokens) -> list[str]:
