@@ -279,7 +279,7 @@ def show(r: dict) -> None:
         ("consolidation requests / pairs asked", f"{cr['requests']} / {cr['pairs_asked']}"),
     ]
     for heading, m in sorted(r["mention_lines"].items()):
-        label = "naming it" if "name it" in heading else "in other words" if "share its words" in heading else heading
+        label = "naming it" if "name it" in heading else heading
         rows.append((f"mention lines {label[:30]}", f"{m['lines']} lines, {m['tokens']:,} tokens "
                      f"({m['tokens_per_source_token']:.3f}/source token)"))
         rows.append(("  on a source gold says discusses it", f"{m['discussing_source']}/{m['lines']} "

@@ -18,7 +18,6 @@ from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, concepts_wanted, extract_requests,
                                  members_of, merge_parts)
-from kbc.compile.evidence import with_neighbour_lines
 from kbc.compile.graph import build_graph, related_section, with_related
 from kbc.compile.graph_cache import MentionGraphCache
 from kbc.compile.identity import MERGES_FILE, load_overrides
@@ -218,7 +217,6 @@ class Compiler:
             claims.setdefault(claim.member, []).append(claim)
         evidence = MentionCache(self.vault.db, self.vault.db_lock).material(identity.concepts, claims, pages,
                                                                             self.sources)
-        evidence = with_neighbour_lines(evidence, identity.concepts, relations, claims, pages, self.sources)
         mentions = MentionGraphCache(self.vault.db, self.vault.db_lock).mention_lists(identity.concepts, evidence)
         graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity), mentions)
         self._built = (basis, (evidence, graph))

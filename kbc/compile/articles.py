@@ -107,7 +107,7 @@ def write_request(batch: list[Job], entries: list[dict], templates, max_output: 
             "current": numbered_citations(entry["current"], numbered),
             "keep": numbered_citations(entry["keep"], numbered),
             "claims": [{"text": e.text, "source_number": numbered.index(e.source_page) + 1,
-                        "mention": e.kind in ("mention", "neighbour"), "named": e.kind == "mention"}
+                        "mention": e.kind == "mention"}
                        for e in entry["evidence"]],
         })
     prompt = templates.prompt(WRITE_TEMPLATE, concepts=concepts, sources=numbered)

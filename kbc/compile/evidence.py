@@ -1,15 +1,10 @@
-"""What an article is written from: the concept's claims, the lines of other sources that
-name it although their extraction did not list it, and the lines of sources of related
-concepts that say the concept's own words (only those lines, never a whole source)."""
+"""What an article is written from: the concept's claims, and the lines of other sources that
+name it although their extraction did not list it (only those lines, never a whole source)."""
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from dataclasses import dataclass
 
-from kbc.compile.grounding import content_stems
-from kbc.compile.rows import Claim, Concept, Evidence
+from kbc.compile.rows import Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.vault.text import clip
 
@@ -17,16 +12,6 @@ MENTION_SOURCES = 6  # other sources an article may draw on through mentions
 MENTION_LINES = 3  # lines per source
 MENTION_CHARS = 320  # per line, cut around the mention
 CONTEXT_CHARS = 160  # the line before, when the mention's own line is short
-# A source of a related concept may discuss the concept in other words than its names: its
-# one passage that says most of the concept's telling words is sent, if it says enough of
-# them, and one of them few other concepts use (a passage about the whole family, "a leader
-# elected by Raft", is about none of its members in particular).
-NEIGHBOUR_SOURCES = 3  # such sources per article, best first
-NEIGHBOUR_TERMS = 12  # the concept's most telling words (its names' words count double)
-NEIGHBOUR_MIN_TERMS = 3  # of them in the line
-NEIGHBOUR_SHARE = 0.2  # of their weight in the line
-NEIGHBOUR_SPECIFIC = 2  # one of the words it says is among the own words of at most this many concepts
-NEIGHBOUR_SPAN = 200  # short lines are read with the next ones up to this many characters
 
 
 def name_pattern(names: list[str], in_compounds: bool = False) -> re.Pattern | None:
@@ -143,13 +128,6 @@ def _window(line: str, start: int) -> str:
     return ("…" if left else "") + clip(line[left:], MENTION_CHARS)
 
 
-@dataclass
-class Passage:
-    start: int  # line index, first and last
-    end: int
-    stems: set[str]
-
-
 class SourceIndex:
     """The run's sources by folded word, and their lines as text, built once per run: a
     concept is looked for only in the sources that hold one of its words."""
@@ -212,108 +190,3 @@ def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, st
             found.append((hits, source.path, evidence))
     found.sort(key=lambda f: (-f[0], f[1]))
     return [e for _, _, evidence in found[:MENTION_SOURCES] for e in evidence]
-
-
-class Neighbours:
-    """Built once a run from consolidation's decisions: per concept, the sources of the
-    concepts judged part of it, a part of it or related to it, looked in for passages in
-    other words; and how many concepts' own words hold each stem (a word many concepts use,
-    like a protocol's name, tells little about one)."""
-
-    def __init__(self, concepts: dict[str, Concept], relations: list[tuple[str, str, str]],
-                 claims: dict[str, list[Claim]]):
-        own = {k: [c for m in concept.members for c in claims.get(m, [])] for k, concept in concepts.items()}
-        self.own_paths = {k: {c.source_path for c in found} for k, found in own.items()}
-        self.sources: dict[str, set[str]] = {}
-        for a, b, relation in relations:
-            if relation != "different" and a in own and b in own:
-                self.sources.setdefault(a, set()).update(self.own_paths[b])
-                self.sources.setdefault(b, set()).update(self.own_paths[a])
-        self.words = {k: Counter(w for c in own[k] for w in content_stems(c.text)) for k in self.sources}
-        self.held = Counter(w for k in concepts for w in {w for c in own[k] for w in content_stems(c.text)})
-        self.concepts = max(1, len(concepts))
-        self._passages: dict[str, tuple[list[str], list[set[str]], list[Passage], dict[str, list[int]]]] = {}
-
-    def telling(self, concept: Concept) -> dict[str, float]:
-        """The concept's NEIGHBOUR_TERMS most telling stems, weighed: often in its own claims
-        and names, rare among the other concepts' own words."""
-        counts = Counter(self.words.get(concept.key, ()))
-        for name in [concept.name, *concept.aliases]:
-            counts.update({w: 2 for w in content_stems(name)})
-        weights = {w: (1 + math.log(n)) * math.log(1 + self.concepts / max(1, self.held[w]))
-                   for w, n in counts.items() if len(w) > 2}
-        return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:NEIGHBOUR_TERMS])
-
-    def passages(self, source: Source) -> tuple[list[str], list[set[str]], list[Passage], dict[str, list[int]]]:
-        """The source's lines and their stems, its passages (a line, or short lines with the next ones up to
-        NEIGHBOUR_SPAN characters; never a heading or a bibliography entry) with their stems,
-        and which passages hold each stem: once a run, only for sources looked in."""
-        if source.path not in self._passages:
-            lines = source_lines(source)
-            stems = [set() if line.lstrip().startswith("#") or is_reference(line) else set(content_stems(line))
-                     for line in lines]
-            passages: list[Passage] = []
-            by_stem: dict[str, list[int]] = {}
-            for start in range(len(lines)):
-                if not stems[start]:
-                    continue
-                end, words, size = start, set(stems[start]), len(lines[start])
-                while end + 1 < len(lines) and stems[end + 1] and size + len(lines[end + 1]) <= NEIGHBOUR_SPAN:
-                    end += 1
-                    words |= stems[end]
-                    size += len(lines[end])
-                for word in words:
-                    by_stem.setdefault(word, []).append(len(passages))
-                passages.append(Passage(start, end, words))
-            self._passages[source.path] = (lines, stems, passages, by_stem)
-        return self._passages[source.path]
-
-    def lines(self, concept: Concept, candidates: list[Source], pages: dict[str, str]) -> list[Evidence]:
-        """Per candidate source, its passage that says the largest share of the concept's
-        telling words, if that is NEIGHBOUR_SHARE or more with NEIGHBOUR_MIN_TERMS of them,
-        one used by few concepts; the NEIGHBOUR_SOURCES best such sources."""
-        telling = self.telling(concept)
-        whole = sum(telling.values())
-        specific = {w for w in telling if self.held[w] <= NEIGHBOUR_SPECIFIC}
-        found = []
-        for source in candidates if specific else ():
-            lines, stems, passages, by_stem = self.passages(source)
-            best = (0.0, -1)
-            for at in sorted({i for word in specific for i in by_stem.get(word, ())}):
-                hit = passages[at].stems & telling.keys()
-                share = sum(telling[w] for w in hit) / whole
-                if len(hit) >= NEIGHBOUR_MIN_TERMS and share > best[0]:
-                    best = (share, at)
-            share, at = best
-            if share >= NEIGHBOUR_SHARE:
-                start, end = passages[at].start, passages[at].end
-                while not stems[start] & telling.keys():  # its lines that say none of them go
-                    start += 1
-                while not stems[end] & telling.keys():
-                    end -= 1
-                text = " ".join(lines[i].strip() for i in range(start, end + 1))
-                first = next((m.start() for m in re.finditer(r"\w+", text)
-                              if set(content_stems(m.group(0))) & telling.keys()), 0)
-                numbers = str(start + 1) if start == end else f"{start + 1}-{end + 1}"
-                found.append((-share, source.path, Evidence(pages[source.path], _window(text, first),
-                                                            numbers, "neighbour")))
-        found.sort(key=lambda f: f[:2])
-        return [e for _, _, e in found[:NEIGHBOUR_SOURCES]]
-
-
-def with_neighbour_lines(evidence: dict[str, list[Evidence]], concepts: dict[str, Concept],
-                         relations: list[tuple[str, str, str]], claims: dict[str, list[Claim]],
-                         pages: dict[str, str], sources: list[Source]) -> dict[str, list[Evidence]]:
-    """Each concept's evidence (its claims and mentions) and the passages of its related
-    concepts' sources that say its telling words, from sources it has no evidence from yet.
-    `relations`: as Consolidator.relations gives them; `claims`: by member id."""
-    neighbours = Neighbours(concepts, relations, claims)
-    by_path = {s.path: s for s in sources if s.path in pages}
-    out = {}
-    for key, items in evidence.items():
-        related = neighbours.sources.get(key, set()) - neighbours.own_paths.get(key, set())
-        cited = {e.source_page for e in items}
-        candidates = [by_path[p] for p in sorted(related) if p in by_path and pages[p] not in cited]
-        out[key] = items + neighbours.lines(concepts[key], candidates, pages) if candidates and key in concepts \
-            else items
-    return out
