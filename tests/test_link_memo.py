@@ -26,7 +26,7 @@ def test_pages_are_linked_again_only_where_a_term_changed_and_as_if_afresh(vault
 
     # New pages whose names the old pages hold: "quorum" in Paxos, "leader" (an alias) in Raft and Gossip.
     concept(vault, "Quorum", "A quorum is a majority of the nodes.")
-    concept(vault, "Leader Election", "Choosing one node to lead.", aliases=["leader"])
+    concept(vault, "Coordinator", "The one node that leads.", aliases=["leader"])
     linked = refresh_wiki(vault)
     assert {"Paxos", "Raft", "Gossip"} <= set(linked)
     assert "[[Quorum|quorum]]" in (vault.wiki_dir / "concepts" / "Paxos.md").read_text()

@@ -6,9 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
+from kbc.vault import autolink, term_trie
 from kbc.vault.autolink import MentionLinker, term_pattern
 from kbc.vault.pages import own_body
+
+# The linker's own code is part of what a page was linked with.
+CODE = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
+                               for module in (autolink, term_trie))).hexdigest()[:12]
 
 
 def _digest(body: str) -> str:
@@ -23,9 +29,9 @@ class LinkMemo:
             self.bodies = {r["page"]: r["body_hash"] for r in db["linked_pages"].rows}
             row = next(iter(db["link_terms"].rows_where("id = 1")), None)
         old = json.loads(row["terms"]) if row else {"pages": {}, "titles": []}
-        self.terms = linker.terms()
-        if not row:
-            self.bodies = {}  # no record of the terms the pages were linked with: link them all
+        self.terms = {**linker.terms(), "code": CODE}
+        if old.get("code") != CODE:
+            self.bodies = {}  # no record of the terms or the code the pages were linked with: link all
         spellings = set()
         for key in old["pages"].keys() | self.terms["pages"].keys():
             before, now = old["pages"].get(key), self.terms["pages"].get(key)
