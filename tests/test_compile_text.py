@@ -42,9 +42,10 @@ def test_the_first_mention_is_linked_outside_code_headings_and_links():
 
 def test_a_one_word_alias_that_ends_a_name_is_never_linked():
     # a real model gave Raft Leader the alias "leader"; a Paxos page's "the leader" is not Raft's
-    linker = MentionLinker({"Raft Leader": ["leader"], "Paxos Leader": [], "Raft Term": ["term"], "Lease": ["leases"]})
-    out = linker.link("The leader sends accept requests; each term has one leader and leases.\n", "Paxos")
-    assert "[[Raft" not in out and "[[Lease|leases]]" in out  # a generic alias is never a link
+    linker = MentionLinker({"Raft Leader": ["leader"], "Paxos Leader": [], "Raft Term": ["term"], "Lease": ["leases"],
+                            "Majority Quorum": ["majority"]})
+    out = linker.link("The leader sends accept requests; each term has a majority, one leader and leases.\n", "Paxos")
+    assert "[[Raft" not in out and "[[Majority" not in out and "[[Lease|leases]]" in out  # generic aliases: no links
     assert "[[Raft Term|Raft term]]" in linker.link("A Raft term has at most one leader.\n", "Paxos")
 
 
@@ -75,8 +76,13 @@ def test_a_one_word_alias_that_ends_the_name_counts_only_next_to_the_rest_of_it(
     from kbc.compile.sources import Source
 
     member = Member("raw/raft.md::raft leader", "raw/raft.md", "Raft Leader", ["leader", "Raft's leader"], "", "role")
-    leader = build([member], [], Overrides(), {}).concepts["raft leader"]
+    quorum = Member("raw/raft.md::majority quorum", "raw/raft.md", "Majority Quorum", ["majority"], "", "concept")
+    paxos = Member("raw/p.md::paxos consensus algorithm", "raw/p.md", "Paxos Consensus Algorithm", ["Paxos"], "", "x")
+    concepts = build([member, quorum, paxos], [], Overrides(), {}).concepts
+    leader = concepts["raft leader"]
     assert "leader" not in leader.link_names and "Raft's leader" in leader.link_names
+    assert concepts["majority quorum"].link_names == ["Majority Quorum"]
+    assert "Paxos" in concepts["paxos consensus algorithm"].link_names
     notes = [Source("raw/paxos.md", "Paxos", "The leader sends accept requests.\n", "1"),
              Source("raw/etcd.md", "etcd", "etcd runs Raft, and its leader replicates the log to every follower.\n", "2")]
     found = mentions(leader, notes, {"raw/paxos.md": "Paxos (source)", "raw/etcd.md": "etcd (source)"}, set())

@@ -165,10 +165,11 @@ def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Ident
             page=previous.page if previous else "", input_hash=previous.input_hash if previous else "",
             prompt_version=previous.prompt_version if previous else "", model=previous.model if previous else "",
             written_claims=previous.written_claims if previous else "", members=[m.id for m in members])
-        # A one-word alias that is the name's last word ("leader" of Raft Leader) is as generic
-        # as a name renamed away: it counts only next to the rest of the name.
-        generic = {a for a in aliases if len(a.split()) == 1 and len(name.split()) >= 2
-                   and concept_key(a) == concept_key(name.split()[-1])}
+        # A one-word lowercase alias that is a word of the name ("leader" of Raft Leader,
+        # "majority" of Majority Quorum) is as generic as a name renamed away: it counts only
+        # next to the rest of the name. "Paxos" of Paxos Consensus Algorithm is a name.
+        generic = {a for a in aliases if len(a.split()) == 1 and a.islower() and len(name.split()) >= 2
+                   and concept_key(a) in {concept_key(word) for word in name.split()}}
         concepts[key].link_names = [name] + [a for a in aliases if a not in lost | generic]
         concepts[key].qualified = [(n, qualifiers(name, n)) for n in sorted(lost | generic) if qualifiers(name, n)]
         _bare_names(concepts[key])

@@ -73,7 +73,7 @@ class MentionLinker:
                     if len(term) < 3 or not any(c.isalpha() for c in term) or (rank == "alias" and key in taken):
                         continue
                     if rank == "alias" and term.islower() and " " not in key \
-                            and len(term_key(page).split()) >= 2 and term_key(page).split()[-1] == key:
+                            and len(term_key(page).split()) >= 2 and key in term_key(page).split():
                         continue  # "leader" of Raft Leader is every leader ("Stadia" of Google Stadia is one)
                     by_key.setdefault(key, set()).add(page)
                     spelled.setdefault(key, term)
