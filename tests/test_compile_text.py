@@ -153,3 +153,17 @@ def test_a_model_is_not_sent_style_blocks_or_pdf_page_numbers():
             "Paxos Made Simple\n\n1\n\n<!-- page 2 -->\n\nA value is chosen.\n12 nodes\n\n2\n")
     assert numbered_lines(body) == ["7| The 1989 network.", "9| <!-- page 1 -->", "11| Paxos Made Simple",
                                     "15| <!-- page 2 -->", "17| A value is chosen.", "18| 12 nodes"]
+
+
+def test_a_long_paper_is_given_room_for_its_concepts_and_a_note_is_not():
+    from kbc.compile.extract import ExtractSetup, extract_requests
+    from kbc.compile.sources import Source
+    from kbc.llm import Templates
+
+    setup = ExtractSetup(Templates(), lambda text: len(text) // 4, 32768, 3000, long_output=6000)
+    note = Source("raw/n.md", "Note", "Raft elects a leader.\n", "1")
+    paper = Source("raw/p.md", "Paper", "".join(f"Sentence {n} says something about locks and leases.\n"
+                                                for n in range(1400)), "2")
+    (short,), (long,) = extract_requests(setup, note, []), extract_requests(setup, paper, [])
+    assert short.max_tokens == 3000 and short.schema["properties"]["concepts"]["maxItems"] == 8
+    assert long.max_tokens == 6000 and long.schema["properties"]["concepts"]["maxItems"] == 24

@@ -56,8 +56,9 @@ class Compiler:
         window = vault.settings.context_window or getattr(llm.backend, "context_window", 0) or 32768
         self.window = window
         self.max_output = min(vault.settings.max_output_tokens, window // 3)
-        self.setup = ExtractSetup(templates, llm.count_tokens, window, self.max_output,
-                                  may_find_none=not getattr(llm.backend, "small_model", False))
+        small = getattr(llm.backend, "small_model", False)
+        self.setup = ExtractSetup(templates, llm.count_tokens, window, self.max_output, may_find_none=not small,
+                                  long_output=self.max_output if small else min(2 * self.max_output, window // 3))
         self.sources: list[Source] = []
         self.extracted: set[str] = set()
         self._built = None  # (what evidence and graph were built from, (evidence, graph))

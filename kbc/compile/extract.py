@@ -19,6 +19,7 @@ CATALOGUE_TOKENS = 2000  # the shared context of a stage: fixed per run, bounded
 MIN_CONCEPTS, MAX_CONCEPTS = 8, 24
 TOKENS_PER_EXTRA_CONCEPT = 800  # a longer source is asked for more concepts, up to MAX_CONCEPTS
 ANSWER_TOKENS_PER_CONCEPT = 175  # a concept with its definition and a few claims, in the answer
+TOKENS_PER_CONCEPT = 250  # the room asked for one: a real model's paper concepts ran to ~200 each
 
 # "12", "12-15" or a few scattered lines "77, 98": bounded, so a small model cannot loop in it.
 LINES = {"type": "string", "maxLength": 40}
@@ -53,6 +54,12 @@ class ExtractSetup:
     # A real model can tell a stub (a paywalled page) that explains nothing; a tiny embedded
     # one answers "none" to everything when allowed to, so it is held to one concept.
     may_find_none: bool = True
+    # A long paper's 24 concepts with their claims need more room than a note's 8: up to this
+    # many answer tokens (a model is paid for what it writes, not for the room).
+    long_output: int = 0
+
+    def answer_tokens(self, wanted: int) -> int:
+        return min(max(self.long_output, self.max_output), max(self.max_output, 400 + wanted * TOKENS_PER_CONCEPT))
 
 
 def extract_requests(setup: ExtractSetup, source: Source, known: list[str]) -> list[Request]:
@@ -61,18 +68,19 @@ def extract_requests(setup: ExtractSetup, source: Source, known: list[str]) -> l
                                    numbered_text="", part=0, parts=0, wanted=MAX_CONCEPTS,
                                    categories=CATEGORIES, about=source.about())
     overhead = setup.count_tokens(empty.prefix_text() + empty.item) + 64
-    room = setup.context_window - overhead - setup.max_output
+    room = setup.context_window - overhead - setup.answer_tokens(MAX_CONCEPTS)
     if room < 200:
         raise KbcError(f"context window of {setup.context_window} tokens is too small for extraction")
     parts = split_to_fit(lines, room, setup.count_tokens)
     requests = []
     for number, part in enumerate(parts, start=1):
-        wanted = concepts_wanted(setup.count_tokens(part), setup.max_output)
+        wanted = concepts_wanted(setup.count_tokens(part), setup.answer_tokens(MAX_CONCEPTS))
+        answer = setup.answer_tokens(wanted)
         prompt = setup.templates.prompt(
             EXTRACT_TEMPLATE, known_concepts=known, title=source.title, numbered_text=part,
             part=number if len(parts) > 1 else 0, parts=len(parts), wanted=wanted, categories=CATEGORIES,
             about=source.about())
-        requests.append(Request("extract", prompt, extract_schema(wanted, setup.may_find_none), setup.max_output,
+        requests.append(Request("extract", prompt, extract_schema(wanted, setup.may_find_none), answer,
                                 label=f"{source.path}" + (f" part {number}" if len(parts) > 1 else "")))
     return requests
 
