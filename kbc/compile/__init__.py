@@ -16,8 +16,8 @@ from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
 from kbc.compile.bookkeeping import CompileReport, append_log, read_state, stale_pages, write_summary
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
-from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, ExtractSetup, concepts_wanted, extract_requests,
-                                 members_of, merge_parts)
+from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
+                                 extract_requests, members_of, merge_parts)
 from kbc.compile.graph import build_graph, related_section, with_related
 from kbc.compile.graph_cache import MentionGraphCache
 from kbc.compile.identity import MERGES_FILE, load_overrides
@@ -272,7 +272,7 @@ class Compiler:
         # reading claims that come to roughly a third of the source.
         writes = len(todo)
         write_tokens = writes * 600 + source_tokens // 3
-        asked = sum(concepts_wanted(self.llm.count_tokens(s.body), self.max_output) for s in todo)
+        asked = sum(concepts_wanted(self.llm.count_tokens(s.body), self.setup.answer_tokens(MAX_CONCEPTS)) for s in todo)
         empty = self.templates.prompt(CONSOLIDATE_TEMPLATE, concepts=[], pairs=[])
         consolidations, consolidate_tokens = consolidation_estimate(
             asked, self.llm.count_tokens(text_of(empty.messages())), self.max_output)
@@ -281,7 +281,7 @@ class Compiler:
             "extract_requests": len(extract) - cached,
             "extract_requests_cached": cached,
             "extract_prompt_tokens": prompt_tokens,
-            "extract_completion_tokens_max": (len(extract) - cached) * self.max_output,
+            "extract_completion_tokens_max": sum(r.max_tokens for r in uncached),
             "write_requests_about": writes,
             "consolidate_requests_about": consolidations,
             "consolidate_prompt_tokens_about": consolidate_tokens,
