@@ -153,6 +153,8 @@ def test_a_model_is_not_sent_style_blocks_or_pdf_page_numbers():
             "Paxos Made Simple\n\n1\n\n<!-- page 2 -->\n\nA value is chosen.\n12 nodes\n\n2\n")
     assert numbered_lines(body) == ["7| The 1989 network.", "9| <!-- page 1 -->", "11| Paxos Made Simple",
                                     "15| <!-- page 2 -->", "17| A value is chosen.", "18| 12 nodes"]
+    quoted = "XSS is <script>alert(1)</script> in a page.\n```html\n<script>\nalert(1)\n</script>\n```\n"
+    assert len(numbered_lines(quoted)) == 6  # a tag a note writes about is sent
 
 
 def test_a_long_paper_is_given_room_for_its_concepts_and_a_note_is_not():

@@ -108,7 +108,9 @@ def _first_heading(body: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-_MARKUP_BLOCK = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+# A block of its own lines, outside code fences: a post's CSS, not a note quoting a tag.
+_MARKUP_BLOCK = re.compile(r"^[ \t]*<(style|script)\b[^>]*>.*?</\1\s*>[ \t]*$", re.S | re.I | re.M)
+_FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.S | re.M)
 _PAGE_MARK = re.compile(r"^\s*<!-- page \d+ -->\s*$")
 
 
@@ -116,7 +118,14 @@ def numbered_lines(body: str) -> list[str]:
     """Non-empty lines prefixed by their line number, so claims can cite line ranges. A model
     is not sent what carries nothing to cite: a post's <style> or <script> block, or a PDF
     page's bare page number (the line before the next page's marker)."""
-    lines = _MARKUP_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), body).split("\n")
+    fences = [m.span() for m in _FENCE.finditer(body)]
+
+    def blank(block: re.Match) -> str:
+        if any(start <= block.start() < end for start, end in fences):
+            return block.group(0)
+        return "\n" * block.group(0).count("\n")
+
+    lines = _MARKUP_BLOCK.sub(blank, body).split("\n")
     text = [number for number, line in enumerate(lines) if line.strip()]
     marks = [*(_PAGE_MARK.match(lines[after]) for after in text[1:]), any(map(_PAGE_MARK.match, lines))]
     footers = {before for before, mark in zip(text, marks) if mark and lines[before].strip().isdigit()}
