@@ -91,6 +91,9 @@ def main() -> None:
         print(f"incremental (the other half's notes compiled into ours): {tokens(tmp / 'incremental')[0] - before[0]:,}"
               f" tokens; pages whose links differ from the union {sum(a.get(k) != c[k] for k in c)}, "
               f"pages not in the union {len(set(c) - set(a))}")
+        for name in sorted(k for k in c if a.get(k) != c[k])[:20]:
+            print(f"  incremental differs: {name}: union-only {sorted(a.get(name, set()) - c[name])[:4]}, "
+                  f"incremental-only {sorted(c[name] - a.get(name, set()))[:4]}")
         differing = [k for k in set(a) & set(b) if a[k] != b[k]]
         print(f"pages: union {len(a)}, merged {len(b)}; only in union {len(set(a) - set(b))}, only merged "
               f"{len(set(b) - set(a))}; pages whose links differ {len(differing)}")
