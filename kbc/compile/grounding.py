@@ -109,13 +109,8 @@ class _Vocabulary:
     @cached_property
     def initials(self) -> set[str]:
         """The initials of every run of 2 to 5 words: built only when prose has an acronym."""
-        found = set()
-        for text in self._texts:
-            words = re.findall(r"[^\W\d_]+", text)
-            for length in range(2, 6):
-                found.update("".join(w[0] for w in words[i:i + length]).upper()
-                             for i in range(len(words) - length + 1))
-        return found
+        return set().union(*(_text_initials(text) if len(text) <= 400 else _text_initials.__wrapped__(text)
+                             for text in self._texts))
 
     def abbreviate(self, prose: str) -> str:
         """Prose with the words of an acronym the material uses replaced by the acronym."""
@@ -239,6 +234,13 @@ def _text_vocabulary(text: str) -> tuple[frozenset, frozenset, frozenset]:
             words.update(word.split(","))
             words.add(word.replace(",", ""))
     return frozenset(words), frozenset(_stem(word) for word in words), frozenset(ACRONYM.findall(text))
+
+
+@lru_cache(maxsize=65536)
+def _text_initials(text: str) -> frozenset:
+    words = re.findall(r"[^\W\d_]+", text)
+    return frozenset("".join(w[0] for w in words[i:i + length]).upper()
+                     for length in range(2, 6) for i in range(len(words) - length + 1))
 
 
 @lru_cache(maxsize=65536)

@@ -99,12 +99,13 @@ class PageNames:
             return key != free_key and (key in files or key in claimed)
 
         base = short_name(wanted)
-        candidates = [base, f"{base} ({kind})"]
+        found = next((c for c in (base, f"{base} ({kind})") if not taken(c)), None)
         number = 2
-        while all(taken(c) for c in candidates):
-            candidates.append(f"{base} ({kind} {number})")
+        while found is None:  # each numbered name asked once (a name taken k times cost k² asks)
+            candidate = f"{base} ({kind} {number})"
+            found = None if taken(candidate) else candidate
             number += 1
-        return next(c for c in candidates if not taken(c))
+        return found
 
 
 def summary_name_of(row_summary_page: str) -> str:
