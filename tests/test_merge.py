@@ -183,13 +183,19 @@ def test_not_a_vault_is_one_line(tmp_path, server):
     assert "Traceback" not in result.output
 
 
-def test_an_attachment_of_the_same_name_comes_over_renamed_and_its_note_follows(tmp_path, server):
+def _vaults_with_one_figure_name(tmp_path, server):
+    """Two vaults holding different attachments named figure.png; theirs has a note showing its own."""
     ours = _vault(tmp_path, "ours", NOTES[:1], server, compile_it=False)
     theirs = _vault(tmp_path, "theirs", [], server, compile_it=False)
     for root, colour in ((ours, b"red"), (theirs, b"blue")):
         (root / "raw" / "attachments").mkdir(parents=True, exist_ok=True)
         (root / "raw" / "attachments" / "figure.png").write_bytes(b"\x89PNG fake " + colour)
     (theirs / "raw" / "Figures.md").write_text("# Figures\n\nThe Gossip rounds, drawn:\n\n![[figure.png]]\n")
+    return ours, theirs
+
+
+def test_an_attachment_of_the_same_name_comes_over_renamed_and_its_note_follows(tmp_path, server):
+    ours, theirs = _vaults_with_one_figure_name(tmp_path, server)
     result = _kbc(ours, server, "merge", str(theirs), "--no-compile", "--json")
     assert result.exit_code == 0, result.output
     moved = {n["source"]: n["target"] for n in json.loads(result.stdout)["notes"] if n["action"] == "rename"}
@@ -212,12 +218,7 @@ def test_a_concept_both_vaults_have_keeps_our_key_and_page_though_theirs_is_larg
 
 
 def test_a_note_whose_attachment_link_follows_a_rename_is_not_extracted_again(tmp_path, server):
-    ours = _vault(tmp_path, "ours", NOTES[:1], server, compile_it=False)
-    theirs = _vault(tmp_path, "theirs", [], server, compile_it=False)
-    for root, colour in ((ours, b"red"), (theirs, b"blue")):
-        (root / "raw" / "attachments").mkdir(parents=True, exist_ok=True)
-        (root / "raw" / "attachments" / "figure.png").write_bytes(b"\x89PNG fake " + colour)
-    (theirs / "raw" / "Figures.md").write_text("# Figures\n\nThe Gossip rounds, drawn:\n\n![[figure.png]]\n")
+    ours, theirs = _vaults_with_one_figure_name(tmp_path, server)
     for root in (ours, theirs):
         assert _kbc(root, server, "compile").exit_code == 0
     extracts = _tokens(ours, "extract")
