@@ -98,8 +98,7 @@ class _Vocabulary:
     def __init__(self, evidence: list[str], names: set[str]):
         self._texts = [*evidence, *names]
         # Per text, cached: the names are every page of the vault, the same for each paragraph.
-        parts = [_text_vocabulary(text) if len(text) <= 400 else _text_vocabulary.__wrapped__(text)
-                 for text in self._texts]  # a source's whole body is not worth keeping
+        parts = [_per_text(_text_vocabulary, text) for text in self._texts]
         self.words: set[str] = set().union(*(words for words, _, _ in parts))
         self.stems = set().union(*(stems for _, stems, _ in parts))
         self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
@@ -109,8 +108,7 @@ class _Vocabulary:
     @cached_property
     def initials(self) -> set[str]:
         """The initials of every run of 2 to 5 words: built only when prose has an acronym."""
-        return set().union(*(_text_initials(text) if len(text) <= 400 else _text_initials.__wrapped__(text)
-                             for text in self._texts))
+        return set().union(*(_per_text(_text_initials, text) for text in self._texts))
 
     def abbreviate(self, prose: str) -> str:
         """Prose with the words of an acronym the material uses replaced by the acronym."""
@@ -221,6 +219,11 @@ def _key(name: str) -> str:
 def _fold(word: str) -> str:
     word = word.casefold().replace("’", "'")
     return word[:-2] if word.endswith("'s") else word
+
+
+def _per_text(cached, text: str):
+    """A cached per-text function's result; a source's whole body is not worth keeping."""
+    return cached(text) if len(text) <= 400 else cached.__wrapped__(text)
 
 
 @lru_cache(maxsize=65536)

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 
 from kbc.vault.links import WIKILINK, link_key
-from kbc.vault.term_trie import trie_pattern
+from kbc.vault.term_trie import term_ending, trie_pattern
 
 # Sections that are lists of links already, or code-managed: nothing is added there.
 _NO_LINK_SECTIONS = ("sources", "related", "backlinks", "concepts")
@@ -38,12 +38,9 @@ def term_key(term: str) -> str:
 
 def term_pattern(term: str) -> str:
     """A term as the linker finds it: any spacing, a plural, acronyms in capitals only."""
-    body = re.escape(term).replace(r"\ ", r"\s+")
-    plural = r"(?:s|es)?" if not term[-1:].isdigit() else ""
-    if term.lower().endswith("y"):
-        body = re.escape(term[:-1]).replace(r"\ ", r"\s+") + r"(?:y|ies)"
-        plural = ""
-    return f"{body}{plural}" if _is_acronym(term) else f"(?i:{body}{plural})"
+    stem, ending = term_ending(term)
+    body = re.escape(stem).replace(r"\ ", r"\s+") + ending
+    return body if _is_acronym(term) else f"(?i:{body})"
 
 
 def _is_acronym(term: str) -> bool:

@@ -9,8 +9,8 @@ import re
 _END = None  # a node's key for the endings of the terms that stop there
 
 
-def _ending(term: str) -> tuple[str, str]:
-    """(stem, ending) as term_pattern spells them: 'Policy' -> 'Polic' + y|ies, 'Log4' -> no plural."""
+def term_ending(term: str) -> tuple[str, str]:
+    """(stem, ending) as the linker spells a term: 'Policy' -> 'Polic' + y|ies, 'Log4' -> no plural."""
     if term.lower().endswith("y"):
         return term[:-1], "(?:y|ies)"
     return term, "" if term[-1:].isdigit() else "(?:s|es)?"
@@ -35,11 +35,11 @@ def _emit(node: dict) -> str:
 
 def trie_pattern(terms: list[str], is_acronym, plurals: bool = True) -> str:
     """Regex source for `terms` (no boundaries): acronyms (is_acronym) in capitals only, the
-    rest in any case; `plurals`: with term_pattern's endings (else each term as it is)."""
+    rest in any case; `plurals`: with term_ending's endings (else each term as it is)."""
     folded: dict = {}
     exact: dict = {}
     for term in terms:
-        stem, ending = _ending(term) if plurals else (term, "")
+        stem, ending = term_ending(term) if plurals else (term, "")
         if is_acronym(term):
             _add(exact, stem, ending)
         else:
