@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from kbc.compile.concepts import concept_key
 from kbc.compile.rows import RENAME, SAME, Concept, Decision, Member
 from kbc.errors import KbcError
+from kbc.vault.autolink import is_generic_alias
 
 MERGES_FILE = "kbc-merges.toml"
 
@@ -165,11 +166,9 @@ def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Ident
             page=previous.page if previous else "", input_hash=previous.input_hash if previous else "",
             prompt_version=previous.prompt_version if previous else "", model=previous.model if previous else "",
             written_claims=previous.written_claims if previous else "", members=[m.id for m in members])
-        # A one-word lowercase alias that is a word of the name ("leader" of Raft Leader,
-        # "majority" of Majority Quorum) is as generic as a name renamed away: it counts only
-        # next to the rest of the name. "Paxos" of Paxos Consensus Algorithm is a name.
-        generic = {a for a in aliases if len(a.split()) == 1 and a.islower() and len(name.split()) >= 2
-                   and concept_key(a) in {concept_key(word) for word in name.split()}}
+        # A generic alias ("leader" of Raft Leader) is like a name renamed away: it counts only
+        # next to the rest of the name.
+        generic = {a for a in aliases if is_generic_alias(a, name)}
         concepts[key].link_names = [name] + [a for a in aliases if a not in lost | generic]
         concepts[key].qualified = [(n, qualifiers(name, n)) for n in sorted(lost | generic) if qualifiers(name, n)]
         _bare_names(concepts[key])

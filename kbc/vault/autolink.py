@@ -43,6 +43,14 @@ def term_pattern(term: str) -> str:
     return body if _is_acronym(term) else f"(?i:{body})"
 
 
+def is_generic_alias(alias: str, name: str) -> bool:
+    """A lowercase one-word alias that is a word of a longer name ("leader" of Raft Leader,
+    "majority" of Majority Quorum) names every such thing, not this one; "Stadia" of Google
+    Stadia, capitalised, is a name."""
+    words = term_key(name).split()
+    return alias.islower() and " " not in alias.strip() and len(words) >= 2 and term_key(alias) in words
+
+
 def _is_acronym(term: str) -> bool:
     return len(term) <= 5 and term.upper() == term and any(c.isalpha() for c in term)
 
@@ -69,9 +77,8 @@ class MentionLinker:
                     key = term_key(term)
                     if len(term) < 3 or not any(c.isalpha() for c in term) or (rank == "alias" and key in taken):
                         continue
-                    if rank == "alias" and term.islower() and " " not in key \
-                            and len(term_key(page).split()) >= 2 and key in term_key(page).split():
-                        continue  # "leader" of Raft Leader is every leader ("Stadia" of Google Stadia is one)
+                    if rank == "alias" and is_generic_alias(term, page):
+                        continue
                     by_key.setdefault(key, set()).add(page)
                     spelled.setdefault(key, term)
         self.pages = {key: next(iter(names)) for key, names in by_key.items() if len(names) == 1}
