@@ -29,7 +29,7 @@ class MentionCache:
 
     def material(self, concepts: dict[str, Concept], claims: dict[str, list[Claim]], pages: dict[str, str],
                  sources: list[Source]) -> dict[str, list[Evidence]]:
-        """Every concept's evidence, as evidence.material gives it."""
+        """Every concept's evidence: its own claims, then its mentions in other sources."""
         current = {s.path: (s.sha256, pages[s.path]) for s in sources if s.path in pages}
         with self.lock:
             seen = {r["path"]: (r["sha256"], r["page"]) for r in self.db["mention_sources"].rows}
