@@ -3,7 +3,8 @@ entry; names with an alternative word in parentheses are found under either word
 name only next to its qualifier (kbc/compile/identity.py)."""
 import re
 
-from kbc.compile.evidence import Source, is_reference, mentions
+from kbc.compile.evidence import Source, mentions
+from kbc.vault.bibliography import is_reference
 from kbc.compile.rows import Claim, Concept
 from kbc.vault.files import sha256_text
 from kbc.vault.frontmatter import split

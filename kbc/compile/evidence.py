@@ -6,6 +6,7 @@ import re
 
 from kbc.compile.rows import Concept, Evidence
 from kbc.compile.sources import Source
+from kbc.vault.bibliography import is_reference
 from kbc.vault.text import clip
 
 MENTION_SOURCES = 6  # other sources an article may draw on through mentions
@@ -109,15 +110,6 @@ def plain(line: str) -> str:
     for pattern, replacement in _MARKUP:
         line = pattern.sub(replacement, line)
     return " ".join(line.split())
-
-
-# A bibliography entry ("[4] DEAN, J., AND GHEMAWAT, S. MapReduce: ...") names a work, it says nothing of it.
-_AUTHOR = re.compile(r"\b[A-Z][\w'’-]+,\s+(?:[A-Z]\.\s*){1,3}(?=,|\s+and\b|\s+AND\b|\s+\d{4})")
-_NUMBERED_REFERENCE = re.compile(r"^\s*\[\d+\]\s+[A-Z][\w'’-]+,")
-
-
-def is_reference(line: str) -> bool:
-    return bool(_NUMBERED_REFERENCE.match(line)) or len(_AUTHOR.findall(line)) >= 2
 
 
 def _window(line: str, start: int) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 from pathlib import Path
 
+from kbc.vault.bibliography import bibliography
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.files import sha256_text
 from kbc.vault.frontmatter import FrontMatterError, split
@@ -116,8 +117,8 @@ _PAGE_MARK = re.compile(r"^\s*<!-- page \d+ -->\s*$")
 
 def numbered_lines(body: str) -> list[str]:
     """Non-empty lines prefixed by their line number, so claims can cite line ranges. A model
-    is not sent what carries nothing to cite: a post's <style> or <script> block, or a PDF
-    page's bare page number (the line before the next page's marker)."""
+    is not sent what carries nothing to cite: a post's <style> or <script> block, a PDF page's
+    bare page number (the line before the next page's marker), or a paper's reference list."""
     fences = [m.span() for m in _FENCE.finditer(body)]
 
     def blank(block: re.Match) -> str:
@@ -129,7 +130,8 @@ def numbered_lines(body: str) -> list[str]:
     text = [number for number, line in enumerate(lines) if line.strip()]
     marks = [*(_PAGE_MARK.match(lines[after]) for after in text[1:]), any(map(_PAGE_MARK.match, lines))]
     footers = {before for before, mark in zip(text, marks) if mark and lines[before].strip().isdigit()}
-    return [f"{number + 1}| {lines[number]}" for number in text if number not in footers]
+    references = bibliography(lines)
+    return [f"{number + 1}| {lines[number]}" for number in text if number not in footers and number not in references]
 
 
 def split_to_fit(lines: list[str], max_tokens: int, count_tokens) -> list[str]:

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from kbc.search.pageinfo import PageCache
+from kbc.vault.bibliography import REFERENCES_HEADING
 
 PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a full match
 SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
@@ -24,7 +25,6 @@ MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
 MIN_WORDS = 4
 K1, B = 1.2, 0.75  # BM25's usual constants
-_REFERENCES = re.compile(r"\s*(#+\s*)?(references|bibliography)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -64,7 +64,7 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
         paragraph.clear()
 
     for number, line in enumerate(lines, start=1):
-        if number > len(lines) / 2 and _REFERENCES.match(line):
+        if number > len(lines) / 2 and REFERENCES_HEADING.match(line):
             break  # a paper's bibliography: titles that match every question, and no evidence
         if line.strip() and not line.lstrip().startswith(("#", "<!--", "![")):
             paragraph.append((number, line))
