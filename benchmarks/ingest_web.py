@@ -1,5 +1,7 @@
 """Web extraction quality and speed: ingest the 40 pages of ../shared/corpus/web, render each
-note's Markdown to plain text, score with ../shared/tools/extraction_f1.py.
+note's Markdown to plain text, score with ../shared/tools/extraction_f1.py; then time bare
+trafilatura (the same call and options kbc makes, nothing else) on the same pages in the same
+run (before and after kbc, the faster of the two), and print kbc's time as a multiple of it (issue 14: at most 1.5x).
 
 Run: .venv/bin/python benchmarks/ingest_web.py
 """
@@ -9,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import trafilatura
 from pathlib import Path
 
 from kbc.ingest import Ingester
@@ -31,6 +35,8 @@ def main() -> None:
         pages.mkdir()
         for key in truth:
             (pages / f"{key}.html").write_bytes(gzip.decompress((CORPUS / f"{key}.html.gz").read_bytes()))
+        files = [pages / f"{key}.html" for key in truth]
+        bare = bare_trafilatura(files)  # first, so kbc does not pay trafilatura's warm-up alone
         ingester = Ingester(vault)
         out = tmp / "text"
         out.mkdir()
@@ -48,8 +54,20 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         score = subprocess.run([sys.executable, str(SCORER), str(CORPUS / "truth.json"), str(out)],
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        bare = min(bare, bare_trafilatura(files))
         print(f"pages={len(truth)} failed={failed} seconds={elapsed:.2f} pages_per_second={len(truth) / elapsed:.1f}")
         print(score)
+        print(f"bare trafilatura seconds={bare:.2f}  kbc ingest / bare = {elapsed / bare:.2f}x")
+
+
+def bare_trafilatura(files: list[Path]) -> float:
+    """Seconds for trafilatura alone to turn the pages into Markdown, as kbc.ingest.web calls it."""
+    started = time.perf_counter()
+    for path in files:
+        trafilatura.extract_with_metadata(
+            path.read_text(errors="replace"), output_format="markdown", include_images=True,
+            include_links=True, include_tables=True, include_comments=False, favor_precision=True)
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
