@@ -25,6 +25,11 @@ MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
 MIN_WORDS = 4
 K1, B = 1.2, 0.75  # BM25's usual constants
+BACK_CHAIN = 3  # a sentence pointing back brings at most this many sentences in all
+# Openings that point back to the sentence before (a pronoun, a connective).
+_BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|so|therefore|however|moreover|"
+                   r"furthermore|also|but|instead|similarly|otherwise|then|to do so|to do this|as a result|"
+                   r"in other words|in this case|in either case|in addition|that is|for example|for instance)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -37,6 +42,7 @@ class Sentence:
     text: str
     score: float = 0.0
     vote: float = 0.0  # what the pages and claims citing its lines give it
+    paragraph: int = 0  # first line of its paragraph
 
 
 def split_sentences(line: str) -> list[str]:
@@ -60,7 +66,7 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
             first = max(n for at, n in starts if at <= begin)
             last = max(n for at, n in starts if at < cursor)
             if len(sentence.split()) >= MIN_WORDS:
-                out.append(Sentence(source_key, first, last, position, sentence))
+                out.append(Sentence(source_key, first, last, position, sentence, paragraph=paragraph[0][0]))
         paragraph.clear()
 
     for number, line in enumerate(lines, start=1):
@@ -182,10 +188,12 @@ def _rarity(words: list[str], documents: int) -> dict[str, float]:
 
 def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> list[Sentence]:
     """The best sentences that fit, none already given (in a page's text) or repeated, until
-    they score too far under the best one."""
+    they score too far under the best one. A sentence that opens by pointing back ("This",
+    "Thus", "To do so") comes with the one before it: alone it says nothing a reader can use."""
     given = _plain(already)
     chosen, seen, spent = [], set(), 0
     ordered = sorted(sentences, key=lambda s: (-s.score, s.source, s.line, s.position))
+    before = {(s.source, s.paragraph, s.position): s for s in sentences}
     floor = STOP * ordered[0].score if ordered else 0.0
     for sentence in ordered:
         if sentence.score < MIN_SCORE:
@@ -193,11 +201,20 @@ def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> 
         if sentence.score < floor and sentence.vote < floor / 2:
             continue
         plain = _plain(sentence.text)
-        cost = count_tokens(sentence.text) + 2
-        if plain in seen or plain in given or spent + cost > budget:
+        if plain in seen or plain in given:
             continue
-        seen.add(plain)
-        chosen.append(sentence)
+        group = [sentence]
+        while len(group) < BACK_CHAIN and _BACK.match(group[0].text):
+            prior = before.get((sentence.source, sentence.paragraph, group[0].position - 1))
+            if prior is None or _plain(prior.text) in seen or _plain(prior.text) in given:
+                break
+            group.insert(0, prior)
+        cost = sum(count_tokens(s.text) + 2 for s in group)
+        if spent + cost > budget:
+            continue
+        for member in group:
+            seen.add(_plain(member.text))
+            chosen.append(member)
         spent += cost
     return sorted(chosen, key=lambda s: (s.source, s.line, s.position))
 
