@@ -167,7 +167,7 @@ class Compiler:
         self.manifest.finish_runs()
 
     def _apply_extraction(self, source: Source, data: dict) -> None:
-        old = self.manifest.sources().get(source.path)
+        old = self.manifest.source(source.path)
         summary = Path(old.summary_page).stem if old else self.consolidator.names.free(
             f"{source.title} (source)", "source")
         path = self.vault.wiki_dir / "sources" / f"{summary}.md"

@@ -6,10 +6,11 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from kbc.compile.concepts import concept_key
-from kbc.compile.grounding import content_stems, ungrounded
+from kbc.compile.grounding import NameVocabulary, content_stems, ungrounded
 from kbc.compile.rows import Concept, Evidence
 from kbc.llm import Request, stable_json
 from kbc.llm.prompts import pack
@@ -164,13 +165,20 @@ def clean_paragraph(text: str, numbered: list[str], multi_source: bool, cited: l
     return re.sub(r"\s+([.,;:])", r"\1", " ".join(text.split()))
 
 
+@lru_cache(maxsize=1)
+def _page_vocabulary(resolver) -> NameVocabulary:
+    """Every page name of the vault as grounding reads them: built once per resolver (a run)."""
+    return NameVocabulary(resolver.pages.values())
+
+
 def article_body(concept: Concept, article: dict, numbered: list[str], job: Job, resolver) -> tuple[str, list[str]]:
     """The page body, and why paragraphs were replaced by their claims (not grounded)."""
     allowed = job.sources
     # Any page that exists may be linked (the resolver unlinked the rest); grounding
     # judges the words, and the names of this concept and its sources.
-    names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed, *resolver.pages.values(),
+    names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed,
              *(name for source in allowed for name in job.bylines.get(source, []))}
+    pages = _page_vocabulary(resolver)
     material = [e.text for e in job.evidence]
     drafts, replaced = [], []  # (text or None where not grounded, cited sources)
     for paragraph in article["paragraphs"]:
@@ -180,7 +188,7 @@ def article_body(concept: Concept, article: dict, numbered: list[str], job: Job,
         text = resolver.fix(clean_paragraph(paragraph["text"], numbered, len(allowed) > 1, cited))
         if not is_prose(text):
             continue
-        reason = ungrounded(text, material, names)
+        reason = ungrounded(text, material, names, pages)
         if reason:
             replaced.append(reason)
         drafts.append((None if reason else text, cited))

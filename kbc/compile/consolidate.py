@@ -8,9 +8,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from kbc.compile.concepts import concept_key
+from kbc.compile.fuzzy_index import RatioIndex, TokenSetIndex
 from kbc.compile.rows import (A_PART_OF_B, B_PART_OF_A, DIFFERENT, RELATED, RELATIONS, RENAME, SAME, Concept,
                               Decision, Member)
 from kbc.llm import Request
@@ -126,8 +127,8 @@ def _name_starts(p: Profile) -> set[str]:
 
 class Blocks:
     """The concepts one concept can score MIN_SCORE with at all, found through indexes
-    (names, their words and initials, definition words, mentions) and rapidfuzz over all
-    names in C: scoring only those gives the pairs scoring every concept would."""
+    (names, their words and initials, definition words, mentions, names within rapidfuzz's
+    reach): scoring only those gives the pairs scoring every concept would."""
 
     def __init__(self, profiles: dict[str, Profile], frequency: dict[str, int]):
         self.profiles, self.frequency = profiles, frequency
@@ -139,8 +140,10 @@ class Blocks:
         self.by_text_word = _index(profiles, lambda p: set(re.findall(r"\w+", p.definition_text)))
         self.labels = [(label, k) for k, p in profiles.items() for label in p.labels]
         self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
-        self.label_texts = [label for label, _ in self.labels]
-        self.name_key_texts = [name_key for name_key, _ in self.name_keys]
+        # What a sweep of rapidfuzz over all names found, through indexes (kbc/compile/fuzzy_index.py).
+        self.near_labels = RatioIndex([label for label, _ in self.labels], NEAR_DUPLICATE)
+        self.near_name_keys = TokenSetIndex([name_key for name_key, _ in self.name_keys], 80,
+                                            [profiles[k].tokens for _, k in self.name_keys])
 
     def of(self, key: str) -> set[str]:
         x, none = self.profiles[key], set()
@@ -165,11 +168,9 @@ class Blocks:
         for word in starts:
             found |= self.by_text_word.get(word, none)
         for label in x.labels:
-            found |= {self.labels[i][1] for _, _, i in process.extract(
-                label, self.label_texts, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE, limit=None)}
-        for name_key in x.name_keys:
-            found |= {self.name_keys[i][1] for _, _, i in process.extract(
-                name_key, self.name_key_texts, scorer=fuzz.token_set_ratio, score_cutoff=80, limit=None)}
+            found |= {self.labels[i][1] for i in self.near_labels.near(label)}
+        for name_key in x.name_keys:  # those sharing one of x.tokens are in by_token already
+            found |= {self.name_keys[i][1] for i in self.near_name_keys.near(name_key, x.tokens)}
         found.discard(key)
         return found
 

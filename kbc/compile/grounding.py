@@ -59,9 +59,9 @@ MIN_JUDGED_WORDS = 5  # sentences with fewer content words are judged only with 
 LOOP_SPAN = 5  # a span of this many words repeated right after itself is a loop
 
 
-def ungrounded(text: str, evidence: list[str], names: set[str]) -> str:
+def ungrounded(text: str, evidence: list[str], names: set[str], pages: NameVocabulary | None = None) -> str:
     """Why `text` is not supported by `evidence` (claims or source lines sent) and the concept
-    and page `names` of the request; "" when it is."""
+    and page `names` of the request, and the vault's `pages` (built once a run); "" when it is."""
     body = " ".join(text.split())
     if not WORD.search(body):
         return "no words"
@@ -70,11 +70,11 @@ def ungrounded(text: str, evidence: list[str], names: set[str]) -> str:
         return loop
     if not body.endswith(ENDS_WELL):
         return "ends mid-sentence"
-    known = {_key(name) for name in names}
+    known, listed = {_key(name) for name in names}, pages.keys if pages else frozenset()
     for target in LINK.findall(body):
-        if _key(target) not in known:
+        if _key(target) not in known and _key(target) not in listed:
             return f"links [[{target.strip()}]], which is not in the material"
-    vocabulary = _Vocabulary(evidence, names)
+    vocabulary = _Vocabulary(evidence, names, pages)
     prose = CITATION.sub(" ", LINK.sub(lambda m: m.group(0)[2:-2].split("|")[-1], body))
     prose = vocabulary.abbreviate(prose)
     for name in _proper_names(prose):
@@ -92,18 +92,43 @@ def ungrounded(text: str, evidence: list[str], names: set[str]) -> str:
     return ""
 
 
-class _Vocabulary:
-    """The words of the evidence and names, as lowercase forms, stems and stem prefixes."""
+class NameVocabulary:
+    """The words of many names (every page of the vault), built once a run: each paragraph's
+    _Vocabulary looks them up here instead of folding them all again (linear in the pages
+    per paragraph, quadratic in a compile)."""
 
-    def __init__(self, evidence: list[str], names: set[str]):
+    def __init__(self, names):
+        names = list(dict.fromkeys(names))
+        self.names = names
+        self.keys = frozenset(_key(name) for name in names)
+        parts = [_per_text(_text_vocabulary, name) for name in names]
+        self.words: frozenset[str] = frozenset().union(*(words for words, _, _ in parts))
+        self.stems = frozenset().union(*(stems for _, stems, _ in parts))
+        self.prefixes = frozenset(stem[:6] for stem in self.stems if len(stem) >= 6)
+        self.acronyms = frozenset().union(*(acronyms for _, _, acronyms in parts))
+
+    @cached_property
+    def initials(self) -> frozenset[str]:
+        return frozenset().union(*(_per_text(_text_initials, name) for name in self.names))
+
+
+_NO_NAMES = NameVocabulary([])
+
+
+class _Vocabulary:
+    """The words of the evidence and names, as lowercase forms, stems and stem prefixes; the
+    vault's page names (`pages`) are a layer looked up beside them, never copied."""
+
+    def __init__(self, evidence: list[str], names: set[str], pages: NameVocabulary | None = None):
         self._texts = [*evidence, *names]
-        # Per text, cached: the names are every page of the vault, the same for each paragraph.
+        self.pages = pages or _NO_NAMES
+        # Per text, cached: a concept's names and claims recur across its paragraphs.
         parts = [_per_text(_text_vocabulary, text) for text in self._texts]
         self.words: set[str] = set().union(*(words for words, _, _ in parts))
         self.stems = set().union(*(stems for _, stems, _ in parts))
         self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
         # An acronym and its words are one name whichever of them the material uses.
-        self.acronyms = set().union(*(acronyms for _, _, acronyms in parts))
+        self.acronyms = set().union(*(acronyms for _, _, acronyms in parts)) | self.pages.acronyms
 
     @cached_property
     def initials(self) -> set[str]:
@@ -130,13 +155,17 @@ class _Vocabulary:
         return "".join(out) + prose[end:]
 
     def has(self, word: str) -> bool:
-        if word.isupper() and ACRONYM.fullmatch(word) and word.removesuffix("S") in self.initials:
+        pages = self.pages
+        if word.isupper() and ACRONYM.fullmatch(word) and (word.removesuffix("S") in self.initials
+                                                           or word.removesuffix("S") in pages.initials):
             return True
         word = _fold(word)
-        if word in self.words or NUMBER_WORDS.get(word) in self.words or word.replace(",", "") in self.words:
-            return True
+        for words in (self.words, pages.words):
+            if word in words or NUMBER_WORDS.get(word) in words or word.replace(",", "") in words:
+                return True
         stem = _stem(word)
-        return stem in self.stems or (len(stem) >= 6 and stem[:6] in self.prefixes)
+        return stem in self.stems or stem in pages.stems or (
+            len(stem) >= 6 and (stem[:6] in self.prefixes or stem[:6] in pages.prefixes))
 
 
 def repetition(text: str) -> str:
@@ -222,8 +251,14 @@ def _fold(word: str) -> str:
 
 
 def _per_text(cached, text: str):
-    """A cached per-text function's result; a source's whole body is not worth keeping."""
-    return cached(text) if len(text) <= 400 else cached.__wrapped__(text)
+    """A cached per-text function's result; a source's whole body is kept only while it is
+    the one being checked (every claim of an extraction is checked against it)."""
+    return cached(text) if len(text) <= 400 else _recent(cached.__wrapped__, text)
+
+
+@lru_cache(maxsize=4)
+def _recent(function, text: str):
+    return function(text)
 
 
 @lru_cache(maxsize=65536)

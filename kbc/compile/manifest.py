@@ -24,6 +24,11 @@ class Manifest:
         with self.lock:
             return {r["path"]: SourceRow(**r) for r in self.db["sources"].rows}
 
+    def source(self, path: str) -> SourceRow | None:
+        with self.lock:
+            rows = list(self.db.query("select * from sources where path = ?", [path]))
+        return SourceRow(**rows[0]) if rows else None
+
     def summary_pages(self) -> list[str]:
         with self.lock:
             return [r[0] for r in self.db.execute("select summary_page from sources")]
@@ -95,14 +100,15 @@ class Manifest:
     def assign(self, mapping: dict[str, str]) -> None:
         """member id -> concept key, after identity is worked out."""
         with self.lock, self.db.conn:
-            for member, key in mapping.items():
-                self.db.execute("update members set concept_key = ? where id = ?", [key, member])
-                self.db.execute("update claims set concept_key = ? where member = ?", [key, member])
+            self.db.conn.executemany("update members set concept_key = ? where id = ?",
+                                     [(key, member) for member, key in mapping.items()])
+            # claims.member has no index: one pass over the claims, not one per member.
+            self.db.execute("update claims set concept_key = m.concept_key from members m "
+                            "where m.id = claims.member and claims.concept_key is not m.concept_key")
 
     def mark_considered(self, ids: list[str]) -> None:
         with self.lock, self.db.conn:
-            for member in ids:
-                self.db.execute("update members set considered = 1 where id = ?", [member])
+            self.db.conn.executemany("update members set considered = 1 where id = ?", [(m,) for m in ids])
 
     # -- concepts ---------------------------------------------------------------------------
 

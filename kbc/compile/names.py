@@ -73,7 +73,9 @@ class PageNames:
         self.vault = vault
         self.claimed = claimed  # () -> names the database gives to concepts and sources now
         self._files: dict[str, set[str]] = {}
-        self._keys: dict[str, str] = {}  # name -> link_key: free() is asked once per new name
+        # The keys of the claimed names, read once and kept up to date with each name given
+        # (and claim()) until release(): rebuilt per new name, that was quadratic in a run.
+        self._claimed: set[str] | None = None
 
     def _taken_files(self, kind: str) -> set[str]:
         # A page kbc wrote that no concept or source claims any more is free to reuse: that
@@ -88,10 +90,21 @@ class PageNames:
                 if ".kbc" not in p.parts and not (p.parent == own and page_state(self.vault, p) in adoptable)}
         return self._files[kind]
 
+    def claim(self, name: str) -> None:
+        """A name taken outside free() (a page a concept keeps) while the claimed keys are kept."""
+        if self._claimed is not None:
+            self._claimed.add(link_key(name))
+
+    def release(self) -> None:
+        """What the database claims changed otherwise than through free(): read it again."""
+        self._claimed = None
+
     def free(self, wanted: str, kind: str = "concept", keep: str = "") -> str:
         """`keep`: the name the thing has now, which stays free for it."""
-        files, keys = self._taken_files(kind), self._keys
-        claimed = {keys.get(n) or keys.setdefault(n, link_key(n)) for n in self.claimed()}
+        files = self._taken_files(kind)
+        if self._claimed is None:
+            self._claimed = {link_key(n) for n in self.claimed()}
+        claimed = self._claimed
         free_key = link_key(keep)
 
         def taken(name: str) -> bool:
@@ -105,6 +118,7 @@ class PageNames:
             candidate = f"{base} ({kind} {number})"
             found = None if taken(candidate) else candidate
             number += 1
+        claimed.add(link_key(found))
         return found
 
 

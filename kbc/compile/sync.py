@@ -30,8 +30,8 @@ class Consolidator:
         self.names = PageNames(vault, self._claimed)
 
     def _claimed(self) -> set[str]:
-        """Pages concepts and sources hold now (asked once per new name: read lightly, and
-        during a sync, when no source changes, the summaries' names once)."""
+        """Pages concepts and sources hold now (asked at a run's first new name and again after
+        each sync: names given since are kept by PageNames)."""
         if self._reserved is None:
             return self.manifest.claimed_pages()
         if self._summaries is None:
@@ -100,6 +100,7 @@ class Consolidator:
         # is free for the concept that takes its place.
         self._reserved = {old[k].page for k, c in identity.concepts.items()
                           if k in old and old[k].page and concept_key(old[k].name) == concept_key(c.name)}
+        self.names.release()  # read again at the first new name: what this sync reserves
         redirects: list[tuple[str, str]] = []
         # Concepts that had a page keep it first; new ones are named after them.
         for key in sorted(identity.concepts, key=lambda k: (k not in old, k)):
@@ -112,6 +113,7 @@ class Consolidator:
                 if previous and previous.page and previous.page != concept.page:
                     redirects.append((previous.page, concept.page))
             self._reserved.add(concept.page)
+            self.names.claim(concept.page)
         before = {m.id: m.concept_key for m in members}
         self._report_merges(identity, before, old)
         for old_key, into in identity.merged.items():
@@ -133,6 +135,7 @@ class Consolidator:
         if changed:
             self.manifest.assign(changed)
         self._reserved = self._summaries = None
+        self.names.release()
         return identity
 
     def _report_merges(self, identity: Identity, before: dict[str, str], old: dict[str, Concept]) -> None:

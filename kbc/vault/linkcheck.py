@@ -12,6 +12,7 @@ class LinkResolver:
     def __init__(self, page_names: list[str], aliases: dict[str, str] | None = None):
         self.pages = {link_key(name): name for name in page_names}
         self.aliases = {link_key(a): name for a, name in (aliases or {}).items()}
+        self._choices: tuple[dict[str, str], list[str]] | None = None  # built at the first fuzzy lookup
 
     def resolve(self, target: str) -> str | None:
         key = link_key(target)
@@ -23,8 +24,11 @@ class LinkResolver:
             return self.aliases[key]
         if len(key) < 4:
             return None
-        choices = {**{k: v for k, v in self.aliases.items()}, **self.pages}
-        best = process.extract(key, list(choices), scorer=fuzz.ratio, limit=2)
+        if self._choices is None:
+            merged = {**self.aliases, **self.pages}
+            self._choices = merged, list(merged)
+        choices, keys = self._choices
+        best = process.extract(key, keys, scorer=fuzz.ratio, limit=2)
         if best and best[0][1] >= FUZZY_SURE and (len(best) == 1 or best[1][1] < best[0][1]
                                                    or choices[best[1][0]] == choices[best[0][0]]):
             return choices[best[0][0]]
