@@ -1,6 +1,9 @@
 """How context packs choose and lay out source sentences (kbc.search.excerpts, kbc.search.context)."""
+import os
+
 from kbc.llm.backends import estimate_tokens
 from kbc.search.excerpts import note_sentences, pick
+from tests.conftest import open_vault
 
 RECIPE = ["Overfit a single batch of only two examples first.",
           "",
@@ -30,3 +33,39 @@ def test_a_sentence_opening_a_paragraph_points_nowhere():
     lines = ["Leases expire after a fixed time.", "", "This holds even when the holder crashes and never returns."]
     sentences = scored(lines, {"This holds e": 2.0})
     assert [s.text for s in pick(sentences, 1000, estimate_tokens, "")] == [lines[2]]
+
+
+def concept(vault_dir, name, body):
+    path = vault_dir / "wiki" / "concepts" / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\ntitle: {name}\nkind: concept\n---\n\n# {name}\n\n{body}\n")
+
+
+def test_a_typo_is_corrected_to_the_commonest_near_spelling_and_a_real_word_is_left_alone(vault_dir, server):
+    from kbc.search import Searcher
+
+    concept(vault_dir, "Lease", "A lease is a lock with a time limit. Every lease is renewed by its holder.")
+    concept(vault_dir, "Leash", "A leash holds a dog.")
+    concept(vault_dir, "Fine Tuning", "Fine tuning adapts a trained model.")
+    searcher = Searcher(open_vault(vault_dir, server))
+    # 'leasx' is one edit from both 'lease' and 'leash': the wiki's commoner word wins, every time.
+    assert [h.page for h in searcher.search("leasx")] == ["Lease"]
+    # 'define' is a word, not a misspelt 'fine': nothing in this wiki matches it.
+    assert searcher.search("define") == []
+
+
+def test_a_pack_is_the_same_bytes_in_every_process(vault_dir, server):
+    import subprocess
+    import sys
+
+    concept(vault_dir, "Lease", "A lease is a lock with a time limit. Every lease is renewed by its holder.")
+    concept(vault_dir, "Leash", "A leash holds a dog on a walk; a leash is a lock of a kind.")
+    for name in ("Tomato", "Pepper", "Basil", "Garden"):
+        concept(vault_dir, name, f"{name} grows in a garden in the summer.")
+    open_vault(vault_dir, server)
+    script = ("import sys; from pathlib import Path; from kbc.vault import Vault; "
+              "from kbc.search.context import build_context; from kbc.llm.backends import estimate_tokens; "
+              "print(build_context(Vault(Path(sys.argv[1])), 'what is a leasx lock', 2000, estimate_tokens).render())")
+    packs = {subprocess.run([sys.executable, "-c", script, str(vault_dir)], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    assert len(packs) == 1 and "=== Lease ===" in packs.pop()

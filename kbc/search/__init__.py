@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.files import inside
@@ -135,27 +136,33 @@ class Searcher:
     def __init__(self, vault: Vault, scope: str = "wiki"):
         self.vault, self.scope = vault, scope
         self._vocab: set[str] | None = None
+        self._spellings: list[str] = []  # the vocabulary, commonest first: what a typo is corrected to
         self._titles: dict[str, str] | None = None
 
     def _load(self) -> None:
         if refresh_index(self.vault, (self.scope,)) or self._vocab is None:
             db = self.vault.db
             # The words as written (the index itself holds stems), for correcting typos.
-            vocab: set[str] = set()
+            counts: dict[str, int] = {}
             titles = {}
             for title, aliases, heading, body, path in db.execute(
                     "select title, aliases, heading, body, path from chunks where scope = ?", [self.scope]):
-                vocab.update(_WORD.findall(f"{title} {aliases} {heading} {body}".lower()))
+                for word in _WORD.findall(f"{title} {aliases} {heading} {body}".lower()):
+                    counts[word] = counts.get(word, 0) + 1
                 titles[title] = path
-            self._vocab, self._titles = vocab, titles
+            self._vocab, self._titles = set(counts), titles
+            self._spellings = sorted(counts, key=lambda w: (-counts[w], w))
 
     def _terms(self, query: str) -> list[str]:
         terms = []
         for word in _WORD.findall(query.lower()):
-            if word in self._vocab or len(word) < 4 or not self._vocab:
+            if word in self._vocab or len(word) < 5 or not self._vocab:
                 terms.append(word)
                 continue
-            best = process.extractOne(word, self._vocab, scorer=fuzz.ratio, score_cutoff=80)
+            # A typo is an edit or a swap or two away (more in a long word); a real word the wiki
+            # lacks ('define', 'depart') is left alone rather than turned into 'fine' or 'part'.
+            edits = 1 if len(word) < 10 else 2
+            best = process.extractOne(word, self._spellings, scorer=OSA.distance, score_cutoff=edits)
             terms.append(best[0] if best else word)
         return terms
 

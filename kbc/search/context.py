@@ -65,7 +65,8 @@ class PackedPage:
     tokens: int = 0
 
     def header(self) -> str:
-        meta = [self.kind, self.path] + ([] if self.whole else ["best paragraphs only"])
+        # A page given only by its source's lines is opened by its name; its path would cost as much again.
+        meta = [self.kind] + ([self.path] if self.text else []) + ([] if self.whole else ["best paragraphs only"])
         lines = [f"=== {self.name} ===", f"({'; '.join(meta)})"]
         if self.links:
             lines.append("Links: " + ", ".join(f"[[{n}]]" for n in self.links))

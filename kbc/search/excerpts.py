@@ -24,12 +24,14 @@ SOURCE = 0.5  # a sentence keeps this share of its score, the rest by its source
 MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
 MIN_WORDS = 4
+REPEATED = 3  # a sentence found this many times in one note (digits aside) is boilerplate
 K1, B = 1.2, 0.75  # BM25's usual constants
 BACK_CHAIN = 3  # a sentence pointing back brings at most this many sentences in all
 # Openings that point back to the sentence before (a pronoun, a connective).
 _BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|so|therefore|however|moreover|"
                    r"furthermore|also|but|instead|similarly|otherwise|then|to do so|to do this|as a result|"
                    r"in other words|in this case|in either case|in addition|that is|for example|for instance)\b", re.I)
+_DIGITS = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -78,7 +80,13 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
             flush()
     if paragraph:
         flush()
-    return out
+    # A paper's running head or footer ("End-to-End Arguments in System Design 3"), a log line
+    # printed over and over: the same words on every page say nothing about any of them.
+    seen: dict[str, int] = {}
+    for sentence in out:
+        key = _DIGITS.sub("#", sentence.text.casefold())
+        seen[key] = seen.get(key, 0) + 1
+    return [s for s in out if seen[_DIGITS.sub("#", s.text.casefold())] < REPEATED]
 
 
 def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],
@@ -114,8 +122,8 @@ def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[
     votes = []
     for sentence, present in zip(sentences, found):
         pages = [p for n in range(sentence.line, sentence.end + 1) for p in citers.get((sentence.source, n), [])]
-        total = sum(rarity[w] for w in present) or 1.0
-        votes.append(max((weight * (PAGE_PRIOR + SUPPORT * sum(rarity[w] for w in present & page) / total)
+        total = math.fsum(rarity[w] for w in present) or 1.0
+        votes.append(max((weight * (PAGE_PRIOR + SUPPORT * math.fsum(rarity[w] for w in present & page) / total)
                           for weight, page in pages), default=0.0))
     if claims is not None:
         found_claims = claims({key: cache.get(key).note for key in sorted({s.source for s in sentences})})
@@ -161,8 +169,8 @@ def bm25(documents: list[list[str]], terms: dict[str, float]) -> list[float]:
 
 def _share(claim: frozenset[str], present: set[str], rarity: dict[str, float]) -> float:
     """The rarity-weighted share of a claim's content words that a sentence holds."""
-    total = sum(rarity.get(w, 0.0) for w in claim)
-    return sum(rarity.get(w, 0.0) for w in claim & present) / total if total else 0.0
+    total = math.fsum(rarity.get(w, 0.0) for w in claim)
+    return math.fsum(rarity.get(w, 0.0) for w in claim & present) / total if total else 0.0
 
 
 def _near(sentences: list[Sentence], votes: list[float]) -> list[float]:
