@@ -23,10 +23,11 @@ from kbc.search import Searcher
 from kbc.serve.graph import build_graph, graph_page
 from kbc.serve.render import heading_id, renderer
 from kbc.serve.security import (PAGE_CSP, SOCKET_TIMEOUT, Guard, Refused, file_headers, read_json_body,
-                                static_file, wiki_stamp)
+                                static_file)
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.frontmatter import FrontMatterError, split
+from kbc.vault.link_graph import inbound_lists, load_graph, wiki_stamp
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.links import find_links, is_file_link, link_key
 from kbc.vault.pages import own_body
@@ -68,7 +69,7 @@ class Site:
         self._last_ask = 0.0
         self._graph_stamp = None
         self._graph: dict[str, list[str]] = {}
-        self._files: dict[str, Path] = {}
+        self._files: dict[str, Path] | None = None  # file name -> file: read at the first file link
         self._pages: dict[str, Path] = {}
         self._folders: tuple = ()
         self._checked = 0.0
@@ -84,11 +85,23 @@ class Site:
         if folders == self._folders and now - self._checked < FULL_CHECK:
             return
         self._folders, self._checked = folders, now
-        stamp = wiki_stamp(self.vault)
+        pages = self.vault.wiki_pages()
+        stamp = wiki_stamp(self.vault, pages)
         if stamp == self._graph_stamp:
             return
-        pages = self._pages = self.vault.wiki_pages()
-        resolver = LinkResolver(self.vault.note_names(), self.vault.page_aliases())
+        self._pages = pages
+        saved = load_graph(self.vault, stamp)  # as the last compile left the wiki: nothing to read
+        resolver = LinkResolver(self.vault.note_names(pages), saved.aliases if saved else self.vault.page_aliases())
+        if saved:
+            self._graph = saved.inbound
+        else:
+            self._graph = inbound_lists(self._inbound(pages, resolver))
+        self._resolver = resolver
+        self._files = None
+        self._graph_stamp = stamp
+
+    @staticmethod
+    def _inbound(pages: dict[str, Path], resolver: LinkResolver) -> dict[str, set[str]]:
         inbound: dict[str, set[str]] = {}
         for path in pages.values():
             if is_navigation(path.stem):
@@ -101,11 +114,7 @@ class Site:
                 target = resolver.resolve(link.target) if link.target else None
                 if target and link_key(target) != link_key(path.stem):
                     inbound.setdefault(link_key(target), set()).add(path.stem)
-        self._graph = {key: sorted(names, key=str.casefold) for key, names in inbound.items()}
-        self._resolver = resolver
-        self._files = {p.name.casefold(): p for p in self.vault.root.rglob("*")
-                       if p.suffix.lower() in SERVABLE and self._inside(p)}
-        self._graph_stamp = stamp
+        return inbound
 
     def _inside(self, path: Path) -> bool:
         try:
@@ -122,6 +131,9 @@ class Site:
     def _render_link(self, meta: dict) -> str:
         target, shown = meta["target"], meta["shown"]
         if is_file_link(target):
+            if self._files is None:
+                self._files = {p.name.casefold(): p for p in self.vault.root.rglob("*")
+                               if p.suffix.lower() in SERVABLE and self._inside(p)}
             found = self._files.get(target.rsplit("/", 1)[-1].casefold())
             if found is None:
                 return f'<span class="missing">{html.escape(target)}</span>'

@@ -103,15 +103,3 @@ def static_file(name: str) -> tuple[bytes, str] | None:
         return None
     path = STATIC / name
     return (path.read_bytes(), STATIC_FILES[name]) if path.is_file() else None
-
-
-def wiki_stamp(vault) -> tuple:
-    """(path, mtime) of every page: the link graph is rebuilt when it changes. A page that a
-    compile replaces or removes meanwhile is simply left out of this look."""
-    stamp = []
-    for path in vault.wiki_pages().values():
-        try:
-            stamp.append((str(path), path.stat().st_mtime_ns))
-        except OSError:
-            continue
-    return tuple(sorted(stamp))

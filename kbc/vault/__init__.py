@@ -57,9 +57,10 @@ class Vault:
             pages[link_key(path.stem)] = path
         return pages
 
-    def note_names(self) -> list[str]:
-        """Names of every note a wikilink may point at: wiki pages and raw notes."""
-        names = [p.stem for p in self.wiki_pages().values()]
+    def note_names(self, pages: dict[str, Path] | None = None) -> list[str]:
+        """Names of every note a wikilink may point at: wiki pages (`pages`: wiki_pages(), if
+        the caller has them) and raw notes."""
+        names = [p.stem for p in (pages if pages is not None else self.wiki_pages()).values()]
         if self.raw_dir.is_dir():
             names += [p.stem for p in walk_files(self.raw_dir, within=self.root, suffix=".md")]
         return names

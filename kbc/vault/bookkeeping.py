@@ -5,6 +5,7 @@ from __future__ import annotations
 from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
 from kbc.vault.indexes import index_entry_for, write_indexes
+from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
 from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, split
@@ -59,7 +60,8 @@ def refresh_wiki(vault: Vault) -> list[str]:
             parsed.pop(path.stem, None)
             read(path)
     parsed = {path.stem: parsed[path.stem] for path in pages.values() if path.stem in parsed}
-    resolver = LinkResolver(vault.note_names(), vault.page_aliases(parsed))
+    aliases = vault.page_aliases(parsed)
+    resolver = LinkResolver(vault.note_names(), aliases)
     repaired = []
     inbound: dict[str, set[str]] = {}
     linker = MentionLinker(concept_terms(parsed), source_titles(parsed))
@@ -88,4 +90,5 @@ def refresh_wiki(vault: Vault) -> list[str]:
             known = (*parsed[path.stem], texts[path.stem]) if path.stem in parsed and path.stem not in rewritten else None
             set_backlinks(vault, path, sorted(inbound.get(key, ())), known)
     memo.save({path.stem for path in pages.values()})
+    save_graph(vault, LinkGraph(inbound_lists(inbound), aliases))  # for kbc serve, with the pages' stamp
     return repaired

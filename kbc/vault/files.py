@@ -87,25 +87,44 @@ def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
                skipped: list[str] | None = None) -> list[Path]:
     """Files under `folder` (sorted; hidden names skipped). Symlinked folders are not entered
     and a symlinked file counts only if it resolves inside `within` (default: `folder`), so a
-    link to /etc/passwd or a loop is never read. Skipped links are named in `skipped`."""
+    link to /etc/passwd or a loop is never read. Skipped links are named in `skipped`.
+    One scandir per folder: its entries know their type, so no file is stat'ed again."""
     folder = Path(folder)
     within = Path(within or folder)
     found = []
-    for top, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith(".") or not name.endswith(suffix):
+    pending = [str(folder)]
+    while pending:
+        top = pending.pop()
+        try:
+            with os.scandir(top) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:  # os.walk too skips a folder it cannot list
+            continue
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            path = Path(top) / name
-            if path.is_symlink() and not (inside(path, within) and path.is_file()):
+            try:
+                is_folder = entry.is_dir()  # a link to a folder is a folder here, as in os.walk
+            except OSError:
+                is_folder = False
+            if is_folder:
+                folders.append(entry)
+                continue
+            if not entry.name.endswith(suffix):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and not (inside(path, within) and path.is_file()):
                 if skipped is not None:
                     skipped.append(f"{path}: a link to outside {within} (or a broken link); not read")
                 continue
             found.append(path)
-        for name in dirs:
-            if (Path(top) / name).is_symlink() and skipped is not None:
-                skipped.append(f"{Path(top) / name}: a linked folder; not followed")
-    return sorted(found)
+        for entry in folders:
+            if entry.is_symlink() and skipped is not None:
+                skipped.append(f"{Path(entry.path)}: a linked folder; not followed")
+        pending += reversed([entry.path for entry in folders if not entry.is_symlink()])  # top-down
+    return sorted(found, key=lambda p: p.parts)
+
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
