@@ -5,9 +5,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapidfuzz import fuzz
-
 from kbc.compile.consolidate import NEAR_DUPLICATE, duplicate_label
+from kbc.compile.fuzzy_index import RatioIndex
 from kbc.compile.plan import is_stale
 from kbc.compile.sync import decided_page_pairs
 from kbc.vault import Vault
@@ -56,8 +55,11 @@ def check(vault: Vault, expect: Expectations | None = None) -> list[Problem]:
         except UnicodeDecodeError:
             problems.append(Problem("invalid-front-matter", path.stem, "not UTF-8 text"))
             parsed[key] = ({}, "")
-    resolver = LinkResolver(vault.note_names(), vault.page_aliases())
-    exact = {link_key(n) for n in vault.note_names()} | {link_key(a) for a in vault.page_aliases()}
+    # Every page is read once, above: names and aliases come from that reading.
+    names = vault.note_names(pages)
+    aliases = vault.page_aliases({pages[key].stem: page for key, page in parsed.items()})
+    resolver = LinkResolver(names, aliases)
+    exact = {link_key(n) for n in names} | {link_key(a) for a in aliases}
     files = {p.name.casefold() for p in vault.root.rglob("*") if p.is_file() and ".kbc" not in p.parts}
     inbound: dict[str, set[str]] = {}
     indexed: set[str] = set()
@@ -129,11 +131,8 @@ def _duplicates(pages, parsed, decided: set[frozenset]) -> list[Problem]:
     """Concept pages whose names or aliases are near-identical: one idea on two pages.
     Pages compile's consolidation (or a person, in kbc-merges.toml) kept apart are not.
 
-    All pairs of labels are scored in rapidfuzz's C loop (cdist), a block of rows at a time;
-    token_sort_ratio is ratio on the labels' sorted tokens, so tokens are sorted once."""
-    import numpy as np
-    from rapidfuzz import process
-
+    Each label's near duplicates come from an index (kbc/compile/fuzzy_index.py: what a
+    comparison of all pairs finds, without comparing all pairs)."""
     names, labels, owner = [], [], []
     for key, (props, _) in parsed.items():
         if props.get("kind") == "concept":
@@ -142,12 +141,10 @@ def _duplicates(pages, parsed, decided: set[frozenset]) -> list[Problem]:
                 owner.append(len(names))
             names.append(pages[key].stem)
     close: set[tuple[int, int]] = set()
-    block = 2000
-    for start in range(0, len(labels), block):
-        scores = process.cdist(labels[start:start + block], labels[start:], scorer=fuzz.ratio,
-                               score_cutoff=NEAR_DUPLICATE, dtype=np.uint8, workers=1)
-        for row, col in zip(*np.nonzero(scores)):
-            a, b = owner[start + row], owner[start + col]
+    index = RatioIndex(labels, NEAR_DUPLICATE)
+    for row, label in enumerate(labels):
+        for col in index.near(label):
+            a, b = owner[row], owner[col]
             if a != b:
                 close.add((min(a, b), max(a, b)))
     problems = []
