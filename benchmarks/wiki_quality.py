@@ -20,6 +20,12 @@ the fixture model (tests/fixture_model.py), then scores the wiki on disk against
 - candidate recall: of gold same / part_of / related pairs, the share the code put in front
   of the model in a consolidation request (as a pair asked, or for same pairs also as one
   concept already merged), recorded by the fixture model;
+- claims judged: the claims of other sources the consolidation requests asked about (is this
+  claim about that concept?), how many the model accepted, their prompt tokens per source token,
+  the accepted ones gold_mentions supports (all, with the perfect fixture model: it accepts
+  exactly those), and the code's share: of gold mention passages, those a claim within a line
+  of them was asked about for their concept at all (and those any claim of that source's
+  extraction lies within a line of: what asking could reach);
 - a no-change rerun's requests, and the requests of adding one source to a compiled vault.
 
 Run: .venv/bin/python benchmarks/wiki_quality.py [--json]
@@ -43,9 +49,9 @@ from benchmarks.corpus_vault import build_corpus_vault, compile_at, corpus_sourc
 from benchmarks.mention_quality import score_mentions  # noqa: E402
 from benchmarks.wiki_graph import Wiki  # noqa: E402
 from kbc.vault.frontmatter import split  # noqa: E402
-from tests.fixture_data import Gold  # noqa: E402
+from tests.fixture_data import Gold, line_set, near_lines  # noqa: E402
 from tests.fixture_model import FixtureModel  # noqa: E402
-from tests.scripted import ScriptedServer  # noqa: E402
+from tests.scripted import ScriptedServer, count_tokens  # noqa: E402
 
 ADDED = "paxos-made-simple.pdf"
 KINDS = {"source_extraction": "extract", "concept_decisions": "consolidate", "concept_articles": "write"}
@@ -183,6 +189,46 @@ def candidate_recall(model: FixtureModel, gold: Gold) -> dict:
             "unmapped_concept_lines": sum(len(r.unmapped) for r in model.consolidations)}
 
 
+def claims_judged(model: FixtureModel, gold: Gold, source_tokens: int, wiki: Wiki, page) -> dict:
+    asked = model.claims_asked
+    accepted = [a for a in asked if a.about]
+    passages = [(m["concept"], d["source"], line_set(d["lines"]))
+                for m in gold.mentions for d in m["also_discussed_in"]]
+
+    def supports(passage, a) -> bool:
+        concept, stem, lines = passage
+        return bool(gold.group_of(concept) & gold.closure(a.concept)) and a.source == stem \
+            and near_lines(a.lines, lines)
+
+    supported = [a for a in accepted if any(supports(p, a) for p in passages)]
+    tokens = sum(count_tokens(a.text) + 6 for a in asked)
+
+    def reachable(stem: str, lines: set) -> bool:
+        fixture = model.fixtures.get(stem)
+        return bool(fixture) and any(near_lines(line_set(c["lines"]), lines)
+                                     for concept in fixture.concepts for c in concept["claims"])
+
+    put = [p for p in passages if any(supports(p, a) for a in asked)]
+    def needed(concept: str, stem: str) -> bool:
+        """The concept's page lacks the source, or has it only through an accepted claim."""
+        key = page(gold.representative(concept))
+        if key is None or stem not in wiki.source_stems(wiki.pages[key]):
+            return True
+        return any(a.about and a.source == stem and gold.group_of(concept) & gold.closure(a.concept) for a in accepted)
+
+    wanted = [p for p in passages if needed(p[0], p[1])]
+    missed = [f"{c} <- {s} l.{','.join(map(str, sorted(lines)))}" for c, s, lines in wanted
+              if reachable(s, lines) and (c, s, lines) not in put]
+    return {"asked": len(asked), "accepted": len(accepted), "accepted_in_gold": ratio(len(supported), len(accepted)),
+            "prompt_tokens": tokens,
+            "prompt_per_source_token": round(tokens / source_tokens, 3) if source_tokens else 0,
+            "gold_passages_asked": ratio(len(put), len(passages)),
+            "gold_passages_reachable": sum(reachable(s, lines) for _, s, lines in passages),
+            "needed_passages_asked": ratio(sum(p in put for p in wanted), len(wanted)),
+            "needed_passages_reachable": sum(reachable(s, lines) for _, s, lines in wanted),
+            "gold_passages_missed": missed}
+
+
 def token_use(root: Path) -> dict:
     source_tokens = 0
     for path in (root / "raw").rglob("*.md"):
@@ -232,6 +278,7 @@ def measure(tmp: Path, add_one: bool = True) -> dict:
               **score_sources(wiki, gold, model.fixtures, page),
               "dangling": len(wiki.dangling()), "dangling_links": [f"{a} -> {b}" for a, b in wiki.dangling()][:40],
               "lint_problems": dict(lint), "tokens": tokens, "candidate_recall": candidate_recall(model, gold),
+              "claims": claims_judged(model, gold, tokens["source_tokens"], wiki, page),
               "unmapped_fixture_concepts": sorted(i for i, k in cache.items() if k is None),
               "unmatched_sources": model.unmatched_sources,
               **score_mentions(model.evidence, wiki, gold, model.fixtures, root, page, tokens["source_tokens"])}
@@ -277,6 +324,16 @@ def show(r: dict) -> None:
         ("candidate recall: part_of pairs", frac(cr["part_of"])),
         ("candidate recall: related pairs", frac(cr["related"])),
         ("consolidation requests / pairs asked", f"{cr['requests']} / {cr['pairs_asked']}"),
+    ]
+    c = r["claims"]
+    rows += [
+        ("claims judged: asked / accepted", f"{c['asked']} / {c['accepted']}  ({c['prompt_tokens']:,} prompt tokens, "
+         f"{c['prompt_per_source_token']:.3f}/source token)"),
+        ("  accepted that gold_mentions supports", frac(c["accepted_in_gold"])),
+        ("candidate recall: gold mention passages", frac(c["gold_passages_asked"])
+         + f"  [{c['gold_passages_reachable']} within a line of a claim of that source]"),
+        ("  on a source the page lacks without them", frac(c["needed_passages_asked"])
+         + f"  [{c['needed_passages_reachable']} within a line of a claim]"),
     ]
     for heading, m in sorted(r["mention_lines"].items()):
         label = "naming it" if "name it" in heading else heading

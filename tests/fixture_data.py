@@ -92,6 +92,18 @@ def best_fixture(fixtures: dict[str, Fixture], text: NumberedText) -> Fixture | 
     return best
 
 
+def line_set(lines: str) -> set[int]:
+    """The line numbers "50-57", "19, 29" or "3-4, 10" cite."""
+    out: set[int] = set()
+    for first, last in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", lines or ""):
+        out |= set(range(int(first), int(last or first) + 1))
+    return out
+
+
+def near_lines(a: set[int], b: set[int], slack: int = 1) -> bool:
+    return any(abs(x - y) <= slack for x in a for y in b)
+
+
 def first_line_number(lines: str) -> int | None:
     match = re.search(r"\d+", lines or "")
     return int(match.group(0)) if match else None

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fixture_data import (EXTRACTIONS, NumberedText, best_fixture, first_line_number, load_fixtures,
-                                load_gold, name_key, norm)
+from tests.fixture_data import (EXTRACTIONS, NumberedText, best_fixture, first_line_number, line_set, load_fixtures,
+                                load_gold, name_key, near_lines, norm)
 from tests.scripted import ScriptedModel, fill, text_of
 
 ARTICLE_HEADINGS = {"sources", "related", "see also", "backlinks", "links"}
@@ -36,6 +36,16 @@ class Consolidation:
     concepts: dict[str, frozenset]  # "C3" -> fixture ids
     pairs: list[tuple[str, str, str]]  # ("P1", "C3", "C7")
     unmapped: list[str]  # C lines no fixture concept matched
+
+
+@dataclass
+class ClaimAsked:
+    """One claim question of a consolidation request: is this claim about that concept?"""
+    concept: frozenset  # fixture ids of the C line asked about
+    source: str  # fixture stem of the claim's source ("" when not recognised)
+    lines: set  # the claim's lines in the fixture (empty when not found)
+    text: str
+    about: bool
 
 
 @dataclass
@@ -72,6 +82,7 @@ class FixtureModel(ScriptedModel):
                     self.by_name.setdefault(name_key(name), []).append(concept_id)
                 self.by_definition.setdefault(norm(concept["definition"])[:DEFINITION_KEY], []).append(concept_id)
         self.consolidations: list[Consolidation] = []
+        self.claims_asked: list[ClaimAsked] = []
         self.evidence: list[SeenEvidence] = []
         self.unmatched_sources: list[str] = []
 
@@ -132,6 +143,7 @@ class FixtureModel(ScriptedModel):
         pairs = [(m.group(1), m.group(2), m.group(3))
                  for m in re.finditer(r"^\s*(P\d+):\s*(C\d+)\s*/\s*(C\d+)", text, re.M)]
         self.consolidations.append(Consolidation(concepts, pairs, unmapped))
+        about = [label for label, asked in self._claim_questions(text, concepts) if asked.about]
         decisions = []
         for pair, a, b in pairs:
             a_ids, b_ids = concepts.get(a, frozenset()), concepts.get(b, frozenset())
@@ -143,7 +155,42 @@ class FixtureModel(ScriptedModel):
             wanted = next((self.gold.generic[i] for i in sorted(ids) if i in self.gold.generic), None)
             if wanted and name_key(wanted) != name_key(names[label][0]):
                 renames.append({"concept": label, "name": wanted})
-        return {"decisions": decisions, "renames": renames}
+        return {"decisions": decisions, "renames": renames, "about": about}
+
+    def _claim_questions(self, text: str, concepts: dict[str, frozenset]) -> list[tuple[str, ClaimAsked]]:
+        """The Q lines under their `From: <source title>` lines, each judged as a perfect model
+        would: about C iff gold_mentions gives one of C's ids (or same-group ids) a passage of the
+        claim's source whose lines overlap the claim's (within one line)."""
+        out, stem = [], ""
+        part = text.split("\nClaims to judge", 1)[1] if "\nClaims to judge" in text else ""
+        for line in part.split("\n"):
+            source = re.match(r"^From:\s*(.+)$", line)
+            if source:
+                key = name_key(source.group(1))
+                stem = self.titles.get(key) or next((s for k, s in self.titles.items() if k and k in key), "")
+                continue
+            question = re.match(r"^(Q\d+):\s*(C\d+)\s*\|\s*(.+)$", line)
+            if not question:
+                continue
+            label, concept, claim = question.groups()
+            lines = self._claim_lines(stem, claim)
+            ids = self.gold.closure(concepts.get(concept, frozenset()))
+            about = bool(lines) and any(
+                m["concept"] in ids and any(d["source"] == stem and near_lines(lines, line_set(d["lines"]))
+                                            for d in m["also_discussed_in"]) for m in self.gold.mentions)
+            asked = ClaimAsked(concepts.get(concept, frozenset()), stem, lines, claim, about)
+            self.claims_asked.append(asked)
+            out.append((label, asked))
+        return out
+
+    def _claim_lines(self, stem: str, text: str) -> set:
+        fixture = self.fixtures.get(stem)
+        key = norm(text.rstrip("…"))[:120]
+        for concept in fixture.concepts if fixture else []:
+            for claim in concept["claims"]:
+                if key and norm(claim["text"]).startswith(key):
+                    return line_set(claim["lines"])
+        return set()
 
     def _concept_ids(self, line: str) -> tuple[list[str], frozenset]:
         """A C line's names and the fixture ids it stands for (by source title and name)."""

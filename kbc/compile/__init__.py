@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
 from kbc.compile.bookkeeping import CompileReport, append_log, read_state, stale_pages, write_summary
+from kbc.compile.claim_judging import ClaimJudgements, accepted_evidence, accepted_relations
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
@@ -91,7 +92,7 @@ class Compiler:
             self._remove_source(row)
         try:
             self._extract(plan.todo)
-            self.identity = self.consolidator.run(overrides, self._titles())
+            self.identity = self.consolidator.run(overrides, self._titles(), self.sources)
             self._write_concepts(self.identity)
         except (BudgetExceeded, EndpointUnavailable) as exc:
             self.report.stopped = str(exc) + ("" if isinstance(exc, BudgetExceeded) else "; rerun to resume")
@@ -207,17 +208,22 @@ class Compiler:
         """Evidence and graph, computed once a run: _write_related reuses what _write_concepts
         built unless the identity they are built from changed in between."""
         pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        all_claims = self.manifest.claims()
+        accepted = ClaimJudgements(self.vault.db, self.vault.db_lock).accepted(identity.concepts, identity.member_key,
+                                                                              all_claims)
         relations = self.consolidator.relations(identity)
-        basis = (sorted(pages.items()), relations,
+        relations += accepted_relations(accepted, identity.member_key, relations)
+        basis = (sorted(pages.items()), relations, sorted((k, [c.text for c in v]) for k, v in accepted.items()),
                  [(k, c.name, c.definition, c.members, c.link_names, c.qualified)
                   for k, c in sorted(identity.concepts.items())])
         if self._built is not None and self._built[0] == basis:
             return self._built[1]
         claims: dict[str, list] = {}
-        for claim in self.manifest.claims():
+        for claim in all_claims:
             claims.setdefault(claim.member, []).append(claim)
         evidence = MentionCache(self.vault.db, self.vault.db_lock).material(identity.concepts, claims, pages,
                                                                             self.sources)
+        evidence = accepted_evidence(evidence, accepted, pages)
         mentions = MentionGraphCache(self.vault.db, self.vault.db_lock).mention_lists(identity.concepts, evidence)
         graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity), mentions)
         self._built = (basis, (evidence, graph))

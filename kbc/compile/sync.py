@@ -8,6 +8,7 @@ from rapidfuzz import fuzz
 
 from kbc.compile import consolidate
 from kbc.compile.bookkeeping import write_redirect
+from kbc.compile.claim_judging import ClaimQuestions
 from kbc.compile.concepts import concept_key
 from kbc.compile.identity import MERGES_FILE, Identity, Overrides, build, load_overrides
 from kbc.compile.manifest import Manifest
@@ -40,8 +41,9 @@ class Consolidator:
 
     # -- asking -----------------------------------------------------------------------------
 
-    def run(self, overrides: Overrides, titles: dict[str, str]) -> Identity:
-        """Asks about new members' pairs; returns the identity that follows (for the run to reuse)."""
+    def run(self, overrides: Overrides, titles: dict[str, str], sources: list | None = None) -> Identity:
+        """Asks about new members' pairs (and, in the same requests, whether some claims of
+        other sources are about them); returns the identity that follows (for the run to reuse)."""
         identity = self.sync(overrides)
         members = {m.id: m for m in self.manifest.members()}
         new = {m.id for m in members.values() if not m.considered}
@@ -49,10 +51,13 @@ class Consolidator:
             return identity
         decided = consolidate.decided_pairs(self.manifest.decisions(), identity.member_key)
         decided |= self._person_pairs(identity)
-        pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles)
+        near = consolidate.Neighbourhood()
+        pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles, near)
         fresh = [k for k, c in identity.concepts.items() if any(m in new for m in c.members)]
         batches = consolidate.batches(pairs, fresh, identity.concepts, members, titles, self.templates,
                                       self.max_output)
+        claims = ClaimQuestions(self.vault, self.llm, self.templates, self.manifest, self.max_output)
+        claims.prepare(batches, near, identity, titles, sources or [])
         results = self.llm.complete_all([b.request for b in batches]) if batches else []
         failed: set[str] = set()
         for batch, result in zip(batches, results):
@@ -64,6 +69,7 @@ class Consolidator:
                 self.report.warnings.append(f"{result}; concepts stay apart (asked again when their sources change)")
                 continue
             self.manifest.add_decisions(consolidate.decisions_from(batch, result.data, identity.concepts))
+            claims.answered(batch, result.data, identity.concepts)
         # A member whose pairs were all answered is not asked about again.
         self.manifest.mark_considered([m for m in new if identity.member_key.get(m) not in failed])
         return self.sync(overrides)

@@ -13,10 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from kbc.compile.concepts import concept_key
-from kbc.compile.consolidate import batches, candidate_pairs, decided_pairs, decisions_from
+from kbc.compile.claim_judging import ClaimQuestions
+from kbc.compile.consolidate import Neighbourhood, batches, candidate_pairs, decided_pairs, decisions_from
 from kbc.compile.identity import MERGES_FILE, Identity, Overrides, build, load_overrides
 from kbc.compile.manifest import Manifest
 from kbc.compile.rows import Member
+from kbc.compile.sources import scan_sources
 from kbc.errors import KbcError
 from kbc.llm import LLM, BackendError, BudgetExceeded, EndpointUnavailable, ItemFailed, Request, Templates
 from kbc.vault import Vault
@@ -39,6 +41,7 @@ class _Plan:
     titles: dict[str, str]
     pairs: list[tuple[str, str]]  # all the union's pairs
     todo: list[tuple[str, str]]  # those no decision covers
+    near: Neighbourhood  # what the union's blocking found, for its claim questions
 
 
 def _person_pairs(identity: Identity, overrides: Overrides) -> set[frozenset]:
@@ -66,7 +69,8 @@ def _plan(vault: Vault) -> _Plan:
         person = _person_pairs(identity, load_overrides(vault.root / MERGES_FILE))
     except KbcError:
         person = set()
-    pairs = candidate_pairs(identity.concepts, members, person, titles)
+    near = Neighbourhood()
+    pairs = candidate_pairs(identity.concepts, members, person, titles, near)
     # A pair is settled when its members' concepts are one already, or were decided about
     # (through any of their members): the graph reads decisions concept by concept.
     decisions = manifest.decisions()
@@ -75,23 +79,30 @@ def _plan(vault: Vault) -> _Plan:
     rep = {key: concept.members[0] for key, concept in identity.concepts.items()}
     todo = [p for p in pairs if now[rep[p[0]]] != now[rep[p[1]]]
             and frozenset((now[rep[p[0]]], now[rep[p[1]]])) not in settled]
-    return _Plan(identity, members, titles, pairs, todo)
+    return _Plan(identity, members, titles, pairs, todo, near)
 
 
-def _requests(plan: _Plan, templates: Templates, max_output: int):
-    return batches(plan.todo, [], plan.identity.concepts, plan.members, plan.titles, templates, max_output) \
+def _requests(vault: Vault, plan: _Plan, claims: ClaimQuestions, templates: Templates, max_output: int):
+    """The pairs neither vault decided, and the claim questions the union would have asked
+    that neither vault judged (kbc/compile/claim_judging.py)."""
+    todo = batches(plan.todo, [], plan.identity.concepts, plan.members, plan.titles, templates, max_output) \
         if plan.todo else []
+    union = batches(plan.pairs, list(plan.identity.concepts), plan.identity.concepts, plan.members, plan.titles,
+                    templates, max_output)
+    return claims.replay(union, todo, plan.near, plan.identity, plan.titles, scan_sources(vault)[0])
 
 
 def replay_requests(vault: Vault, templates: Templates, max_output: int) -> list[Request]:
     """What replay_consolidation would send (for a dry run's estimate)."""
-    return [b.request for b in _requests(_plan(vault), templates, max_output)]
+    claims = ClaimQuestions(vault, None, templates, Manifest(vault), max_output)
+    return [b.request for b in _requests(vault, _plan(vault), claims, templates, max_output)]
 
 
 def replay_consolidation(vault: Vault, llm: LLM, templates: Templates, max_output: int) -> Replay:
     plan = _plan(vault)
     report = Replay(len(plan.pairs), len(plan.todo))
-    todo = _requests(plan, templates, max_output)
+    claims = ClaimQuestions(vault, llm, templates, Manifest(vault), max_output)
+    todo = _requests(vault, plan, claims, templates, max_output)
     try:
         results = llm.complete_all([b.request for b in todo]) if todo else []
     except (BudgetExceeded, EndpointUnavailable) as exc:
@@ -105,6 +116,7 @@ def replay_consolidation(vault: Vault, llm: LLM, templates: Templates, max_outpu
         if isinstance(result, ItemFailed):  # answered, unusable: like compile, not paid again
             continue
         manifest.add_decisions(decisions_from(batch, result.data, plan.identity.concepts))
+        claims.answered(batch, result.data, plan.identity.concepts)
     if not report.stopped:
         manifest.mark_considered([m.id for m in manifest.members() if not m.considered])
     return report

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # What the other vault paid for: its extractions (sources, members, claims), consolidation
-# (decisions, concepts), pages written and cached answers. Nothing else comes over: its ledger
+# (decisions, claim judgements, concepts), pages written and cached answers. Nothing else comes over: its ledger
 # (what it spent is not spent here), sessions, runs, lint state, search index and what its
 # whole-wiki work was last built from (mentions searched in its sources, pages as linked),
 # which holds for that vault's sources only. A table a migration adds stays out until it is
 # listed here: at worst this vault recomputes it, never takes another vault's state as its own.
-IMPORT_TABLES = {"sources", "members", "claims", "decisions", "concepts", "pages", "responses"}
+IMPORT_TABLES = {"sources", "members", "claims", "decisions", "claim_judgements", "concepts", "pages", "responses"}
 # Marks of work done against the rest of the other vault: reset, so this vault's compile does
 # it again against everything here (concepts meeting across the two vaults get consolidated).
 RESET_ON_IMPORT = {("members", "considered"): 0}

@@ -153,6 +153,15 @@ def m012_graph_mentions(db: sqlite_utils.Database) -> None:
     db["graph_mentions"].create({"concept_key": str, "naming_hash": str, "text_hash": str, "found": str},
                                 pk="concept_key")
 
+
+@migration
+def m013_claim_judgements(db: sqlite_utils.Database) -> None:
+    # Consolidation's answers on whether another source's claim is about a concept (by one of
+    # its members): an accepted claim is evidence of that concept; no claim is asked twice.
+    db["claim_judgements"].create({"id": int, "member": str, "claim_id": str, "about": int, "decided_at": str},
+                                  pk="id")
+    db["claim_judgements"].create_index(["member"])
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

@@ -1,0 +1,363 @@
+"""Claims of other sources that are about a concept under another name ("weight decay helps
+fight the overfitting" for Regularization): lexical mention search cannot find them, so the
+one consolidation request kbc sends anyway also lists, for some concepts, a few claims of
+their neighbours' sources and asks which are about them. Code picks the claims: those of a
+concept's blocked neighbours (consolidate.Neighbourhood: no all-pairs over claims) from
+sources it does not draw on yet, ranked by shared rare words and by the pair's score, capped
+per concept, per pair and per request. Every answer is stored and never asked again; an
+accepted claim is evidence of the concept (its page cites that source) and links the two."""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbc.compile.concepts import concept_key
+from kbc.compile.consolidate import (MIN_SCORE, Batch, Neighbourhood, Profile, _words, concept_line,
+                                     consolidation_request)
+from kbc.compile.consolidate import relations as consolidate_relations
+from kbc.compile.evidence import Naming, SourceIndex, _fold, mentions, text_words
+from kbc.compile.manifest import now
+from kbc.compile.rows import Claim, Concept, Evidence
+from kbc.compile.sources import Source
+from kbc.vault.text import clip
+
+PER_CONCEPT = 2  # claims asked about one concept in one run
+PER_PAIR = 2  # of them from one neighbour
+TOKENS_PER_CONCEPT = 50  # claim lines a run asks: this much per concept its requests list, best first
+REQUEST_TOKENS = 4000  # and one request at most
+PAIR_BONUS = 15  # a neighbour close enough to be a candidate pair says most claims of it are near
+OWN_CLAIM_WEIGHT = 0.5  # a word of the concept's own claims counts for half a definition word
+CLAIM_CHARS = 240
+
+
+@dataclass
+class Question:
+    concept: str  # key of the concept the claim may be about
+    claim: Claim
+    claim_id: str
+    score: float
+
+
+def claim_id(claim: Claim) -> str:
+    """Stable across runs while the source's extraction keeps the claim."""
+    return hashlib.sha256(f"{claim.source_path}\n{claim.member}\n{claim.text}".encode()).hexdigest()[:16]
+
+
+class ClaimJudgements:
+    """The stored answers: (a member of the concept, a claim, about or not)."""
+
+    def __init__(self, db, lock):
+        self.db, self.lock = db, lock
+
+    def rows(self) -> list[dict]:
+        with self.lock:
+            return list(self.db.query("select member, claim_id, about from claim_judgements order by id"))
+
+    def add(self, judged: list[tuple[str, str, bool]], stamp: str) -> None:
+        if judged:
+            with self.lock, self.db.conn:
+                self.db["claim_judgements"].insert_all(
+                    [{"member": m, "claim_id": c, "about": int(a), "decided_at": stamp} for m, c, a in judged])
+
+    def accepted(self, concepts: dict[str, Concept], member_key: dict[str, str],
+                 claims: list[Claim]) -> dict[str, list[Claim]]:
+        """Concept key -> the claims judged about it that its extraction still holds, in claim order,
+        none of its own."""
+        by_id = {claim_id(c): c for c in claims if c.kind == "claim"}
+        out: dict[str, list[Claim]] = {}
+        for row in self.rows():
+            key, claim = member_key.get(row["member"]), by_id.get(row["claim_id"])
+            if row["about"] and key in concepts and claim and member_key.get(claim.member) != key \
+                    and claim not in out.get(key, []):
+                out.setdefault(key, []).append(claim)
+        return out
+
+
+def _idf(claims: list[Claim]):
+    counts: dict[str, int] = {}
+    for claim in claims:
+        for word in set(_words(claim.text)):
+            counts[word] = counts.get(word, 0) + 1
+    total = max(len(claims), 1)
+    return lambda word: math.log(total / counts.get(word, 1))
+
+
+def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dict[str, str], claims: list[Claim],
+              asked: set[tuple[str, str]], apart: set[frozenset], drawn,
+              titles: dict[str, str] | None = None) -> dict[str, list[Question]]:
+    """Concept key -> its claim questions, best first. Pairs come from the blocking of the new
+    concepts, both ways: a new concept's neighbours' claims for it, its claims for them.
+    `asked`: (member, claim id) judged before; `apart`: key pairs decided different;
+    `drawn(key, paths)`: the paths among `paths` the concept's page draws on already.
+    A neighbour of the same name is left to the pair's own decision: one concept (merged) or
+    two senses of one word, whose claims are about the other sense."""
+    by_key: dict[str, list[Claim]] = {}
+    for claim in claims:
+        if claim.kind == "claim" and claim.member in member_key:
+            by_key.setdefault(member_key[claim.member], []).append(claim)
+    idf = _idf([c for c in claims if c.kind == "claim"])
+    own_words = {k: {w for c in cs for w in _words(c.text)} for k, cs in by_key.items()}
+    pairs: dict[tuple[str, str], float] = {}  # (concept, neighbour whose claims are asked) -> pair score
+    for key, others in near.scores.items():
+        for other, value in others.items():
+            for pair in ((key, other), (other, key)):
+                pairs[pair] = max(pairs.get(pair, 0.0), value)
+    # A concept whose own claims name another ("dropout" in Regularization's) is as close as a
+    # candidate pair: that one's claims elsewhere may well be about it.
+    for key, other, weight in named_in_claims(list(near.scores), concepts, by_key, titles or {}):
+        pairs[(key, other)] = max(pairs.get((key, other), 0.0), weight * MIN_SCORE)
+    found: dict[str, list[Question]] = {}
+    for (key, other), value in pairs.items():
+        if key not in concepts or other not in concepts or frozenset((key, other)) in apart \
+                or concept_key(concepts[key].name) == concept_key(concepts[other].name):
+            continue
+        profile = near.profiles.get(key)
+        if profile is None:
+            continue
+        own = {m for m in concepts[key].members}
+        sources = profile.sources
+        for claim in by_key.get(other, []):
+            if claim.source_path in sources:
+                continue
+            cid = claim_id(claim)
+            if any((m, cid) in asked for m in own):
+                continue
+            found.setdefault(key, []).append(Question(key, claim, cid, _score(profile, own_words.get(key, set()),
+                                                                              claim, idf, value)))
+    out = {}
+    for key, found_for in found.items():
+        found_for.sort(key=lambda q: (-q.score, q.claim_id))
+        searched: dict[str, bool] = {}  # source path -> the page draws on it already
+        picked, per_neighbour = [], {}
+        for q in found_for:
+            neighbour, path = member_key[q.claim.member], q.claim.source_path
+            if per_neighbour.get(neighbour, 0) >= PER_PAIR:
+                continue
+            if path not in searched:
+                searched[path] = bool(drawn(key, [path]))
+            if searched[path]:
+                continue
+            per_neighbour[neighbour] = per_neighbour.get(neighbour, 0) + 1
+            picked.append(q)
+            if len(picked) >= PER_CONCEPT:
+                break
+        if picked:
+            out[key] = picked
+    return out
+
+
+def named_in_claims(keys: list[str], concepts: dict[str, Concept], by_key: dict[str, list[Claim]],
+                    titles: dict[str, str]) -> list[tuple[str, str, float]]:
+    """(key, other, weight) for each of `keys` whose claims or source's title name another
+    concept ("Consistent Hashing" in the title of the paper Balance comes from); a concept's
+    names are compiled only when a text holds their words (words index, no all-pairs)."""
+    by_word: dict[str, set[str]] = {}
+    for other, concept in concepts.items():
+        for name in concept.link_names:
+            for word in re.findall(r"\w+", name)[-1:]:
+                by_word.setdefault(_fold(word), set()).add(other)
+    namings: dict[str, Naming] = {}
+    out = []
+    for key in keys:
+        own = by_key.get(key, [])
+        found: dict[str, float] = {}
+        for text, weight in ((" ".join(c.text for c in own), 1.0),
+                             (" ".join(sorted({titles.get(c.source_path, "") for c in own})), 1.0)):
+            words = text_words(text)
+            for other in sorted({o for w in words & by_word.keys() for o in by_word[w]} - {key}):
+                naming = namings.get(other) or namings.setdefault(other, Naming(concepts[other]))
+                pattern = naming.finder(text) if naming.may_occur(words) else None
+                if pattern is not None and pattern.search(text):
+                    found[other] = max(found.get(other, 0.0), weight)
+        out += [(key, other, weight) for other, weight in sorted(found.items())]
+    return out + _naming_new(set(keys), concepts, by_key)
+
+
+def _naming_new(new: set[str], concepts: dict[str, Concept],
+                by_key: dict[str, list[Claim]]) -> list[tuple[str, str, float]]:
+    """(old, new, 1.0) where an older concept's claims name a new concept: one pass over the
+    claims with one pattern of the new names (a first compile, where all are new, skips it)."""
+    names = sorted({n.casefold() for k in new if k in concepts for n in concepts[k].link_names if len(n) >= 3},
+                   key=len, reverse=True)
+    if not names or len(new) >= len(concepts):
+        return []
+    pattern = re.compile("|".join(re.escape(n) for n in names))
+    out = []
+    for key, own in sorted(by_key.items()):
+        text = " ".join(c.text for c in own)
+        if key in new or key not in concepts or not pattern.search(text.casefold()):
+            continue
+        words = text_words(text)
+        for other in sorted(new & concepts.keys()):
+            naming = Naming(concepts[other])
+            found = naming.finder(text) if naming.may_occur(words) else None
+            if found is not None and found.search(text):
+                out.append((key, other, 1.0))
+    return out
+
+
+def _score(profile: Profile, own_words: set[str], claim: Claim, idf, pair_score: float) -> float:
+    """Rare words the claim shares with the concept's names (twice), definition and own claims
+    (half), and a bonus when the two concepts are close enough to be a candidate pair."""
+    words = set(_words(claim.text))
+    named = sum(idf(w) for w in words & profile.tokens)
+    defined = sum(idf(w) for w in words & (profile.definition - profile.tokens))
+    claimed = sum(idf(w) for w in words & (own_words - profile.tokens - profile.definition))
+    return 2 * named + defined + OWN_CLAIM_WEIGHT * claimed + (PAIR_BONUS if pair_score >= MIN_SCORE else 0)
+
+
+def drawn_on(sources: list[Source], concepts: dict[str, Concept], pages: dict[str, str]):
+    """`drawn` for questions(): the sources where mention search finds the concept already
+    (so its page draws on them without any question), searched only among those asked about."""
+    by_path = {s.path: s for s in sources}
+    index = SourceIndex(sources)
+
+    def drawn(key: str, paths: list[str]) -> list[str]:
+        candidates = [by_path[p] for p in paths if p in by_path]
+        found = mentions(concepts[key], candidates, pages, set(), index) if candidates else []
+        named = {e.source_page for e in found}
+        return [p for p in paths if pages.get(p) in named]
+
+    return drawn
+
+
+def attach(batches: list[Batch], found: dict[str, list[Question]], titles: dict[str, str],
+           count_tokens, line_of=None, limited: bool = True) -> list[list[dict]]:
+    """Each batch's claim groups for the prompt (numbering its Q lines in batch.claims). The
+    run's best questions, up to TOKENS_PER_CONCEPT for each concept listed, go in the first
+    batch listing their concept, at most REQUEST_TOKENS in one request. A concept no batch
+    lists (an older one a new source's claims may be about) is added to the last batch with
+    its first question, its C line `line_of(label, key)` paid from the same budget.
+    `limited=False`: every question found is placed (they were chosen already)."""
+    home: dict[str, int] = {}
+    for number, batch in enumerate(batches):
+        for key in batch.labels.values():
+            home.setdefault(key, number)
+    budget = TOKENS_PER_CONCEPT * len(home)
+    size, sizes = 0, [0] * len(batches)
+    chosen: list[list[Question]] = [[] for _ in batches]
+    everyone = [q for k in found if k in home or line_of for q in found[k]]
+    for q in sorted(everyone, key=lambda q: (-q.score, q.claim_id)):
+        number = home.get(q.concept, len(batches) - 1)
+        line = ""
+        if q.concept not in home:
+            line = line_of(f"C{len(batches[number].labels) + 1}", q.concept)
+        cost = count_tokens(q.claim.text) + 6 + (count_tokens(line) if line else 0)
+        if limited and (size + cost > budget or sizes[number] + cost > REQUEST_TOKENS):
+            continue
+        if line:
+            batches[number].labels[f"C{len(batches[number].labels) + 1}"] = q.concept
+            batches[number].lines.append(line)
+            home[q.concept] = number
+        size, sizes[number] = size + cost, sizes[number] + cost
+        chosen[number].append(q)
+    out = []
+    for batch, mine in zip(batches, chosen):
+        label_of = {k: c for c, k in batch.labels.items()}
+        groups: dict[str, list[str]] = {}
+        batch.claims = []
+        for q in sorted(mine, key=lambda q: (titles.get(q.claim.source_path, q.claim.source_path), q.claim_id)):
+            label = f"Q{len(batch.claims) + 1}"
+            batch.claims.append((label, q.concept, q))
+            text = clip(" ".join(q.claim.text.split()), CLAIM_CHARS)
+            groups.setdefault(titles.get(q.claim.source_path, q.claim.source_path), []).append(
+                f"{label}: {label_of[q.concept]} | {text}")
+        out.append([{"source": s, "lines": lines} for s, lines in groups.items()])
+    return out
+
+
+def judged(batch: Batch, data: dict, concepts: dict[str, Concept]) -> list[tuple[str, str, bool]]:
+    """(the concept's first member, claim id, about) for every claim the batch asked."""
+    about = {str(a).strip() for a in data.get("about", []) or []}
+    return [(concepts[key].members[0], q.claim_id, label in about) for label, key, q in batch.claims]
+
+
+def accepted_evidence(evidence: dict[str, list[Evidence]], accepted: dict[str, list[Claim]],
+                      pages: dict[str, str]) -> dict[str, list[Evidence]]:
+    """Each concept's evidence with the claims judged about it after its own."""
+    out = dict(evidence)
+    for key, found in accepted.items():
+        if key not in out:
+            continue
+        items = out[key]
+        own = [e for e in items if e.kind != "mention"]
+        extra = [Evidence(pages.get(c.source_path, ""), c.text, c.lines, "claim") for c in found]
+        extra = [e for e in extra if e.source_page and e not in own]
+        out[key] = own + extra + [e for e in items if e.kind == "mention"]
+    return out
+
+
+def accepted_relations(accepted: dict[str, list[Claim]], member_key: dict[str, str],
+                       relations: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """(concept, claim's concept, "related") where no decision links or parts them yet."""
+    known = {frozenset((a, b)) for a, b, _ in relations}
+    out = []
+    for key, found in sorted(accepted.items()):
+        for claim in found:
+            other = member_key.get(claim.member)
+            if other and other != key and frozenset((key, other)) not in known:
+                known.add(frozenset((key, other)))
+                out.append((key, other, "related"))
+    return out
+
+
+class ClaimQuestions:
+    """The step inside consolidation: questions into its batches, answers into the store."""
+
+    def __init__(self, vault, llm, templates, manifest, max_output: int):
+        self.templates, self.manifest, self.max_output = templates, manifest, max_output
+        # A dry run's estimate has no model: about four characters a token.
+        self.count_tokens = llm.count_tokens if llm is not None else lambda text: (len(text) + 3) // 4
+        self.store = ClaimJudgements(vault.db, vault.db_lock)
+
+    def prepare(self, batches: list[Batch], near: Neighbourhood, identity, titles: dict[str, str],
+                sources: list[Source]) -> None:
+        """Adds the claim questions to the batches' requests (no request of its own)."""
+        if not batches or not near.scores:
+            return
+        asked = {(r["member"], r["claim_id"]) for r in self.store.rows()}
+        apart = {frozenset((a, b)) for a, b, relation in
+                 consolidate_relations(self.manifest.decisions(), identity.member_key) if relation == "different"}
+        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        found = questions(near, identity.concepts, identity.member_key, self.manifest.claims(), asked, apart,
+                          drawn_on(sources, identity.concepts, pages), titles)
+        members = {m.id: m for m in self.manifest.members()}
+
+        def line_of(label: str, key: str) -> str:
+            return concept_line(label, identity.concepts[key], members, titles)
+
+        for batch, groups in zip(batches, attach(batches, found, titles, self.count_tokens, line_of)):
+            if groups:
+                batch.request = consolidation_request(batch, self.templates, self.max_output, groups)
+
+    def replay(self, union: list[Batch], todo: list[Batch], near: Neighbourhood, identity, titles: dict[str, str],
+               sources: list[Source]) -> list[Batch]:
+        """For a merge (kbc/merge/replay.py): the questions compiling the union would have asked
+        (`union`: its first run's batches, `identity` its concepts then), less those either vault
+        judged, put into `todo` (the replay's batches; one with no pair is added if needed)."""
+        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        found = questions(near, identity.concepts, identity.member_key, self.manifest.claims(), set(), set(),
+                          drawn_on(sources, identity.concepts, pages), titles)
+        attach(union, found, titles, self.count_tokens)
+        asked = {(r["member"], r["claim_id"]) for r in self.store.rows()}
+        left: dict[str, list[Question]] = {}
+        for q in (q for batch in union for _, _, q in batch.claims):
+            if not any((m, q.claim_id) in asked for m in identity.concepts[q.concept].members):
+                left.setdefault(q.concept, []).append(q)
+        if not left:
+            return todo
+        todo = todo or [Batch({}, [], None, [])]
+        members = {m.id: m for m in self.manifest.members()}
+
+        def line_of(label: str, key: str) -> str:
+            return concept_line(label, identity.concepts[key], members, titles)
+
+        for batch, groups in zip(todo, attach(todo, left, titles, self.count_tokens, line_of, limited=False)):
+            batch.request = consolidation_request(batch, self.templates, self.max_output, groups)
+        return todo
+
+    def answered(self, batch: Batch, data: dict, concepts: dict[str, Concept]) -> None:
+        self.store.add(judged(batch, data, concepts), now())
