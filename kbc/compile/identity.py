@@ -137,6 +137,11 @@ def _names_are_their_own(concepts: dict[str, Concept]) -> None:
 def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Identity:
     """Concept keys that stay the same across runs: a cluster keeps the key its members had."""
     ordered = sorted(clusters.values(), key=lambda c: min((by_id[m].seq, m) for m in c))
+    groups = list(same_names.items())
+    groups_of: dict[str, list[int]] = {}  # member -> its groups: each cluster looks at its own only
+    for number, (group, _) in enumerate(groups):
+        for member in group:
+            groups_of.setdefault(member, []).append(number)
     taken: set[str] = set()
     concepts, member_key, merged, renamed_from = {}, {}, {}, {}
     for cluster in ordered:
@@ -144,9 +149,10 @@ def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Ident
         had = Counter(m.concept_key for m in members if m.concept_key in old and m.concept_key not in taken)
         key = max(had, key=lambda k: (k in settled, had[k], -min(m.seq for m in members if m.concept_key == k))) \
             if had else ""
-        name = _name(members, renames, same_names, old.get(key))
+        own_groups = dict(groups[n] for n in sorted({n for m in cluster for n in groups_of.get(m, ())}))
+        name = _name(members, renames, own_groups, old.get(key))
         if not key:
-            key = _fresh_key(concept_key(name) or "concept", taken | set(old))
+            key = _fresh_key(concept_key(name) or "concept", taken, old)
         taken.add(key)
         for other in had:
             if other != key:
@@ -244,8 +250,8 @@ def qualifiers(name: str, generic: str) -> list[str]:
     return out
 
 
-def _fresh_key(base: str, taken: set[str]) -> str:
+def _fresh_key(base: str, taken: set[str], old=()) -> str:
     key, number = base, 2
-    while key in taken:
+    while key in taken or key in old:
         key, number = f"{base} {number}", number + 1
     return key
