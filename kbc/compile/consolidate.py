@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
@@ -31,6 +31,8 @@ CONSOLIDATE_SCHEMA = obj(
     "concept_decisions",
     decisions=array(obj(pair=TEXT, relation={"type": "string", "enum": list(RELATIONS)}, name=TEXT)),
     renames=array(obj(concept=TEXT, name=TEXT)))
+# A request that also lists claims to judge (kbc/compile/claim_judging.py) asks for their answers too.
+CLAIMS_SCHEMA = obj("concept_decisions", **CONSOLIDATE_SCHEMA["properties"], about=array(TEXT))
 
 _STOP = {"the", "a", "an", "of", "and", "or", "in", "on", "for", "to", "by", "with", "as", "at", "from",
          "is", "are", "that", "which", "its", "it", "this", "be", "used", "each", "one", "into", "when",
@@ -192,10 +194,20 @@ def anchors(concepts: dict[str, Concept], members: dict[str, Member], titles: di
     return out
 
 
+@dataclass
+class Neighbourhood:
+    """What candidate_pairs found, for the claim questions (kbc/compile/claim_judging.py):
+    each new concept's blocked neighbours with their score, decided pairs included."""
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # new key -> other -> score
+
+
 def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
-                    decided: set[frozenset], titles: dict[str, str]) -> list[tuple[str, str]]:
+                    decided: set[frozenset], titles: dict[str, str],
+                    near: Neighbourhood | None = None) -> list[tuple[str, str]]:
     """Pairs (new, other) worth a decision, best first per new concept; `decided` holds
-    pairs of concept keys already decided (by the model or a person): never asked again."""
+    pairs of concept keys already decided (by the model or a person): never asked again.
+    `near`, if given, is filled with what the blocking found."""
     new = [k for k, c in concepts.items() if any(not members[m].considered for m in c.members if m in members)]
     if not new:
         return []
@@ -210,14 +222,23 @@ def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
         return 30 / math.sqrt(frequency.get(token, 1))
 
     blocks = Blocks(profiles, frequency)
+    if near is not None:
+        near.profiles = profiles
     pairs: dict[frozenset, float] = {}
     for key in new:
+        if near is not None:
+            near.scores.setdefault(key, {})
         scored = []
         for other in blocks.of(key):
             p = profiles[other]
-            if frozenset((key, other)) in decided:
+            known = frozenset((key, other)) in decided
+            if known and near is None:
                 continue
             value = score(profiles[key], p, weight)
+            if near is not None:
+                near.scores.setdefault(key, {})[other] = value
+            if known:
+                continue
             if value >= MIN_SCORE:
                 scored.append((value, other))
         scored.sort(key=lambda s: (-s[0], s[1]))
@@ -259,6 +280,8 @@ class Batch:
     labels: dict[str, str]  # "C3" -> concept key
     pairs: list[tuple[str, str, str]]  # ("P1", key a, key b)
     request: Request
+    lines: list[str] = field(default_factory=list)  # the C lines
+    claims: list[tuple[str, str, object]] = field(default_factory=list)  # ("Q1", concept key, Question)
 
 
 def concept_line(label: str, concept: Concept, members: dict[str, Member], titles: dict[str, str]) -> str:
@@ -291,15 +314,22 @@ def batches(pairs: list[tuple[str, str]], new: list[str], concepts: dict[str, Co
         keys = list(dict.fromkeys(k for item in group for k in item))
         listed = [k for k in concepts if k in keys]  # stable order: the catalogue's
         labels = {f"C{n}": k for n, k in enumerate(listed, start=1)}
-        label_of = {k: c for c, k in labels.items()}
         lines = [concept_line(c, concepts[k], members, titles) for c, k in labels.items()]
         asked = [(f"P{n}", a, b) for n, (a, b) in enumerate((i for i in group if len(i) == 2), start=1)]
-        prompt = templates.prompt(CONSOLIDATE_TEMPLATE, concepts=lines,
-                                  pairs=[f"{p}: {label_of[a]} / {label_of[b]}" for p, a, b in asked])
-        request = Request("consolidate", prompt, CONSOLIDATE_SCHEMA, max_output,
-                          label=f"consolidation of {len(lines)} concepts", check=_answers_all([p for p, _, _ in asked]))
-        out.append(Batch(labels, asked, request))
+        batch = Batch(labels, asked, None, lines)
+        batch.request = consolidation_request(batch, templates, max_output)
+        out.append(batch)
     return out
+
+
+def consolidation_request(batch: Batch, templates, max_output: int, claims: list[dict] | None = None) -> Request:
+    """The batch's request; `claims`: the claim questions grouped by source (claim_judging)."""
+    label_of = {k: c for c, k in batch.labels.items()}
+    prompt = templates.prompt(CONSOLIDATE_TEMPLATE, concepts=batch.lines, claims=claims or [],
+                              pairs=[f"{p}: {label_of[a]} / {label_of[b]}" for p, a, b in batch.pairs])
+    return Request("consolidate", prompt, CLAIMS_SCHEMA if claims else CONSOLIDATE_SCHEMA, max_output,
+                   label=f"consolidation of {len(batch.lines)} concepts",
+                   check=_answers_all([p for p, _, _ in batch.pairs]))
 
 
 def _answers_all(pairs: list[str]):
