@@ -126,7 +126,8 @@ def test_the_claim_list_is_bounded_per_run_and_per_request():
     found["concept 1"] = [question("concept 1", n, 1000 - n) for n in range(200)]  # far more than any cap
     groups = cj.attach(batches, found, {"raw/other.md": "Other"}, count_tokens)
     sizes = [sum(count_tokens(q.claim.text) + 6 for _, _, q in b.claims) for b in batches]
-    assert sum(sizes) <= cj.TOKENS_PER_CONCEPT * 40 and max(sizes) <= cj.REQUEST_TOKENS
+    assert sum(sizes) <= cj.TOKENS_PER_CONCEPT * 40
+    assert all(size <= cj.REQUEST_SHARE * cj.TOKENS_PER_CONCEPT * 20 for size in sizes)
     lines = [line for batch in groups for group in batch for line in group["lines"]]
     assert lines[0].startswith("Q1: C1 | Claim number") and len(lines) == sum(len(b.claims) for b in batches)
     assert all(key in batches[0].labels.values() for _, key, _ in batches[0].claims)

@@ -27,7 +27,7 @@ from kbc.vault.text import clip
 PER_CONCEPT = 2  # claims asked about one concept in one run
 PER_PAIR = 2  # of them from one neighbour
 TOKENS_PER_CONCEPT = 50  # claim lines a run asks: this much per concept its requests list, best first
-REQUEST_TOKENS = 4000  # and one request at most
+REQUEST_SHARE = 2  # one request at most twice its own concepts' share (the run's best gather in a few)
 PAIR_BONUS = 15  # a neighbour close enough to be a candidate pair says most claims of it are near
 OWN_CLAIM_WEIGHT = 0.5  # a word of the concept's own claims counts for half a definition word
 CLAIM_CHARS = 240
@@ -228,7 +228,8 @@ def attach(batches: list[Batch], found: dict[str, list[Question]], titles: dict[
            count_tokens, line_of=None, limited: bool = True) -> list[list[dict]]:
     """Each batch's claim groups for the prompt (numbering its Q lines in batch.claims). The
     run's best questions, up to TOKENS_PER_CONCEPT for each concept listed, go in the first
-    batch listing their concept, at most REQUEST_TOKENS in one request. A concept no batch
+    batch listing their concept, one request at most REQUEST_SHARE times its concepts' share
+    (so its size stays proportional to what its pairs made it). A concept no batch
     lists (an older one a new source's claims may be about) is added to the last batch with
     its first question, its C line `line_of(label, key)` paid from the same budget.
     `limited=False`: every question found is placed (they were chosen already)."""
@@ -246,7 +247,8 @@ def attach(batches: list[Batch], found: dict[str, list[Question]], titles: dict[
         if q.concept not in home:
             line = line_of(f"C{len(batches[number].labels) + 1}", q.concept)
         cost = count_tokens(q.claim.text) + 6 + (count_tokens(line) if line else 0)
-        if limited and (size + cost > budget or sizes[number] + cost > REQUEST_TOKENS):
+        share = REQUEST_SHARE * TOKENS_PER_CONCEPT * max(len(batches[number].labels), 1)
+        if limited and (size + cost > budget or sizes[number] + cost > share):
             continue
         if line:
             batches[number].labels[f"C{len(batches[number].labels) + 1}"] = q.concept
