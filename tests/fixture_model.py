@@ -8,6 +8,9 @@ Plug it into the scripted server: `ScriptedServer(FixtureModel())`. Per /work/no
 - `concept_decisions`: what a perfect model decides, from the gold, for exactly the pairs
   asked (and renames only for gold too-generic names listed); every request is recorded in
   `consolidations`, so a benchmark can tell which gold pairs code put in front of the model.
+  Its claim questions (`Q3: C5 | claim`, under `From: <source title>`) are answered "about"
+  exactly when gold_mentions gives C5's ids a passage of that source within a line of the
+  claim's fixture lines; each is recorded in `claims_asked`.
 - `concept_articles`: per concept asked, paragraphs from the evidence lines given, citing
   every source number that evidence carries, [[linking]] listed page names the text mentions.
 Answers are conformed to the request's schema (unknown fields filled with defaults), so a

@@ -57,8 +57,7 @@ class Model(ScriptedModel):
                 self.asked.append((names[concept], source, claim))
                 if self.about(names[concept], claim):
                     about.append(label)
-        asks = "about" in body["response_format"]["json_schema"]["schema"]["properties"]
-        return {**data, "about": about} if asks else data
+        return {**data, "about": about}
 
 
 def overfitting(name, claim):

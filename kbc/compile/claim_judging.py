@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.compile.concepts import concept_key
-from kbc.compile.consolidate import (MIN_SCORE, Batch, Neighbourhood, Profile, _words, concept_line,
-                                     consolidation_request)
+from kbc.compile.consolidate import (CLAIM_TOKENS_PER_CONCEPT, MIN_SCORE, Batch, Neighbourhood, Profile, _words,
+                                     concept_line, consolidation_request)
 from kbc.compile.consolidate import relations as consolidate_relations
 from kbc.compile.evidence import Naming, SourceIndex, _fold, mentions, text_words
 from kbc.compile.manifest import now
@@ -26,7 +26,7 @@ from kbc.vault.text import clip
 
 PER_CONCEPT = 2  # claims asked about one concept in one run
 PER_PAIR = 2  # of them from one neighbour
-TOKENS_PER_CONCEPT = 50  # claim lines a run asks: this much per concept its requests list, best first
+TOKENS_PER_CONCEPT = CLAIM_TOKENS_PER_CONCEPT  # claim lines a run asks: this much per concept listed
 REQUEST_SHARE = 2  # one request at most twice its own concepts' share (the run's best gather in a few)
 PAIR_BONUS = 15  # a neighbour close enough to be a candidate pair says most claims of it are near
 OWN_CLAIM_WEIGHT = 0.5  # a word of the concept's own claims counts for half a definition word

@@ -30,9 +30,8 @@ NEAR_DUPLICATE = 85  # names this alike are always put to the model, and lint fl
 CONSOLIDATE_SCHEMA = obj(
     "concept_decisions",
     decisions=array(obj(pair=TEXT, relation={"type": "string", "enum": list(RELATIONS)}, name=TEXT)),
-    renames=array(obj(concept=TEXT, name=TEXT)))
-# A request that also lists claims to judge (kbc/compile/claim_judging.py) asks for their answers too.
-CLAIMS_SCHEMA = obj("concept_decisions", **CONSOLIDATE_SCHEMA["properties"], about=array(TEXT))
+    renames=array(obj(concept=TEXT, name=TEXT)),
+    about=array(TEXT))  # the claims judged about their concept (kbc/compile/claim_judging.py)
 
 _STOP = {"the", "a", "an", "of", "and", "or", "in", "on", "for", "to", "by", "with", "as", "at", "from",
          "is", "are", "that", "which", "its", "it", "this", "be", "used", "each", "one", "into", "when",
@@ -262,6 +261,7 @@ FOUND_SHARE = 0.6  # of the concepts asked, those a source gives
 PAIRS_PER_FOUND = 2.2
 CONCEPT_LINE_TOKENS = 48
 PAIR_LINE_TOKENS = 5
+CLAIM_TOKENS_PER_CONCEPT = 50  # the claim questions' budget per concept listed (claim_judging.py)
 
 
 def estimate(concepts_asked: int, request_tokens: int, max_output: int) -> tuple[int, int]:
@@ -272,7 +272,8 @@ def estimate(concepts_asked: int, request_tokens: int, max_output: int) -> tuple
         return 0, 0
     pairs = round(found * PAIRS_PER_FOUND)
     requests = math.ceil(pairs / max(10, (max_output - 400) // TOKENS_PER_DECISION))
-    return requests, requests * request_tokens + found * CONCEPT_LINE_TOKENS + pairs * PAIR_LINE_TOKENS
+    return requests, (requests * request_tokens + found * (CONCEPT_LINE_TOKENS + CLAIM_TOKENS_PER_CONCEPT)
+                      + pairs * PAIR_LINE_TOKENS)
 
 
 @dataclass
@@ -327,7 +328,7 @@ def consolidation_request(batch: Batch, templates, max_output: int, claims: list
     label_of = {k: c for c, k in batch.labels.items()}
     prompt = templates.prompt(CONSOLIDATE_TEMPLATE, concepts=batch.lines, claims=claims or [],
                               pairs=[f"{p}: {label_of[a]} / {label_of[b]}" for p, a, b in batch.pairs])
-    return Request("consolidate", prompt, CLAIMS_SCHEMA if claims else CONSOLIDATE_SCHEMA, max_output,
+    return Request("consolidate", prompt, CONSOLIDATE_SCHEMA, max_output,
                    label=f"consolidation of {len(batch.lines)} concepts",
                    check=_answers_all([p for p, _, _ in batch.pairs]))
 
