@@ -6,7 +6,9 @@ import re
 from kbc.compile import CompileOptions, compile_vault
 from kbc.compile import claim_judging as cj
 from kbc.compile.consolidate import Batch
+from kbc.compile.manifest import Manifest
 from kbc.compile.rows import Claim
+from kbc.compile.sync import explain
 from kbc.vault.frontmatter import split
 from tests.conftest import make_llm, open_vault, templates
 from tests.scripted import ScriptedModel, ScriptedServer, count_tokens
@@ -95,6 +97,9 @@ def test_an_accepted_claim_puts_its_source_on_the_page_and_a_rerun_sends_nothing
     again = Model(overfitting)
     _, _, rerun = compile_with(vault_dir, again)
     assert rerun == [] and again.asked == []
+    lines = explain(Manifest(vault))
+    assert any(line.startswith("about: Regularization [raw/Training recipe.md] (page [[Regularization]]) <- "
+                               "[raw/Nets of 1989.md line 1] Weight Decay of 1e-4") for line in lines)
 
 
 def test_a_rejected_claim_is_never_asked_again_and_a_new_source_sends_one_consolidation(vault_dir):

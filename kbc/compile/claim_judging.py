@@ -18,7 +18,7 @@ from kbc.compile.concepts import concept_key
 from kbc.compile.consolidate import (CLAIM_TOKENS_PER_CONCEPT, MIN_SCORE, Batch, Neighbourhood, Profile, _words,
                                      concept_line, consolidation_request)
 from kbc.compile.consolidate import relations as consolidate_relations
-from kbc.compile.evidence import Naming, SourceIndex, _fold, mentions, text_words
+from kbc.compile.evidence import Naming, _fold, mentions, text_words
 from kbc.compile.manifest import now
 from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
@@ -26,6 +26,7 @@ from kbc.vault.text import clip
 
 PER_CONCEPT = 2  # claims asked about one concept in one run
 PER_PAIR = 2  # of them from one neighbour
+NEIGHBOURS = 40  # closest neighbours whose claims are ranked for one concept (the cost is theirs)
 TOKENS_PER_CONCEPT = CLAIM_TOKENS_PER_CONCEPT  # claim lines a run asks: this much per concept listed
 REQUEST_SHARE = 2  # one request at most twice its own concepts' share (the run's best gather in a few)
 PAIR_BONUS = 15  # a neighbour close enough to be a candidate pair says most claims of it are near
@@ -76,12 +77,12 @@ class ClaimJudgements:
         return out
 
 
-def _idf(claims: list[Claim]):
+def _idf(claim_words: list[set[str]]):
     counts: dict[str, int] = {}
-    for claim in claims:
-        for word in set(_words(claim.text)):
+    for words in claim_words:
+        for word in words:
             counts[word] = counts.get(word, 0) + 1
-    total = max(len(claims), 1)
+    total = max(len(claim_words), 1)
     return lambda word: math.log(total / counts.get(word, 1))
 
 
@@ -98,8 +99,8 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     for claim in claims:
         if claim.kind == "claim" and claim.member in member_key:
             by_key.setdefault(member_key[claim.member], []).append(claim)
-    idf = _idf([c for c in claims if c.kind == "claim"])
-    own_words = {k: {w for c in cs for w in _words(c.text)} for k, cs in by_key.items()}
+    words = {id(c): set(_words(c.text)) for cs in by_key.values() for c in cs}  # each claim's, once
+    idf = _idf(list(words.values()))
     pairs: dict[tuple[str, str], float] = {}  # (concept, neighbour whose claims are asked) -> pair score
     for key, others in near.scores.items():
         for other, value in others.items():
@@ -109,24 +110,27 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     # candidate pair: that one's claims elsewhere may well be about it.
     for key, other, weight in named_in_claims(list(near.scores), concepts, by_key, titles or {}):
         pairs[(key, other)] = max(pairs.get((key, other), 0.0), weight * MIN_SCORE)
-    found: dict[str, list[Question]] = {}
+    neighbours: dict[str, list[tuple[float, str]]] = {}
     for (key, other), value in pairs.items():
-        if key not in concepts or other not in concepts or frozenset((key, other)) in apart \
-                or concept_key(concepts[key].name) == concept_key(concepts[other].name):
-            continue
+        if key in concepts and other in concepts and frozenset((key, other)) not in apart \
+                and concept_key(concepts[key].name) != concept_key(concepts[other].name):
+            neighbours.setdefault(key, []).append((value, other))
+    found: dict[str, list[Question]] = {}
+    for key, near_ones in neighbours.items():
         profile = near.profiles.get(key)
         if profile is None:
             continue
-        own = {m for m in concepts[key].members}
-        sources = profile.sources
-        for claim in by_key.get(other, []):
-            if claim.source_path in sources:
-                continue
-            cid = claim_id(claim)
-            if any((m, cid) in asked for m in own):
-                continue
-            found.setdefault(key, []).append(Question(key, claim, cid, _score(profile, own_words.get(key, set()),
-                                                                              claim, idf, value)))
+        own = set(concepts[key].members)
+        own_words = {w for c in by_key.get(key, []) for w in words[id(c)]}
+        for value, other in sorted(near_ones, key=lambda n: (-n[0], n[1]))[:NEIGHBOURS]:
+            for claim in by_key.get(other, []):
+                if claim.source_path in profile.sources:
+                    continue
+                cid = claim_id(claim)
+                if any((m, cid) in asked for m in own):
+                    continue
+                score = _score(profile, own_words, words[id(claim)], idf, value)
+                found.setdefault(key, []).append(Question(key, claim, cid, score))
     out = {}
     for key, found_for in found.items():
         found_for.sort(key=lambda q: (-q.score, q.claim_id))
@@ -199,10 +203,9 @@ def _naming_new(new: set[str], concepts: dict[str, Concept],
     return out
 
 
-def _score(profile: Profile, own_words: set[str], claim: Claim, idf, pair_score: float) -> float:
+def _score(profile: Profile, own_words: set[str], words: set[str], idf, pair_score: float) -> float:
     """Rare words the claim shares with the concept's names (twice), definition and own claims
     (half), and a bonus when the two concepts are close enough to be a candidate pair."""
-    words = set(_words(claim.text))
     named = sum(idf(w) for w in words & profile.tokens)
     defined = sum(idf(w) for w in words & (profile.definition - profile.tokens))
     claimed = sum(idf(w) for w in words & (own_words - profile.tokens - profile.definition))
@@ -211,13 +214,13 @@ def _score(profile: Profile, own_words: set[str], claim: Claim, idf, pair_score:
 
 def drawn_on(sources: list[Source], concepts: dict[str, Concept], pages: dict[str, str]):
     """`drawn` for questions(): the sources where mention search finds the concept already
-    (so its page draws on them without any question), searched only among those asked about."""
+    (so its page draws on them without any question), searched one source at a time, only
+    those asked about (no index of every source's words)."""
     by_path = {s.path: s for s in sources}
-    index = SourceIndex(sources)
 
     def drawn(key: str, paths: list[str]) -> list[str]:
         candidates = [by_path[p] for p in paths if p in by_path]
-        found = mentions(concepts[key], candidates, pages, set(), index) if candidates else []
+        found = mentions(concepts[key], candidates, pages, set()) if candidates else []
         named = {e.source_page for e in found}
         return [p for p in paths if pages.get(p) in named]
 
@@ -363,3 +366,16 @@ class ClaimQuestions:
 
     def answered(self, batch: Batch, data: dict, concepts: dict[str, Concept]) -> None:
         self.store.add(judged(batch, data, concepts), now())
+
+
+def explained(manifest, label) -> list[str]:
+    """`kbc compile --explain`'s lines for the claims judged about a concept (`label(member)`
+    names the concept); a rejection is not listed, only counted."""
+    rows = ClaimJudgements(manifest.db, manifest.lock).rows()
+    by_id = {claim_id(c): c for c in manifest.claims() if c.kind == "claim"}
+    lines = [f"about: {label(r['member'])} <- [{by_id[r['claim_id']].source_path} "
+             f"line {by_id[r['claim_id']].lines}] {clip(by_id[r['claim_id']].text, 120)} (model)"
+             for r in rows if r["about"] and r["claim_id"] in by_id]
+    rejected = sum(not r["about"] for r in rows)
+    return lines + ([f"claims judged not about the concept asked: {rejected}"] if rejected else [])
+

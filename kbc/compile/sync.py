@@ -8,7 +8,7 @@ from rapidfuzz import fuzz
 
 from kbc.compile import consolidate
 from kbc.compile.bookkeeping import write_redirect
-from kbc.compile.claim_judging import ClaimQuestions
+from kbc.compile.claim_judging import ClaimQuestions, explained
 from kbc.compile.concepts import concept_key
 from kbc.compile.identity import MERGES_FILE, Identity, Overrides, build, load_overrides
 from kbc.compile.manifest import Manifest
@@ -203,7 +203,7 @@ def explain(manifest) -> list[str]:
         else:
             extra = f", named {d.name!r}" if d.name else ""
             lines.append(f"{d.relation}: {label(d.a)} / {label(d.b)}{extra} ({who})")
-    return lines
+    return lines + explained(manifest, label)
 
 
 def decided_page_pairs(vault) -> set[frozenset]:
