@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 from kbc.vault import Vault
@@ -51,19 +53,36 @@ def is_manual(props: dict) -> bool:
     return str(props.get("kbc", "")).strip().lower() == "manual"
 
 
+# path -> ((inode, mtime, size), state): a compile asks a page's state several times a run
+# (page names, articles); a file changed since, in place or replaced, stats differently. A
+# file changed in the last seconds is read again (an edit within one clock tick of the last
+# change keeps its mtime, and may keep its size).
+_STATES: dict[str, tuple[tuple[int, int, int], str]] = {}
+_RECENT_NS = 3_000_000_000
+
+
 def page_state(vault: Vault, path: Path) -> str:
     """'missing', 'ours' (as kbc wrote it), 'edited' (a person changed the body), 'manual'
     (marked `kbc: manual`), or 'foreign' (not written by kbc).
 
     The hash of the body kbc wrote travels in the page's own front matter (`kbc_hash`), so
     edits are recognised in any clone of the vault, with or without its database."""
-    if not path.exists():
+    try:
+        stat = os.stat(path)
+    except OSError:
         return "missing"
+    seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    known = _STATES.get(str(path))
+    if known and known[0] == seen:
+        return known[1]
     try:
         props, body = read_page(path)
     except Exception:
         return "edited"
-    return state_of(props, body)
+    state = state_of(props, body)
+    if time.time_ns() - stat.st_mtime_ns > _RECENT_NS:
+        _STATES[str(path)] = (seen, state)
+    return state
 
 
 def state_of(props: dict, body: str) -> str:
