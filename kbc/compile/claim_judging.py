@@ -99,8 +99,6 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     for claim in claims:
         if claim.kind == "claim" and claim.member in member_key:
             by_key.setdefault(member_key[claim.member], []).append(claim)
-    words = {id(c): set(_words(c.text)) for cs in by_key.values() for c in cs}  # each claim's, once
-    idf = _idf(list(words.values()))
     pairs: dict[tuple[str, str], float] = {}  # (concept, neighbour whose claims are asked) -> pair score
     for key, others in near.scores.items():
         for other, value in others.items():
@@ -111,18 +109,24 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     for key, other, weight in named_in_claims(list(near.scores), concepts, by_key, titles or {}):
         pairs[(key, other)] = max(pairs.get((key, other), 0.0), weight * MIN_SCORE)
     neighbours: dict[str, list[tuple[float, str]]] = {}
+    name_key = {k: concept_key(concepts[k].name) for k in {k for pair in pairs for k in pair} if k in concepts}
     for (key, other), value in pairs.items():
         if key in concepts and other in concepts and frozenset((key, other)) not in apart \
-                and concept_key(concepts[key].name) != concept_key(concepts[other].name):
+                and name_key[key] != name_key[other]:
             neighbours.setdefault(key, []).append((value, other))
+    neighbours = {k: sorted(n, key=lambda n: (-n[0], n[1]))[:NEIGHBOURS] for k, n in neighbours.items()
+                  if k in near.profiles}
+    # Words of the claims in play only (an incremental run reads a few concepts' claims, not all),
+    # and how rare each is among them.
+    involved = set(neighbours) | {other for n in neighbours.values() for _, other in n}
+    words = {id(c): set(_words(c.text)) for k in involved for c in by_key.get(k, [])}
+    idf = _idf(list(words.values()))
     found: dict[str, list[Question]] = {}
     for key, near_ones in neighbours.items():
-        profile = near.profiles.get(key)
-        if profile is None:
-            continue
+        profile = near.profiles[key]
         own = set(concepts[key].members)
         own_words = {w for c in by_key.get(key, []) for w in words[id(c)]}
-        for value, other in sorted(near_ones, key=lambda n: (-n[0], n[1]))[:NEIGHBOURS]:
+        for value, other in near_ones:
             for claim in by_key.get(other, []):
                 if claim.source_path in profile.sources:
                     continue
