@@ -102,6 +102,18 @@ def test_an_accepted_claim_puts_its_source_on_the_page_and_a_rerun_sends_nothing
                                "[raw/Nets of 1989.md line 1] Weight Decay of 1e-4") for line in lines)
 
 
+def test_an_accepted_claim_survives_its_note_being_renamed(vault_dir):
+    write_notes(vault_dir, ["Training recipe", "Nets of 1989"])
+    vault, _, _ = compile_with(vault_dir, Model(overfitting))
+    cited = sources_of(vault, "Regularization")
+    for note in ("Nets of 1989", "Training recipe"):  # the claim's note and the concept's
+        (vault_dir / "raw" / f"{note}.md").rename(vault_dir / "raw" / f"{note} (moved).md")
+    again = Model(overfitting)
+    vault, report, _ = compile_with(vault_dir, again)
+    assert report.renamed and again.asked == [] and again.consolidations == 0
+    assert sources_of(vault, "Regularization") == cited
+
+
 def test_a_rejected_claim_is_never_asked_again_and_a_new_source_sends_one_consolidation(vault_dir):
     write_notes(vault_dir, ["Training recipe", "Nets of 1989"])
     first = Model()

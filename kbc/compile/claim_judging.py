@@ -43,8 +43,9 @@ class Question:
 
 
 def claim_id(claim: Claim) -> str:
-    """Stable across runs while the source's extraction keeps the claim."""
-    return hashlib.sha256(f"{claim.source_path}\n{claim.member}\n{claim.text}".encode()).hexdigest()[:16]
+    """Stable across runs while the source's extraction keeps the claim, and when its note is
+    renamed (the concept's name key and the text, not the path)."""
+    return hashlib.sha256(f"{claim.member.split('::', 1)[-1]}\n{claim.text}".encode()).hexdigest()[:16]
 
 
 class ClaimJudgements:

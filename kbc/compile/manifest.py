@@ -76,6 +76,8 @@ class Manifest:
             for column in ("a", "b"):
                 self.db.execute(f"update decisions set {column} = ? || substr({column}, ?) "
                                 f"where {column} like ? escape '\\'", [new, prefix, _like_prefix(old)])
+            self.db.execute("update claim_judgements set member = ? || substr(member, ?) "
+                            "where member like ? escape '\\'", [new, prefix, _like_prefix(old)])
             self.db.execute("update sources set path = ? where path = ?", [new, old])
 
     def _next_seq(self) -> int:
