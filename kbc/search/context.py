@@ -23,6 +23,7 @@ from kbc.vault.links import link_key
 PAGE_TOKENS = 1500  # no single page takes more than this; longer pages give their best paragraphs
 PAGES_SHARING = 3  # no page takes more than this fraction of the pages' share ...
 MIN_PAGE_ROOM = 300  # ... unless that is under this many tokens
+SMALL_PAGE_SHARE = 0.2  # ... and at most this share of a small budget (an agent's 1K pack is mostly source lines)
 MAX_PAGES = 8  # a careful reader opens a handful of pages, not a tenth of the wiki
 RELEVANCE_FLOOR = 0.3  # a page scoring under this share of the best one is not worth reading
 MIN_MATCH = 0.05  # share of the best page's score below which a hit is noise
@@ -177,7 +178,7 @@ class Retriever:
         chosen: list[PackedPage] = []
         spent = 0
         # Pages are summaries here; the source sentences carry the facts (and cost less per fact).
-        pages_room = min(max(int(budget * page_share), MIN_PAGE_ROOM), budget)
+        pages_room = min(max(int(budget * page_share), min(MIN_PAGE_ROOM, int(budget * SMALL_PAGE_SHARE))), budget)
         for key in relevant:
             # A fair share each, so one long page cannot crowd out the others the question needs.
             share = max(pages_room // PAGES_SHARING, MIN_PAGE_ROOM)
