@@ -232,7 +232,7 @@ def test_best_paragraphs_never_spend_the_room_on_link_lists(knowledge):
     page(knowledge.root, "concepts", "Lock Service", "title: Lock Service\nkind: concept\n",
          "# Lock Service\n\n*A service handing out locks.*\n\nChubby lock sessions are kept alive by a lease.\n\n"
          f"## Related\n\n{related}\n\n## Sources\n\n- [[Lease notes (source)]]: lines 4")
-    pack = build_context(knowledge, "lock service chubby lease", 1000, estimate_tokens)
+    pack = build_context(knowledge, "lock service chubby lease", 2000, estimate_tokens)
     service = next(p for p in pack.pages if p.name == "Lock Service")
     assert not service.whole and "kept alive by a lease" in service.text
     assert "## Related" not in service.text and "## Sources" not in service.text
