@@ -22,6 +22,14 @@ def test_a_headed_list_ends_where_an_appendix_begins():
     assert "A Word Frequency" in sent and "counts words" in sent and "Paragraph 11" in sent
 
 
+def test_a_markdown_list_of_wrapped_entries_is_one_list():
+    lines = PROSE + ["## References", "", "-   Cho, J., Garcia-Molina, H., & Page, L. (1998). Efficient crawling",
+                     "    through URL ordering. *Computer networks and ISDN systems*, 30(1-7),", "    161–172.",
+                     "-   Edwards, J., McCurley, K. S., and Tomlin, J. A. (2001). \"An adaptive model for",
+                     "    optimizing performance of an incremental web crawler\"."]
+    assert bibliography(lines) == range(12, len(lines))
+
+
 def test_a_pdf_line_of_fused_entries_and_a_headless_list_are_lists():
     fused = PROSE + ["REFERENCES [1] Adya, A., Bolosky, W. J., and Castro, M. 2002. Farsite. [2] Bernstein, P.A., "
                      "and Goodman, N. Concurrency control. 1984."]

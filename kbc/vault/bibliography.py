@@ -28,8 +28,10 @@ def _entry(line: str) -> bool:
 
 
 def _continues(line: str) -> bool:
-    """A PDF entry's second paragraph ("active search. In Proceedings of the 2004 USENIX ...")."""
-    return len(line) < 300 and bool(_YEAR.search(line))
+    """An entry's next line: a Markdown list item's indented wrap ("    through URL ordering.
+    *Computer networks*, 30(1-7),"), or a PDF entry's second paragraph ("active search. In
+    Proceedings of the 2004 USENIX ...")."""
+    return line[:1] in (" ", "\t") or (len(line) < 300 and bool(_YEAR.search(line)))
 
 
 def bibliography(lines: list[str]) -> range:
@@ -47,9 +49,12 @@ def bibliography(lines: list[str]) -> range:
         if rest.strip() and not entries:
             continue  # "References 11" in a table of contents, or prose that starts "[1] showed"
         for index in range(start + 1, len(lines)):
-            if _entry(lines[index]) or _BRACKETED.match(lines[index]):
+            line = lines[index]
+            if _entry(line) or _BRACKETED.match(line):
                 entries, end = entries + 1, index + 1
-            elif lines[index].strip() and not _PAGE_MARK.match(lines[index]) and not _continues(lines[index]):
+            elif line.strip() and _continues(line):
+                end = index + 1
+            elif line.strip() and not _PAGE_MARK.match(line):
                 break
         if entries:
             return range(start, end)
