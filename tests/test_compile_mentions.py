@@ -31,6 +31,12 @@ def test_bibliography_entries_are_no_mention():
     chubby = source("raw/chubby.md", "Chubby is used by GFS.\n[4] DEAN, J., AND GHEMAWAT, S. MapReduce: "
                     "Simplified data processing on large clusters. In 6th OSDI (2004).\n")
     assert mentions(reg, [chubby], {"raw/chubby.md": "chubby"}, set()) == []
+    prose = "".join(f"Chubby paragraph {n} on locks.\n" for n in range(8))
+    wrapped = source("raw/chubby.md", prose + "MapReduce jobs elect a master with Chubby.\n## References\n"
+                     "-   Dean, J., and Ghemawat, S. (2004). Simplified data processing\n"
+                     "    with MapReduce on large clusters. In OSDI.\n")
+    found = mentions(reg, [wrapped], {"raw/chubby.md": "chubby"}, set())
+    assert [e.lines for e in found] == ["9"]  # not the entry's wrapped line, which names MapReduce too
 
 
 # -- through compile: the write prompt and the page's sources --------------------------------

@@ -6,7 +6,7 @@ import re
 
 from kbc.compile.rows import Concept, Evidence
 from kbc.compile.sources import Source
-from kbc.vault.bibliography import is_reference
+from kbc.vault.bibliography import bibliography, is_reference
 from kbc.vault.text import clip
 
 MENTION_SOURCES = 6  # other sources an article may draw on through mentions
@@ -143,7 +143,12 @@ class SourceIndex:
 
 
 def source_lines(source: Source) -> list[str]:
-    return [plain(line) if not line.lstrip().startswith("#") else line for line in source.body.split("\n")]
+    """A source's lines as text, its reference list blanked (numbering kept): an entry names a
+    work, it says nothing of it, and its wrapped lines would be quoted without their entry."""
+    lines = source.body.split("\n")
+    references = bibliography(lines)
+    return ["" if number in references else line if line.lstrip().startswith("#") else plain(line)
+            for number, line in enumerate(lines)]
 
 
 def mentions(concept: Concept, sources: list[Source], source_pages: dict[str, str],

@@ -14,6 +14,7 @@ _NUMBERED_REFERENCE = re.compile(r"^\s*\[\d+\]\s+[A-Z][\w'’-]+,")
 _ENTRY_START = re.compile(r"^\s*(?:\[\d+\]|\d+\.)\s+\S")
 _FIRST_ENTRY = re.compile(r"^\s*(?:\[1\]|1\.)\s")
 _BRACKETED = re.compile(r"^\s*\[\d+\]\s+\S")  # within a list: "[10] Jim Gray. Sort benchmark home page. http://..."
+_BULLET = re.compile(r"^\s*[-*+]\s+\S")
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
 _PAGE_MARK = re.compile(r"^\s*(<!-- page \d+ -->|\d+)\s*$")
 
@@ -24,7 +25,10 @@ def is_reference(line: str) -> bool:
 
 
 def _entry(line: str) -> bool:
-    return is_reference(line) or bool(_ENTRY_START.match(line) and _YEAR.search(line))
+    """An entry of a list: numbered, or a bullet naming an author ("-   Dean, J., ... (2004).")."""
+    if is_reference(line):
+        return True
+    return bool(_YEAR.search(line)) and bool(_ENTRY_START.match(line) or _BULLET.match(line) and _AUTHOR.search(line))
 
 
 def _continues(line: str) -> bool:
