@@ -5,11 +5,12 @@ pages' article text (web/truth.json), the 6 blog posts and the 6 papers (text of
 page, split at blank lines) is numbered 0..P-1; note i joins paragraph i mod P with the one
 (1 + i div P) places after it, under the title of the first paragraph's page and the note's
 number, so no two notes are alike and names recur across notes as they do in real research.
-Past the first P notes (cycle k = i div P >= 1) every capitalised word of the paragraphs gets
-the cycle's own ending ("Paxos" -> "Paxoszzb"): another P notes on as many other subjects, so a
-concept gathers sources at the rate it does within the corpus, not k + 1 times over (recycled
-names made per-source figures grow with N: 16.8 prompt tokens per source token at N=3,000
-against 8.3 at 1,000).
+Past the first P notes (cycle k = i div P >= 1) the letters of every capitalised word of the
+paragraphs are shifted k places in the alphabet ("Paxos" -> "Qbypt" in cycle 1): another P notes
+on as many other subjects, whose names are no near duplicates of the corpus's (an ending added
+to a long name would be), so a concept gathers sources at the rate it does within the corpus,
+not k + 1 times over (recycled names made per-source figures grow with N: 16.8 prompt tokens
+per source token at N=3,000 against 8.3 at 1,000).
 
 Per N it prints: compile wall and CPU (kbc's process only: the scripted server runs in this
 process), CPU per source, peak memory, requests, prompt tokens per source token, the largest
@@ -62,13 +63,13 @@ def paragraphs() -> list[tuple[str, str]]:
     return found
 
 
-def cycle_tag(cycle: int) -> str:
-    """The ending cycle k's names get: "" for the corpus's own, then "zzb", "zzc", ..."""
-    letters = ""
-    while cycle:
-        cycle, digit = divmod(cycle, 26)
-        letters = "abcdefghijklmnopqrstuvwxyz"[digit] + letters
-    return "zz" + letters if letters else ""
+def shifted(word: str, cycle: int) -> str:
+    """`word` with each letter `cycle` places on in the alphabet, case kept."""
+    out = []
+    for ch in word:
+        base = ord("A") if ch.isupper() else ord("a")
+        out.append(chr(base + (ord(ch) - base + cycle) % 26) if ch.isascii() and ch.isalpha() else ch)
+    return "".join(out)
 
 
 def write_notes(raw: Path, pool: list[tuple[str, str]], start: int, count: int) -> int:
@@ -77,9 +78,9 @@ def write_notes(raw: Path, pool: list[tuple[str, str]], start: int, count: int) 
     for i in range(start, start + count):
         title, first = pool[i % total]
         second = pool[(i + 1 + i // total) % total][1]
-        tag = cycle_tag(i // total)
-        if tag:
-            first, second = (re.sub(r"\b([A-Z][A-Za-z]+)\b", lambda m: m[1] + tag, p) for p in (first, second))
+        cycle = i // total
+        if cycle % 26:
+            first, second = (re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: shifted(m[0], cycle), p) for p in (first, second))
         name = f"{re.sub(r'[^A-Za-z0-9 -]+', ' ', title).strip()[:50]} note {i}"
         text = f"---\ntitle: {name}\nkind: note\n---\n# {name}\n\n{first}\n\n{second}\n"
         (raw / f"{name}.md").write_text(text)
@@ -186,7 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     pool = paragraphs()
     print(f"{len(pool)} corpus paragraphs; note i = paragraph i mod {len(pool)} + the one "
-          f"(1 + i div {len(pool)}) after it, capitalised words ending in cycle i div {len(pool)}'s tag")
+          f"(1 + i div {len(pool)}) after it, capitalised words' letters shifted by i div {len(pool)}")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
