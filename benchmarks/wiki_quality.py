@@ -226,7 +226,8 @@ def claims_judged(model: FixtureModel, gold: Gold, source_tokens: int, wiki: Wik
             "gold_passages_reachable": sum(reachable(s, lines) for _, s, lines in passages),
             "needed_passages_asked": ratio(sum(p in put for p in wanted), len(wanted)),
             "needed_passages_reachable": sum(reachable(s, lines) for _, s, lines in wanted),
-            "gold_passages_missed": missed}
+            "gold_passages_missed": missed,
+            "accepted_claims": [f"{'+'.join(sorted(a.concept))} <- {a.source}: {a.text}" for a in accepted]}
 
 
 def token_use(root: Path) -> dict:

@@ -5,9 +5,10 @@ import re
 
 from kbc.compile import CompileOptions, compile_vault
 from kbc.compile import claim_judging as cj
-from kbc.compile.consolidate import Batch
+from kbc.compile.claim_subjects import TitleSubjects
+from kbc.compile.consolidate import Batch, profile
 from kbc.compile.manifest import Manifest
-from kbc.compile.rows import Claim
+from kbc.compile.rows import Claim, Concept
 from kbc.compile.sync import explain
 from kbc.vault.frontmatter import split
 from tests.conftest import make_llm, open_vault, templates
@@ -31,15 +32,15 @@ class Model(ScriptedModel):
     """Extracts CONCEPTS; accepts the claims whose text `about(concept name, claim)` says is about
     the concept asked; records every claim question."""
 
-    def __init__(self, about=lambda name, claim: False):
-        self.about = about
+    def __init__(self, about=lambda name, claim: False, concepts=None):
+        self.about, self.concepts = about, concepts or CONCEPTS
         self.asked: list[tuple[str, str, str]] = []  # (concept name, source title, claim)
         self.consolidations = 0
 
     def answer_source_extraction(self, prompt, body):
         title = re.search(r'Source "(.+?)"', prompt).group(1)
         lines = prompt.split(f'Source "{title}":', 1)[1].strip().split("\n")
-        name, definition, numbers = CONCEPTS[title]
+        name, definition, numbers = self.concepts[title]
         claims = [{"text": lines[n - 1].split("| ", 1)[1], "lines": str(n)} for n in numbers]
         return {"title": title, "summary": f"A note on {name}.",
                 "concepts": [{"name": name, "aliases": [], "category": "technique", "definition": definition,
@@ -66,9 +67,9 @@ def overfitting(name, claim):
     return name == "Regularization" and "overfitting" in claim
 
 
-def write_notes(root, titles):
+def write_notes(root, titles, notes=None):
     for title in titles:
-        (root / "raw" / f"{title}.md").write_text(f"---\ntitle: {title}\n---\n{NOTES[title]}")
+        (root / "raw" / f"{title}.md").write_text(f"---\ntitle: {title}\n---\n{(notes or NOTES)[title]}")
 
 
 def compile_with(root, model):
@@ -147,3 +148,38 @@ def test_the_claim_list_is_bounded_per_run_and_per_request():
     lines = [line for batch in groups for group in batch for line in group["lines"]]
     assert lines[0].startswith("Q1: C1 | Claim number") and len(lines) == sum(len(b.claims) for b in batches)
     assert all(key in batches[0].labels.values() for _, key, _ in batches[0].claims)
+
+
+SUBJECT_NOTES = {"Training recipe": NOTES["Training recipe"],
+                 "Weight Decay, a penalty on weights": "Weight Decay helped fight the overfitting of the small net.\n"
+                                                       "A penalty on large weights fought overfitting in 1989.\n"}
+SUBJECT_CONCEPTS = {"Training recipe": CONCEPTS["Training recipe"],
+                    "Weight Decay, a penalty on weights": ("Weight Decay", CONCEPTS["Nets of 1989"][1], [1, 2])}
+
+
+def test_a_claim_opening_with_its_sources_title_subject_is_not_asked_for_another_concept(vault_dir):
+    write_notes(vault_dir, list(SUBJECT_NOTES), SUBJECT_NOTES)
+    model = Model(overfitting, SUBJECT_CONCEPTS)
+    vault, report, _ = compile_with(vault_dir, model)
+    assert not report.errors
+    asked = {(name, claim) for name, _, claim in model.asked}
+    # The source is about Weight Decay: a claim opening with it is about it, not Regularization.
+    assert ("Regularization", "Weight Decay helped fight the overfitting of the small net.") not in asked
+    assert ("Regularization", "A penalty on large weights fought overfitting in 1989.") in asked
+    # The other claim, accepted, is evidence of Regularization (its page cites the source).
+    assert "[[Weight Decay, a penalty on weights (source)]]" in sources_of(vault, "Regularization")
+
+
+def test_the_title_subject_rule_reads_articles_possessives_and_inflected_names():
+    concepts = {"wd": Concept("wd", "Weight Decay", ["L2 penalty"], "", "technique", "", members=["n.md::wd"]),
+                "bp": Concept("bp", "Boilerplate Removal", [], "", "task", "", members=["m.md::bp"])}
+    claims = {text: Claim("n.md", "n.md::wd", "claim", text, "1") for text in (
+        "Weight Decay's strength is set per layer.", "The L2 penalty was set per layer.",
+        "Weight decays helped.", "Weight Decay removes boilerplate from the weights.",
+        "Weight Decay is a boilerplate removal for weights.", "A weight penalty was set per layer.",
+        "Weight Decayed nets are not the subject.")}
+    subjects = TitleSubjects(concepts, {"wd": list(claims.values())}, {"n.md": "Weight Decay in nets"})
+    bp = profile(concepts["bp"], {})
+    elsewhere = {text for text, claim in claims.items() if subjects.elsewhere(claim, bp.names, bp.patterns)}
+    assert elsewhere == {"Weight Decay's strength is set per layer.", "The L2 penalty was set per layer.",
+                         "Weight decays helped."}

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kbc.compile.claim_subjects import TitleSubjects
 from kbc.compile.concepts import concept_key
 from kbc.compile.consolidate import (CLAIM_TOKENS_PER_CONCEPT, MIN_SCORE, Batch, Neighbourhood, Profile, _words,
                                      concept_line, consolidation_request)
@@ -122,6 +123,7 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     involved = set(neighbours) | {other for n in neighbours.values() for _, other in n}
     words = {id(c): set(_words(c.text)) for k in involved for c in by_key.get(k, [])}
     idf = _idf(list(words.values()))
+    subjects = TitleSubjects(concepts, by_key, titles or {})
     found: dict[str, list[Question]] = {}
     for key, near_ones in neighbours.items():
         profile = near.profiles[key]
@@ -129,7 +131,8 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
         own_words = {w for c in by_key.get(key, []) for w in words[id(c)]}
         for value, other in near_ones:
             for claim in by_key.get(other, []):
-                if claim.source_path in profile.sources:
+                if claim.source_path in profile.sources or subjects.elsewhere(claim, profile.names,
+                                                                              profile.patterns):
                     continue
                 cid = claim_id(claim)
                 if any((m, cid) in asked for m in own):

@@ -1,0 +1,54 @@
+"""Which claims are about their own source's subject: "Trafilatura is distributed under the
+Apache 2.0 license", from the note titled "Trafilatura: Discover Web Content", is about
+Trafilatura, whatever words it shares with another concept (license, mode, benchmark). A real
+model rejected 27 of 32 claim questions, most of this kind. Only the subject the title names
+counts: a claim opening with any concept's name may still be about another ("Weight Decay
+helped fight the overfitting" for Regularization, "A proposer asks a majority..." for the
+Prepare Request), while a source's title subject is what its claims describe."""
+from __future__ import annotations
+
+import re
+
+from kbc.compile.consolidate import _mentions, _words
+from kbc.compile.rows import Claim, Concept
+
+STEM = 5  # letters two words share to count as one ("removes" for "removal")
+_ARTICLE = re.compile(r"^(?:the|an?)\s+")
+
+
+class TitleSubjects:
+    """Per source, the names of its concepts its title names (the source is about them)."""
+
+    def __init__(self, concepts: dict[str, Concept], by_key: dict[str, list[Claim]], titles: dict[str, str]):
+        self.names: dict[str, list[str]] = {}  # source path -> its title subjects' names, casefolded
+        for key, own in by_key.items():
+            concept = concepts.get(key)
+            if concept is None:
+                continue
+            for path in {c.source_path for c in own}:
+                title = set(_words(titles.get(path, "")))
+                names = [n for n in [concept.name, *concept.aliases] if len(n) >= 3]
+                if title and any(set(_words(n)) and set(_words(n)) <= title for n in names):
+                    self.names.setdefault(path, []).extend(n.casefold() for n in names)
+        for names in self.names.values():
+            names.sort(key=len, reverse=True)
+
+    def elsewhere(self, claim: Claim, names: list[str], patterns) -> bool:
+        """The claim opens with the name of its source's title subject (after an article;
+        "Courlan's strict mode ..." too) and does not name the concept asked (`names`, its
+        names; `patterns`, consolidate.Profile.patterns): it is about that subject."""
+        text = _ARTICLE.sub("", claim.text.strip().casefold())
+        opens = any(text.startswith(n) and re.match(r"(?:['’]s|e?s)?(?![\w-])", text[len(n):])
+                    for n in self.names.get(claim.source_path, []))
+        return opens and not _mentions(patterns, claim.text.casefold()) and not _loosely_named(names, text)
+
+
+def _loosely_named(names: list[str], text: str) -> bool:
+    """Every word of one of the names (two words or more) in the text, inflected or in another
+    order: "removes boilerplate" names Boilerplate Removal."""
+    stems = {w[:STEM] for w in re.findall(r"\w+", text)}
+    for name in names:
+        words = re.findall(r"\w+", name.casefold())
+        if len(words) >= 2 and all(w[:STEM] in stems for w in words):
+            return True
+    return False
