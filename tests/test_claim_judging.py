@@ -177,9 +177,11 @@ def test_the_title_subject_rule_reads_articles_possessives_and_inflected_names()
         "Weight Decay's strength is set per layer.", "The L2 penalty was set per layer.",
         "Weight decays helped.", "Weight Decay removes boilerplate from the weights.",
         "Weight Decay is a boilerplate removal for weights.", "A weight penalty was set per layer.",
-        "Weight Decayed nets are not the subject.")}
+        "Weight Decayed nets are not the subject.", "In the 1989 net, weight decay was 1e-4.",
+        "Tuning the Weight Decay's strength took a day.", "Unlike weight decay, dropout zeroes activations.")}
     subjects = TitleSubjects(concepts, {"wd": list(claims.values())}, {"n.md": "Weight Decay in nets"})
     bp = profile(concepts["bp"], {})
     elsewhere = {text for text, claim in claims.items() if subjects.elsewhere(claim, bp.names, bp.patterns)}
     assert elsewhere == {"Weight Decay's strength is set per layer.", "The L2 penalty was set per layer.",
-                         "Weight decays helped."}
+                         "Weight decays helped.", "In the 1989 net, weight decay was 1e-4.",
+                         "Tuning the Weight Decay's strength took a day."}

@@ -13,7 +13,8 @@ from kbc.compile.consolidate import _mentions, _words
 from kbc.compile.rows import Claim, Concept
 
 STEM = 5  # letters two words share to count as one ("removes" for "removal")
-_ARTICLE = re.compile(r"^(?:the|an?)\s+")
+# A short opening phrase before the subject: "In the benchmark, htmldate 1.11.0 reached ...".
+_OPENING = re.compile(r"^(?:(?:in|on|at|for|during|after|with)\b[^,]{0,60},\s*)?(?:(?:the|an?)\s+)?")
 
 
 class TitleSubjects:
@@ -30,17 +31,27 @@ class TitleSubjects:
                 names = [n for n in [concept.name, *concept.aliases] if len(n) >= 3]
                 if title and any(set(_words(n)) and set(_words(n)) <= title for n in names):
                     self.names.setdefault(path, []).extend(n.casefold() for n in names)
-        for names in self.names.values():
-            names.sort(key=len, reverse=True)
+        # One pattern per source, compiled once: its subjects at the opening, or as "X's" anywhere.
+        self.patterns: dict[str, tuple[re.Pattern, re.Pattern]] = {}
+        for path, names in self.names.items():
+            either = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
+            self.patterns[path] = (re.compile(rf"(?:{either})(?:['’]s|e?s)?(?![\w-])"),
+                                   re.compile(rf"(?<![\w-])(?:{either})['’]s(?!\w)"))
+        self._opens: dict[int, bool] = {}  # id(claim) -> about its title subject (any concept asked)
 
     def elsewhere(self, claim: Claim, names: list[str], patterns) -> bool:
-        """The claim opens with the name of its source's title subject (after an article;
-        "Courlan's strict mode ..." too) and does not name the concept asked (`names`, its
-        names; `patterns`, consolidate.Profile.patterns): it is about that subject."""
-        text = _ARTICLE.sub("", claim.text.strip().casefold())
-        opens = any(text.startswith(n) and re.match(r"(?:['’]s|e?s)?(?![\w-])", text[len(n):])
-                    for n in self.names.get(claim.source_path, []))
-        return opens and not _mentions(patterns, claim.text.casefold()) and not _loosely_named(names, text)
+        """The claim opens with the name of its source's title subject (after an article or a
+        short opening phrase; "Courlan's strict mode ..." too), or names the subject's "X's"
+        anywhere, and does not name the concept asked (`names`, its names; `patterns`,
+        consolidate.Profile.patterns): it is about that subject."""
+        if claim.source_path not in self.patterns:
+            return False
+        text = _OPENING.sub("", claim.text.strip().casefold(), count=1)
+        if id(claim) not in self._opens:
+            opening, possessive = self.patterns[claim.source_path]
+            self._opens[id(claim)] = bool(opening.match(text) or possessive.search(text))
+        return self._opens[id(claim)] and not _mentions(patterns, claim.text.casefold()) \
+            and not _loosely_named(names, text)
 
 
 def _loosely_named(names: list[str], text: str) -> bool:
