@@ -37,7 +37,7 @@ way: each helped one wording or budget and cost another. Of the facts no page or
 three lie inside what the real model's claims cited (Dynamo 333-359, random trees 75-81, Forward
 Pass 22-41): tests/fixture_model.py narrows a claim to where its truncated quote ends
 (333-337, 75, 22-34); a fixture keeping the stated span (start where the quote sits) lifts a 4K
-pack from 0.914 to 0.943 (reworded 0.900 to 0.914) and leaves two facts uncited.
+pack from 0.914 to 0.943 (reworded 0.871 to 0.886) and leaves two facts uncited.
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
