@@ -2,7 +2,8 @@
 
 Plug it into the scripted server: `ScriptedServer(FixtureModel())`. Per /work/notes/CONTRACT.md:
 - `source_extraction`: the fixture whose claim quotes occur in the prompt's numbered lines,
-  each claim re-numbered to where its quote sits; a source sent in parts gets, per part, the
+  each claim re-numbered to where its quote sits (keeping the span the model cited when the
+  quote is only its opening); a source sent in parts gets, per part, the
   fixture concepts (and claims) found in that part. A source no fixture matches gets the
   plain scripted answer.
 - `concept_decisions`: what a perfect model decides, from the gold, for exactly the pairs
@@ -27,6 +28,7 @@ from pathlib import Path
 from tests.fixture_data import (EXTRACTIONS, NumberedText, best_fixture, first_line_number, line_set, load_fixtures,
                                 load_gold, name_key, near_lines, norm)
 from tests.scripted import ScriptedModel, fill, text_of
+from kbc.vault.lines import line_ranges
 
 ARTICLE_HEADINGS = {"sources", "related", "see also", "backlinks", "links"}
 PARAGRAPH_CHARS = 900
@@ -120,7 +122,7 @@ class FixtureModel(ScriptedModel):
             for claim in concept["claims"]:
                 span = numbered.find(claim.get("quote", ""))
                 if span:
-                    lines = str(span[0]) if span[0] == span[1] else f"{span[0]}-{span[1]}"
+                    lines = cited_span(claim["lines"], span, numbered)
                 elif numbered.holds_line(first_line_number(claim["lines"]) or -1):
                     lines = claim["lines"]  # quote not found verbatim: trust the fixture's numbering
                 else:
@@ -387,3 +389,15 @@ def conform(value, schema: dict, prompt: str):
     if kind == "string" and len(value) < schema.get("minLength", 0):
         return value + "answer"
     return value
+
+
+def cited_span(stated: str, found: tuple[int, int], numbered: NumberedText) -> str:
+    """The lines the real model cited, moved to where its quote sits in this prompt. A quote is
+    often only the opening of a long citation ("333-359" quoting line 333): the model cited the
+    whole span, so the span is kept when the quote lies inside it and it fits in this part."""
+    cited = line_set(stated)
+    offset = found[0] - min(cited) if cited else 0
+    moved = {n + offset for n in cited}
+    if moved and set(range(found[0], found[1] + 1)) <= moved and all(map(numbered.holds_line, (min(moved), max(moved)))):
+        return line_ranges([str(n) for n in sorted(moved)])
+    return str(found[0]) if found[0] == found[1] else f"{found[0]}-{found[1]}"
