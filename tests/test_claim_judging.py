@@ -6,7 +6,7 @@ import re
 from kbc.compile import CompileOptions, compile_vault
 from kbc.compile import claim_judging as cj
 from kbc.compile.claim_subjects import TitleSubjects
-from kbc.compile.consolidate import Batch, profile
+from kbc.compile.consolidate import Batch, Neighbourhood, profile
 from kbc.compile.manifest import Manifest
 from kbc.compile.rows import Claim, Concept
 from kbc.compile.sync import explain
@@ -185,3 +185,24 @@ def test_the_title_subject_rule_reads_articles_possessives_and_inflected_names()
     assert elsewhere == {"Weight Decay's strength is set per layer.", "The L2 penalty was set per layer.",
                          "Weight decays helped.", "In the 1989 net, weight decay was 1e-4.",
                          "Tuning the Weight Decay's strength took a day."}
+
+
+def test_claims_about_their_sources_subject_take_the_concepts_places_and_are_not_asked():
+    concepts = {"reg": Concept("reg", "Regularization", [], "", "technique", "", members=["a.md::reg"]),
+                "wd": Concept("wd", "Weight Decay", [], "", "technique", "", members=["n.md::wd"])}
+    member_key = {"a.md::reg": "reg", "n.md::wd": "wd"}
+    near = Neighbourhood({k: profile(c, {}) for k, c in concepts.items()}, {"wd": {"reg": 20.0}})
+    own = Claim("a.md", "a.md::reg", "claim", "Regularization such as Weight Decay fights overfitting.", "1")
+    about_wd = [Claim("n.md", "n.md::wd", "claim", text, str(n)) for n, text in enumerate(
+        ["Weight Decay helped fight the overfitting of the small net.",
+         "Weight Decay halved the overfitting of large nets."], 1)]
+    other = Claim("n.md", "n.md::wd", "claim", "A penalty on large weights fought overfitting in 1989.", "3")
+    titles = {"n.md": "Weight Decay in nets", "a.md": "Training recipe"}
+
+    def asked_for_reg(claims):
+        found = cj.questions(near, concepts, member_key, [own, *claims], set(), set(), lambda key, paths: [], titles)
+        return [q.claim.text for q in found.get("reg", [])]
+
+    # Its two best claims are about Weight Decay: the one ranked below them is not searched for.
+    assert asked_for_reg([*about_wd, other]) == []
+    assert asked_for_reg([about_wd[0], other]) == [other.text]

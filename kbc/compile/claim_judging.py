@@ -4,8 +4,10 @@ one consolidation request kbc sends anyway also lists, for some concepts, a few 
 their neighbours' sources and asks which are about them. Code picks the claims: those of a
 concept's blocked neighbours (consolidate.Neighbourhood: no all-pairs over claims) from
 sources it does not draw on yet, ranked by shared rare words and by the pair's score, capped
-per concept, per pair and per request. Every answer is stored and never asked again; an
-accepted claim is evidence of the concept (its page cites that source) and links the two."""
+per concept, per pair and per request; a claim about its own source's subject instead
+(claim_subjects.py) is never asked, and still takes its place. Every answer is stored and
+never asked again; an accepted claim is evidence of the concept (its page cites that
+source) and links the two."""
 from __future__ import annotations
 
 import hashlib
@@ -41,6 +43,7 @@ class Question:
     claim: Claim
     claim_id: str
     score: float
+    elsewhere: bool = False  # about its source's subject instead (claim_subjects.py): takes a place, not asked
 
 
 def claim_id(claim: Claim) -> str:
@@ -131,14 +134,14 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
         own_words = {w for c in by_key.get(key, []) for w in words[id(c)]}
         for value, other in near_ones:
             for claim in by_key.get(other, []):
-                if claim.source_path in profile.sources or subjects.elsewhere(claim, profile.names,
-                                                                              profile.patterns):
+                if claim.source_path in profile.sources:
                     continue
                 cid = claim_id(claim)
                 if any((m, cid) in asked for m in own):
                     continue
                 score = _score(profile, own_words, words[id(claim)], idf, value)
-                found.setdefault(key, []).append(Question(key, claim, cid, score))
+                found.setdefault(key, []).append(Question(key, claim, cid, score,
+                                                          subjects.elsewhere(claim, profile.names, profile.patterns)))
     out = {}
     for key, found_for in found.items():
         found_for.sort(key=lambda q: (-q.score, q.claim_id))
@@ -152,12 +155,14 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
                 searched[path] = bool(drawn(key, [path]))
             if searched[path]:
                 continue
+            # A claim about another subject still takes its place: the concept's best claims
+            # were not about it, those ranked below them are not searched for a better one.
             per_neighbour[neighbour] = per_neighbour.get(neighbour, 0) + 1
             picked.append(q)
             if len(picked) >= PER_CONCEPT:
                 break
-        if picked:
-            out[key] = picked
+        if any(not q.elsewhere for q in picked):
+            out[key] = [q for q in picked if not q.elsewhere]
     return out
 
 

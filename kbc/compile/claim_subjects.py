@@ -37,7 +37,7 @@ class TitleSubjects:
             either = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
             self.patterns[path] = (re.compile(rf"(?:{either})(?:['’]s|e?s)?(?![\w-])"),
                                    re.compile(rf"(?<![\w-])(?:{either})['’]s(?!\w)"))
-        self._opens: dict[int, bool] = {}  # id(claim) -> about its title subject (any concept asked)
+        self._opens: dict[int, str] = {}  # id(claim) -> its text when about its title subject, else ""
 
     def elsewhere(self, claim: Claim, names: list[str], patterns) -> bool:
         """The claim opens with the name of its source's title subject (after an article or a
@@ -46,12 +46,12 @@ class TitleSubjects:
         consolidate.Profile.patterns): it is about that subject."""
         if claim.source_path not in self.patterns:
             return False
-        text = _OPENING.sub("", claim.text.strip().casefold(), count=1)
         if id(claim) not in self._opens:
+            text = _OPENING.sub("", claim.text.strip().casefold(), count=1)
             opening, possessive = self.patterns[claim.source_path]
-            self._opens[id(claim)] = bool(opening.match(text) or possessive.search(text))
-        return self._opens[id(claim)] and not _mentions(patterns, claim.text.casefold()) \
-            and not _loosely_named(names, text)
+            self._opens[id(claim)] = text if opening.match(text) or possessive.search(text) else ""
+        text = self._opens[id(claim)]
+        return bool(text) and not _mentions(patterns, claim.text.casefold()) and not _loosely_named(names, text)
 
 
 def _loosely_named(names: list[str], text: str) -> bool:
