@@ -21,7 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kbc.compile import consolidate  # noqa: E402
-from kbc.compile.__init__ import Compiler  # noqa: E402,F401  (the package's import order)
 from kbc.compile.claim_judging import ClaimQuestions  # noqa: E402
 from kbc.compile.manifest import Manifest  # noqa: E402
 from kbc.compile.sources import scan_sources  # noqa: E402
@@ -92,4 +91,9 @@ def main(vault_dir: Path, request: Path, answer: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 4:
         sys.exit(__doc__.strip().splitlines()[-2].strip())
-    main(*(Path(a) for a in sys.argv[1:]))
+    paths = [Path(a) for a in sys.argv[1:]]
+    missing = [str(p) for p in paths if not p.exists()] + \
+        ([] if (paths[0] / ".kbc" / "kbc.db").exists() else [f"{paths[0]} (no .kbc/kbc.db: not a compiled vault)"])
+    if missing:
+        sys.exit(f"not found: {', '.join(missing)}")
+    main(*paths)
