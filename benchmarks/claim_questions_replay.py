@@ -93,7 +93,8 @@ if __name__ == "__main__":
         sys.exit(__doc__.strip().splitlines()[-2].strip())
     paths = [Path(a) for a in sys.argv[1:]]
     missing = [str(p) for p in paths if not p.exists()] + \
-        ([] if (paths[0] / ".kbc" / "kbc.db").exists() else [f"{paths[0]} (no .kbc/kbc.db: not a compiled vault)"])
+        ([f"{paths[0]}/.kbc/kbc.db (not a compiled vault)"] if paths[0].exists()
+         and not (paths[0] / ".kbc" / "kbc.db").exists() else [])
     if missing:
         sys.exit(f"not found: {', '.join(missing)}")
     main(*paths)
