@@ -178,13 +178,14 @@ def test_the_title_subject_rule_reads_articles_possessives_and_inflected_names()
         "Weight decays helped.", "Weight Decay removes boilerplate from the weights.",
         "Weight Decay is a boilerplate removal for weights.", "A weight penalty was set per layer.",
         "Weight Decayed nets are not the subject.", "In the 1989 net, weight decay was 1e-4.",
-        "Tuning the Weight Decay's strength took a day.", "Unlike weight decay, dropout zeroes activations.")}
+        "Tuning the Weight Decay's strength took a day.", "Unlike weight decay, dropout zeroes activations.",
+        "Hanson et al. (1989) found weight decay best.", "Hanson (1989) compared dropout to weight decay.")}
     subjects = TitleSubjects(concepts, {"wd": list(claims.values())}, {"n.md": "Weight Decay in nets"})
     bp = profile(concepts["bp"], {})
     elsewhere = {text for text, claim in claims.items() if subjects.elsewhere(claim, bp.names, bp.patterns)}
     assert elsewhere == {"Weight Decay's strength is set per layer.", "The L2 penalty was set per layer.",
                          "Weight decays helped.", "In the 1989 net, weight decay was 1e-4.",
-                         "Tuning the Weight Decay's strength took a day."}
+                         "Tuning the Weight Decay's strength took a day.", "Hanson et al. (1989) found weight decay best."}
 
 
 def test_claims_about_their_sources_subject_take_the_concepts_places_and_are_not_asked():

@@ -13,8 +13,10 @@ from kbc.compile.consolidate import _mentions, _words
 from kbc.compile.rows import Claim, Concept
 
 STEM = 5  # letters two words share to count as one ("removes" for "removal")
-# A short opening phrase before the subject: "In the benchmark, htmldate 1.11.0 reached ...".
-_OPENING = re.compile(r"^(?:(?:in|on|at|for|during|after|with)\b[^,]{0,60},\s*)?(?:(?:the|an?)\s+)?")
+# A short opening phrase before the subject ("In the benchmark, htmldate 1.11.0 reached ..."),
+# or a study reporting on it ("Bevendorff et al. (2023) found Trafilatura the best ...").
+_OPENING = re.compile(r"^(?:(?:in|on|at|for|during|after|with)\b[^,]{0,60},\s*|[^,()]{0,60}\(\d{4}\)\s+\w+\s+)?"
+                      r"(?:(?:the|an?)\s+)?")
 
 
 class TitleSubjects:
