@@ -76,7 +76,8 @@ def main(vault_dir: Path, request: Path, answer: Path) -> None:
     kept = {q for q, (name, text) in recorded.items() if (name, text[:200]) in starts}
     accepted, rejected = about & recorded.keys(), recorded.keys() - about
     print(f"recorded request: {len(recorded)} asked, {len(accepted)} accepted by the model")
-    print(f"rebuilt now: {len(now)} asked, {len(kept)} of them in the recorded request")
+    tokens = sum((len(text) + 3) // 4 + 6 for _, text in now)  # a claim line, about four characters a token
+    print(f"rebuilt now: {len(now)} asked (about {tokens} prompt tokens), {len(kept)} of them in the recorded request")
     print(f"accepted still asked: {len(accepted & kept)} / {len(accepted)}"
           f"  (dropped: {', '.join(sorted(accepted - kept, key=lambda q: int(q[1:]))) or 'none'})")
     print(f"rejected no longer asked: {len(rejected - kept)} / {len(rejected)}")
