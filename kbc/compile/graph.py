@@ -28,20 +28,23 @@ class Edge:
 class Graph:
     edges: dict[str, list[Edge]] = field(default_factory=dict)
     apart: set[frozenset] = field(default_factory=set)  # pairs consolidation judged different
+    # a -> b -> the edge in edges[a]: a scan of a's edges per add was quadratic in a's degree
+    _to: dict[str, dict[str, Edge]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, a: str, b: str, why: str, weight: float) -> None:
         """Evidence adds up: two shared sources and a co-mention outweigh one shared source."""
         if a == b or frozenset((a, b)) in self.apart:
             return
-        mine = self.edges.setdefault(a, [])
-        for edge in mine:
-            if edge.other == b:
-                if _RANK.get(why, 0) > _RANK.get(edge.why, 0):
-                    edge.why = why
-                edge.weight += weight
-                edge.keeps |= why == KEEPS_LINKED
-                return
-        mine.append(Edge(b, why, weight, why == KEEPS_LINKED))
+        mine = self._to.setdefault(a, {})
+        edge = mine.get(b)
+        if edge is not None:
+            if _RANK.get(why, 0) > _RANK.get(edge.why, 0):
+                edge.why = why
+            edge.weight += weight
+            edge.keeps |= why == KEEPS_LINKED
+            return
+        mine[b] = Edge(b, why, weight, why == KEEPS_LINKED)
+        self.edges.setdefault(a, []).append(mine[b])
 
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
         """The strongest edges, and always those that keep a concept from being an orphan."""

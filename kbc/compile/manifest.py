@@ -17,6 +17,7 @@ def now() -> str:
 class Manifest:
     def __init__(self, vault: Vault):
         self.vault, self.db, self.lock = vault, vault.db, vault.db_lock
+        self._decisions: list[Decision] | None = None
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -67,6 +68,7 @@ class Manifest:
 
     def rename_source(self, old: str, new: str) -> None:
         """A note moved or renamed with the same content: its members keep their concepts."""
+        self._decisions = None
         with self.lock, self.db.conn:
             prefix = len(old) + 1
             self.db.execute("update members set source_path = ?, id = ? || substr(id, ?) "
@@ -143,14 +145,19 @@ class Manifest:
     # -- decisions --------------------------------------------------------------------------
 
     def decisions(self) -> list[Decision]:
-        with self.lock:
-            rows = list(self.db.query("select a, b, relation, name, origin from decisions order by id"))
-        return [Decision(**r) for r in rows]
+        """Read once, then kept: a run asks for them several times (sync, relations, pairs)
+        and changes them only through this object."""
+        if self._decisions is None:
+            with self.lock:
+                rows = list(self.db.query("select a, b, relation, name, origin from decisions order by id"))
+            self._decisions = [Decision(**r) for r in rows]
+        return list(self._decisions)
 
     def add_decisions(self, decisions: list[Decision]) -> None:
         if not decisions:
             return
         stamp = now()
+        self._decisions = None
         with self.lock, self.db.conn:
             self.db["decisions"].insert_all([{**asdict(d), "decided_at": stamp} for d in decisions])
 

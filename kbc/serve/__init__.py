@@ -71,6 +71,7 @@ class Site:
         self._graph: dict[str, list[str]] = {}
         self._files: dict[str, Path] | None = None  # file name -> file: read at the first file link
         self._pages: dict[str, Path] = {}
+        self._indexes: list[str] = []  # the index pages' names, for every page's navigation
         self._folders: tuple = ()
         self._checked = 0.0
 
@@ -80,16 +81,17 @@ class Site:
         # A page made, renamed or removed (kbc writes by rename) changes its folder's mtime:
         # those few stats are cheap per request. A page edited in place changes no folder, so
         # every file is stat'ed too, but at most every FULL_CHECK seconds.
-        folders = folder_stamp(self.vault.wiki_dir)
         now = time.monotonic()
-        if folders == self._folders and now - self._checked < FULL_CHECK:
+        if self._folders and now - self._checked < FULL_CHECK and self._same_folders():
             return
-        self._folders, self._checked = folders, now
+        self._folders, self._checked = folder_stamp(self.vault.wiki_dir), now
         pages = self.vault.wiki_pages()
         stamp = wiki_stamp(self.vault, pages)
         if stamp == self._graph_stamp:
             return
         self._pages = pages
+        self._indexes = sorted((p.stem for p in pages.values() if p.stem == "index" or p.stem.startswith("Index of ")),
+                               key=str.casefold)
         saved = load_graph(self.vault, stamp)  # as the last compile left the wiki: nothing to read
         resolver = LinkResolver(self.vault.note_names(pages), saved.aliases if saved else self.vault.page_aliases())
         if saved:
@@ -99,6 +101,14 @@ class Site:
         self._resolver = resolver
         self._files = None
         self._graph_stamp = stamp
+
+    def _same_folders(self) -> bool:
+        """The folders known are as they were (a stat each: a new folder changes its parent's
+        mtime), without listing every page as a walk of the wiki does."""
+        try:
+            return all(os.stat(folder).st_mtime_ns == mtime for folder, mtime in self._folders)
+        except OSError:
+            return False
 
     @staticmethod
     def _inbound(pages: dict[str, Path], resolver: LinkResolver) -> dict[str, set[str]]:
@@ -152,8 +162,7 @@ class Site:
         return f'<a class="wikilink" href="/page/{quote(resolved)}{anchor}">{label}</a>'
 
     def layout(self, title: str, content: str, backlinks: list[str] | None = None) -> str:
-        indexes = sorted((p.stem for p in self._pages.values()
-                          if p.stem == "index" or p.stem.startswith("Index of ")), key=str.casefold)
+        indexes = self._indexes
         return self.pages_env.get_template("pages/layout.html.j2").render(
             title=title, content=jinja2.utils.markupsafe.Markup(content), indexes=indexes,
             backlinks=backlinks, token=self.guard.token if self.guard else "")
