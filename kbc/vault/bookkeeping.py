@@ -7,6 +7,7 @@ from kbc.vault.autolink import MentionLinker
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
 from kbc.vault.link_memo import LinkMemo
+from kbc.vault.page_states import save_states
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.links import find_links, link_key
@@ -91,4 +92,5 @@ def refresh_wiki(vault: Vault) -> list[str]:
             set_backlinks(vault, path, sorted(inbound.get(key, ())), known)
     memo.save({path.stem for path in pages.values()})
     save_graph(vault, LinkGraph(inbound_lists(inbound), aliases))  # for kbc serve, with the pages' stamp
+    save_states(vault)  # the pages' states the run found, for the next one
     return repaired

@@ -6,12 +6,12 @@ import datetime as dt
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 from kbc.vault import Vault
 from kbc.vault.files import atomic_write, sha256_text
 from kbc.vault.frontmatter import FrontMatterError, render, split
+from kbc.vault.page_states import known_state, remember
 
 BACKLINKS_START = "<!-- kbc:backlinks -->"
 BACKLINKS_END = "<!-- /kbc:backlinks -->"
@@ -53,14 +53,6 @@ def is_manual(props: dict) -> bool:
     return str(props.get("kbc", "")).strip().lower() == "manual"
 
 
-# path -> ((inode, mtime, size), state): a compile asks a page's state several times a run
-# (page names, articles); a file changed since, in place or replaced, stats differently. A
-# file changed in the last seconds is read again (an edit within one clock tick of the last
-# change keeps its mtime, and may keep its size).
-_STATES: dict[str, tuple[tuple[int, int, int], str]] = {}
-_RECENT_NS = 3_000_000_000
-
-
 def page_state(vault: Vault, path: Path) -> str:
     """'missing', 'ours' (as kbc wrote it), 'edited' (a person changed the body), 'manual'
     (marked `kbc: manual`), or 'foreign' (not written by kbc).
@@ -71,17 +63,15 @@ def page_state(vault: Vault, path: Path) -> str:
         stat = os.stat(path)
     except OSError:
         return "missing"
-    seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    known = _STATES.get(str(path))
-    if known and known[0] == seen:
-        return known[1]
+    known = known_state(vault, path, stat)  # the file as it was when last read: not read again
+    if known:
+        return known
     try:
         props, body = read_page(path)
     except Exception:
         return "edited"
     state = state_of(props, body)
-    if time.time_ns() - stat.st_mtime_ns > _RECENT_NS:
-        _STATES[str(path)] = (seen, state)
+    remember(vault, path, stat, state)
     return state
 
 
