@@ -202,6 +202,7 @@ def _naming_new(new: set[str], concepts: dict[str, Concept],
     if not names or len(new) >= len(concepts):
         return []
     pattern = re.compile("|".join(re.escape(n) for n in names))
+    namings: dict[str, Naming] = {}
     out = []
     for key, own in sorted(by_key.items()):
         text = " ".join(c.text for c in own)
@@ -209,7 +210,7 @@ def _naming_new(new: set[str], concepts: dict[str, Concept],
             continue
         words = text_words(text)
         for other in sorted(new & concepts.keys()):
-            naming = Naming(concepts[other])
+            naming = namings.get(other) or namings.setdefault(other, Naming(concepts[other]))
             found = naming.finder(text) if naming.may_occur(words) else None
             if found is not None and found.search(text):
                 out.append((key, other, 1.0))
@@ -339,15 +340,10 @@ class ClaimQuestions:
         asked = {(r["member"], r["claim_id"]) for r in self.store.rows()}
         apart = {frozenset((a, b)) for a, b, relation in
                  consolidate_relations(self.manifest.decisions(), identity.member_key) if relation == "different"}
-        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
         found = questions(near, identity.concepts, identity.member_key, self.manifest.claims(), asked, apart,
-                          drawn_on(sources, identity.concepts, pages), titles)
-        members = {m.id: m for m in self.manifest.members()}
-
-        def line_of(label: str, key: str) -> str:
-            return concept_line(label, identity.concepts[key], members, titles)
-
-        for batch, groups in zip(batches, attach(batches, found, titles, self.count_tokens, line_of)):
+                          self._drawn(identity, sources), titles)
+        for batch, groups in zip(batches, attach(batches, found, titles, self.count_tokens,
+                                                 self._line_of(identity, titles))):
             if groups:
                 batch.request = consolidation_request(batch, self.templates, self.max_output, groups)
 
@@ -356,9 +352,8 @@ class ClaimQuestions:
         """For a merge (kbc/merge/replay.py): the questions compiling the union would have asked
         (`union`: its first run's batches, `identity` its concepts then), less those either vault
         judged, put into `todo` (the replay's batches; one with no pair is added if needed)."""
-        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
         found = questions(near, identity.concepts, identity.member_key, self.manifest.claims(), set(), set(),
-                          drawn_on(sources, identity.concepts, pages), titles)
+                          self._drawn(identity, sources), titles)
         attach(union, found, titles, self.count_tokens)
         asked = {(r["member"], r["claim_id"]) for r in self.store.rows()}
         left: dict[str, list[Question]] = {}
@@ -368,14 +363,19 @@ class ClaimQuestions:
         if not left:
             return todo
         todo = todo or [Batch({}, [], None, [])]
-        members = {m.id: m for m in self.manifest.members()}
-
-        def line_of(label: str, key: str) -> str:
-            return concept_line(label, identity.concepts[key], members, titles)
-
+        line_of = self._line_of(identity, titles)
         for batch, groups in zip(todo, attach(todo, left, titles, self.count_tokens, line_of, limited=False)):
             batch.request = consolidation_request(batch, self.templates, self.max_output, groups)
         return todo
+
+    def _drawn(self, identity, sources: list[Source]):
+        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        return drawn_on(sources, identity.concepts, pages)
+
+    def _line_of(self, identity, titles: dict[str, str]):
+        """A C line for a concept no batch lists (an older one a new source's claims may be about)."""
+        members = {m.id: m for m in self.manifest.members()}
+        return lambda label, key: concept_line(label, identity.concepts[key], members, titles)
 
     def answered(self, batch: Batch, data: dict, concepts: dict[str, Concept]) -> None:
         self.store.add(judged(batch, data, concepts), now())
