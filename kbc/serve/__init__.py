@@ -93,11 +93,13 @@ class Site:
         self._indexes = sorted((p.stem for p in pages.values() if p.stem == "index" or p.stem.startswith("Index of ")),
                                key=str.casefold)
         saved = load_graph(self.vault, stamp)  # as the last compile left the wiki: nothing to read
-        resolver = LinkResolver(self.vault.note_names(pages), saved.aliases if saved else self.vault.page_aliases())
         if saved:
+            resolver = LinkResolver(self.vault.note_names(pages), saved.aliases)
             self._graph = saved.inbound
         else:
-            self._graph = inbound_lists(self._inbound(pages, resolver))
+            parsed = self._read(pages)  # each page once, for its aliases and its links
+            resolver = LinkResolver(self.vault.note_names(pages), self.vault.page_aliases(parsed))
+            self._graph = inbound_lists(self._inbound(parsed, resolver))
         self._resolver = resolver
         self._files = None
         self._graph_stamp = stamp
@@ -111,19 +113,26 @@ class Site:
             return False
 
     @staticmethod
-    def _inbound(pages: dict[str, Path], resolver: LinkResolver) -> dict[str, set[str]]:
-        inbound: dict[str, set[str]] = {}
+    def _read(pages: dict[str, Path]) -> dict[str, tuple[dict, str]]:
+        """Page name -> (front matter, body) of every page that can be read."""
+        parsed = {}
         for path in pages.values():
-            if is_navigation(path.stem):
-                continue
             try:
-                _, body = split(path.read_text(encoding="utf-8"))
+                parsed[path.stem] = split(path.read_text(encoding="utf-8"))
             except (FrontMatterError, UnicodeDecodeError, OSError):  # OSError: removed meanwhile
+                continue
+        return parsed
+
+    @staticmethod
+    def _inbound(parsed: dict[str, tuple[dict, str]], resolver: LinkResolver) -> dict[str, set[str]]:
+        inbound: dict[str, set[str]] = {}
+        for name, (_, body) in parsed.items():
+            if is_navigation(name):
                 continue
             for link in find_links(own_body(body)):
                 target = resolver.resolve(link.target) if link.target else None
-                if target and link_key(target) != link_key(path.stem):
-                    inbound.setdefault(link_key(target), set()).add(path.stem)
+                if target and link_key(target) != link_key(name):
+                    inbound.setdefault(link_key(target), set()).add(name)
         return inbound
 
     def _inside(self, path: Path) -> bool:

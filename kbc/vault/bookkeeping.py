@@ -62,7 +62,7 @@ def refresh_wiki(vault: Vault) -> list[str]:
             read(path)
     parsed = {path.stem: parsed[path.stem] for path in pages.values() if path.stem in parsed}
     aliases = vault.page_aliases(parsed)
-    resolver = LinkResolver(vault.note_names(), aliases)
+    resolver = LinkResolver(vault.note_names(pages), aliases)
     repaired = []
     inbound: dict[str, set[str]] = {}
     linker = MentionLinker(concept_terms(parsed), source_titles(parsed))
@@ -91,6 +91,6 @@ def refresh_wiki(vault: Vault) -> list[str]:
             known = (*parsed[path.stem], texts[path.stem]) if path.stem in parsed and path.stem not in rewritten else None
             set_backlinks(vault, path, sorted(inbound.get(key, ())), known)
     memo.save({path.stem for path in pages.values()})
-    save_graph(vault, LinkGraph(inbound_lists(inbound), aliases))  # for kbc serve, with the pages' stamp
+    save_graph(vault, LinkGraph(inbound_lists(inbound), aliases), pages)  # for kbc serve, with the pages' stamp
     save_states(vault)  # the pages' states the run found, for the next one
     return repaired

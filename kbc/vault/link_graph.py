@@ -42,9 +42,10 @@ def inbound_lists(inbound: dict[str, set[str]]) -> dict[str, list[str]]:
     return {key: sorted(names, key=str.casefold) for key, names in inbound.items()}
 
 
-def save_graph(vault, graph: LinkGraph) -> None:
-    """Saved with the stamp of the pages as they are now."""
-    data = {"stamp": _digest(wiki_stamp(vault)), "inbound": graph.inbound, "aliases": graph.aliases}
+def save_graph(vault, graph: LinkGraph, pages: dict | None = None) -> None:
+    """Saved with the stamp of the pages (`pages`: vault.wiki_pages(), if the caller has them)
+    as they are now."""
+    data = {"stamp": _digest(wiki_stamp(vault, pages)), "inbound": graph.inbound, "aliases": graph.aliases}
     vault.state_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(vault.state_dir / GRAPH_FILE, json.dumps(data, ensure_ascii=False))
 
