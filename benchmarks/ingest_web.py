@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
-
-import trafilatura
 from pathlib import Path
 
+import trafilatura
+
 from kbc.ingest import Ingester
+from kbc.ingest.web import TRAFILATURA_OPTIONS
 from kbc.vault import Vault, init_vault
 from kbc.vault.frontmatter import split
 from kbc.vault.markdown import to_plain_text
@@ -64,9 +65,7 @@ def bare_trafilatura(files: list[Path]) -> float:
     """Seconds for trafilatura alone to turn the pages into Markdown, as kbc.ingest.web calls it."""
     started = time.perf_counter()
     for path in files:
-        trafilatura.extract_with_metadata(
-            path.read_text(errors="replace"), output_format="markdown", include_images=True,
-            include_links=True, include_tables=True, include_comments=False, favor_precision=True)
+        trafilatura.extract_with_metadata(path.read_text(errors="replace"), **TRAFILATURA_OPTIONS)
     return time.perf_counter() - started
 
 

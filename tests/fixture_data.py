@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from kbc.vault.lines import cited_lines
+
 CORPUS = Path(os.environ.get("KBC_TEST_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 EXTRACTIONS = CORPUS / "extractions"
 _NOT_DATA = {"gold", "gold_mentions", "questions"}
@@ -94,10 +96,7 @@ def best_fixture(fixtures: dict[str, Fixture], text: NumberedText) -> Fixture | 
 
 def line_set(lines: str) -> set[int]:
     """The line numbers "50-57", "19, 29" or "3-4, 10" cite."""
-    out: set[int] = set()
-    for first, last in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", lines or ""):
-        out |= set(range(int(first), int(last or first) + 1))
-    return out
+    return set(cited_lines(lines or ""))
 
 
 def near_lines(a: set[int], b: set[int], slack: int = 1) -> bool:

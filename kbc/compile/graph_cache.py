@@ -12,9 +12,10 @@ from kbc.compile.graph import material_text, names_in
 from kbc.compile.mention_cache import CODE as EVIDENCE_CODE
 from kbc.compile.rows import Concept, Evidence
 from kbc.llm import stable_json
+from kbc.vault.files import code_digest
 
 # The search is graph.names_in with evidence.Naming: both codes are part of what was found.
-CODE = hashlib.sha256(open(graph_code.__file__, "rb").read()).hexdigest()[:12] + EVIDENCE_CODE
+CODE = code_digest(graph_code) + EVIDENCE_CODE
 
 
 def _hash(value) -> str:

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from kbc.compile import evidence as evidence_code
 from kbc.compile.evidence import Naming, SourceIndex, mentions, source_words, text_words
 from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.llm import stable_json
+from kbc.vault.files import code_digest
 
 # The search's own code is part of what its results were built from.
-CODE = hashlib.sha256(Path(evidence_code.__file__).read_bytes()).hexdigest()[:12]
+CODE = code_digest(evidence_code)
 
 
 def own_evidence(own: list[Claim], pages: dict[str, str]) -> list[Evidence]:

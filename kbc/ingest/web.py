@@ -33,6 +33,11 @@ def decode_html(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+# The article as Markdown with its links, images and tables, precision over recall.
+TRAFILATURA_OPTIONS = dict(output_format="markdown", include_images=True, include_links=True,
+                           include_tables=True, include_comments=False, favor_precision=True)
+
+
 def convert_html(data: bytes, source: str, base_url: str | None,
                  get_image: Callable[[str], tuple[str, bytes] | None]) -> tuple[Note, list[str]]:
     """The article of an HTML page as a note. `get_image(url)` returns (file name, bytes) or
@@ -40,9 +45,7 @@ def convert_html(data: bytes, source: str, base_url: str | None,
     if not looks_like_html(data):
         raise KbcError(f"{source}: not an HTML page")
     html = decode_html(data)
-    doc = trafilatura.extract_with_metadata(
-        html, url=base_url, output_format="markdown", include_images=True, include_links=True,
-        include_tables=True, include_comments=False, favor_precision=True)
+    doc = trafilatura.extract_with_metadata(html, url=base_url, **TRAFILATURA_OPTIONS)
     if doc is None or not (doc.text or "").strip():
         raise KbcError(f"{source}: no article text found in the page")
     warnings: list[str] = []

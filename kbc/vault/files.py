@@ -134,6 +134,11 @@ def sha256_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))
 
 
+def code_digest(*modules) -> str:
+    """The modules' source, hashed: a cache of what code computed holds only for that code."""
+    return hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in modules)).hexdigest()[:12]
+
+
 TEMP_PATTERN = ".kbc-*.tmp"
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 
 from kbc.vault import autolink, term_trie
 from kbc.vault.autolink import MentionLinker, term_pattern
+from kbc.vault.files import code_digest
 from kbc.vault.pages import own_body
 
 # The linker's own code is part of what a page was linked with.
-CODE = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
-                               for module in (autolink, term_trie))).hexdigest()[:12]
+CODE = code_digest(autolink, term_trie)
 
 
 def _digest(body: str) -> str:
