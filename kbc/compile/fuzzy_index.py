@@ -106,7 +106,12 @@ class RatioIndex:
 
     def expand(self, numbers) -> list[int]:
         """The positions in `texts` of the indexed texts numbered `numbers`."""
-        return sorted(p for n in numbers for p in self.positions[self.texts[n]])
+        return _positions(self, numbers)
+
+
+def _positions(index, numbers) -> list[int]:
+    """The positions in an index's input of its distinct texts numbered `numbers`."""
+    return sorted(p for n in numbers for p in index.positions[index.texts[n]])
 
 
 def _check(query: str, found: set[int], texts: list[str], scorer, cutoff: float) -> list[int]:
@@ -128,16 +133,15 @@ class TokenSetIndex:
 
     def __init__(self, texts: list[str], cutoff: float, strong: list[set[str]]):
         self.cutoff = cutoff
-        self._apart = RatioIndex([_token_set(t) for t in texts], cutoff)
         self.positions: dict[str, list[int]] = {}
         for position, text in enumerate(texts):
             self.positions.setdefault(text, []).append(position)
         self.texts = list(self.positions)
+        self._apart = RatioIndex([_token_set(t) for t in self.texts], cutoff)  # its positions: text numbers
         number = {text: n for n, text in enumerate(self.texts)}
-        self._as_set = [number[texts[p]] for p in range(len(texts))]  # position -> text number
         self._weak: dict[str, set[int]] = {}  # token -> texts where it is not strong somewhere
         self._strong: dict[str, set[int]] = {}
-        for position, (text, own) in enumerate(zip(texts, strong)):
+        for text, own in zip(texts, strong):
             for token in set(text.split()):
                 (self._strong if token in own else self._weak).setdefault(token, set()).add(number[text])
         self._asked: dict[tuple[str, frozenset], list[int]] = {}
@@ -146,11 +150,11 @@ class TokenSetIndex:
         tokens = set(query.split())
         key = (query, frozenset(tokens & strong))
         if key not in self._asked:
-            found = {self._as_set[p] for p in self._apart.expand(self._apart.candidates(_token_set(query)))}
+            found = set(self._apart.expand(self._apart.candidates(_token_set(query))))
             for token in tokens:
                 found.update(self._weak.get(token, ()))
                 if token not in strong:
                     found.update(self._strong.get(token, ()))
             hits = _check(query, found, self.texts, fuzz.token_set_ratio, self.cutoff)
-            self._asked[key] = sorted(p for n in hits for p in self.positions[self.texts[n]])
+            self._asked[key] = _positions(self, hits)
         return self._asked[key]

@@ -49,8 +49,9 @@ class Graph:
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
         """The strongest edges, and always those that keep a concept from being an orphan."""
         ranked = sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))
-        shared = [e for e in ranked if e.why == "same source" and e.weight < 1 + SAME_PASSAGE][MAX_SAME_SOURCE:]
-        ranked = [e for e in ranked if e.keeps or e not in shared]
+        shared = {id(e) for e in [e for e in ranked if e.why == "same source"
+                                  and e.weight < 1 + SAME_PASSAGE][MAX_SAME_SOURCE:]}
+        ranked = [e for e in ranked if e.keeps or id(e) not in shared]
         return ranked[:limit] + [e for e in ranked[limit:] if e.keeps]
 
 

@@ -70,7 +70,7 @@ def ungrounded(text: str, evidence: list[str], names: set[str], pages: NameVocab
         return loop
     if not body.endswith(ENDS_WELL):
         return "ends mid-sentence"
-    known, listed = {_key(name) for name in names}, pages.keys if pages else frozenset()
+    known, listed = {_key(name) for name in names}, (pages or _NO_NAMES).keys
     for target in LINK.findall(body):
         if _key(target) not in known and _key(target) not in listed:
             return f"links [[{target.strip()}]], which is not in the material"
@@ -101,15 +101,24 @@ class NameVocabulary:
         names = list(dict.fromkeys(names))
         self.names = names
         self.keys = frozenset(_key(name) for name in names)
-        parts = [_per_text(_text_vocabulary, name) for name in names]
-        self.words: frozenset[str] = frozenset().union(*(words for words, _, _ in parts))
-        self.stems = frozenset().union(*(stems for _, stems, _ in parts))
-        self.prefixes = frozenset(stem[:6] for stem in self.stems if len(stem) >= 6)
-        self.acronyms = frozenset().union(*(acronyms for _, _, acronyms in parts))
+        self.words, self.stems, self.prefixes, self.acronyms = map(frozenset, _texts_vocabulary(names))
 
     @cached_property
     def initials(self) -> frozenset[str]:
-        return frozenset().union(*(_per_text(_text_initials, name) for name in self.names))
+        return frozenset(_texts_initials(self.names))
+
+
+def _texts_vocabulary(texts: list[str]) -> tuple[set[str], set[str], set[str], set[str]]:
+    """The words, stems, stem prefixes and acronyms of the texts, each text's cached."""
+    parts = [_per_text(_text_vocabulary, text) for text in texts]
+    words = set().union(*(words for words, _, _ in parts))
+    stems = set().union(*(stems for _, stems, _ in parts))
+    prefixes = {stem[:6] for stem in stems if len(stem) >= 6}
+    return words, stems, prefixes, set().union(*(acronyms for _, _, acronyms in parts))
+
+
+def _texts_initials(texts: list[str]) -> set[str]:
+    return set().union(*(_per_text(_text_initials, text) for text in texts))
 
 
 _NO_NAMES = NameVocabulary([])
@@ -123,17 +132,14 @@ class _Vocabulary:
         self._texts = [*evidence, *names]
         self.pages = pages or _NO_NAMES
         # Per text, cached: a concept's names and claims recur across its paragraphs.
-        parts = [_per_text(_text_vocabulary, text) for text in self._texts]
-        self.words: set[str] = set().union(*(words for words, _, _ in parts))
-        self.stems = set().union(*(stems for _, stems, _ in parts))
-        self.prefixes = {stem[:6] for stem in self.stems if len(stem) >= 6}
+        self.words, self.stems, self.prefixes, acronyms = _texts_vocabulary(self._texts)
         # An acronym and its words are one name whichever of them the material uses.
-        self.acronyms = set().union(*(acronyms for _, _, acronyms in parts)) | self.pages.acronyms
+        self.acronyms = acronyms | self.pages.acronyms
 
     @cached_property
     def initials(self) -> set[str]:
         """The initials of every run of 2 to 5 words: built only when prose has an acronym."""
-        return set().union(*(_per_text(_text_initials, text) for text in self._texts))
+        return _texts_initials(self._texts)
 
     def abbreviate(self, prose: str) -> str:
         """Prose with the words of an acronym the material uses replaced by the acronym."""
