@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from kbc.search.pageinfo import PageCache
@@ -82,11 +83,9 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
         flush()
     # A paper's running head or footer ("End-to-End Arguments in System Design 3"), a log line
     # printed over and over: the same words on every page say nothing about any of them.
-    seen: dict[str, int] = {}
-    for sentence in out:
-        key = _DIGITS.sub("#", sentence.text.casefold())
-        seen[key] = seen.get(key, 0) + 1
-    return [s for s in out if seen[_DIGITS.sub("#", s.text.casefold())] < REPEATED]
+    keys = [_DIGITS.sub("#", sentence.text.casefold()) for sentence in out]
+    seen = Counter(keys)
+    return [s for s, key in zip(out, keys) if seen[key] < REPEATED]
 
 
 def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],

@@ -68,7 +68,7 @@ class MentionLinker:
         spelled: dict[str, str] = {}
         # A one-word alias that is the last word of two pages' names ("leader": Raft Leader,
         # Paxos Leader) means either: text about the other one says it too.
-        heads = Counter(term_key(page).split()[-1] for page in pages if len(term_key(page).split()) >= 2)
+        heads = Counter(words[-1] for words in (term_key(page).split() for page in pages) if len(words) >= 2)
         for rank in ("name", "alias"):
             taken = set(by_key) | ({h for h, n in heads.items() if n >= 2} if rank == "alias" else set())
             for page, aliases in pages.items():
