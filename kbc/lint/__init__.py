@@ -57,7 +57,7 @@ def check(vault: Vault, expect: Expectations | None = None) -> list[Problem]:
             parsed[key] = ({}, "")
     # Every page is read once, above: names and aliases come from that reading.
     names = vault.note_names(pages)
-    aliases = vault.page_aliases({pages[key].stem: page for key, page in parsed.items()})
+    aliases = vault.page_aliases({pages[key].stem: page[0] for key, page in parsed.items()})
     resolver = LinkResolver(names, aliases)
     exact = {link_key(n) for n in names} | {link_key(a) for a in aliases}
     files = {p.name.casefold() for p in vault.root.rglob("*") if p.is_file() and ".kbc" not in p.parts}

@@ -98,7 +98,8 @@ class Site:
             self._graph = saved.inbound
         else:
             parsed = self._read(pages)  # each page once, for its aliases and its links
-            resolver = LinkResolver(self.vault.note_names(pages), self.vault.page_aliases(parsed))
+            aliases = self.vault.page_aliases({name: page[0] for name, page in parsed.items()})
+            resolver = LinkResolver(self.vault.note_names(pages), aliases)
             self._graph = inbound_lists(self._inbound(parsed, resolver))
         self._resolver = resolver
         self._files = None

@@ -12,8 +12,8 @@ from kbc.vault.agents import write_agent_files
 from kbc.vault.config import DEFAULT_TOML, Settings, load_settings
 from kbc.vault.db import open_db
 from kbc.vault.files import atomic_write, walk_files
-from kbc.vault.frontmatter import split as split_front_matter
 from kbc.vault.links import link_key
+from kbc.vault.page_index import page_record
 
 CONFIG_FILE = "kbc.toml"
 ATTACHMENTS = "attachments"
@@ -65,19 +65,15 @@ class Vault:
             names += [p.stem for p in walk_files(self.raw_dir, within=self.root, suffix=".md")]
         return names
 
-    def page_aliases(self, parsed: dict[str, tuple[dict, str]] | None = None) -> dict[str, str]:
-        """alias key -> page name, read from the pages' front matter (or from `parsed`, page
-        name -> (props, body), when the caller has read every page already)."""
-        if parsed is None:
-            parsed = {}
-            for path in self.wiki_pages().values():
-                try:
-                    parsed[path.stem] = split_front_matter(path.read_text(encoding="utf-8"))
-                except Exception:
-                    continue
+    def page_aliases(self, props: dict[str, dict] | None = None) -> dict[str, str]:
+        """alias key -> page name, from the pages' front matter (`props`: page name -> its
+        properties, when the caller has them; else the page index's)."""
+        if props is None:
+            records = {path.stem: page_record(self, path) for path in self.wiki_pages().values()}
+            props = {name: record.props for name, record in records.items() if record is not None}
         aliases = {}
-        for name, (props, _) in parsed.items():
-            for alias in props.get("aliases") or []:
+        for name, page in props.items():
+            for alias in page.get("aliases") or []:
                 if isinstance(alias, str):
                     aliases.setdefault(link_key(alias), name)
         return aliases

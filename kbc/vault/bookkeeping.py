@@ -2,16 +2,18 @@
 closed-world links and backlinks. No LLM involved."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
 from kbc.vault.link_memo import LinkMemo
-from kbc.vault.page_states import save_states
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.frontmatter import FrontMatterError, split
+from kbc.vault.frontmatter import FrontMatterError
 from kbc.vault.links import find_links, link_key
-from kbc.vault.pages import own_body, read_page, set_backlinks, state_of, write_page
+from kbc.vault.page_index import PageRecord, links_of, page_record, save_index
+from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
 
 def is_navigation(name: str) -> bool:
@@ -22,75 +24,90 @@ def is_navigation(name: str) -> bool:
 LINKED_KINDS = ("concept", "source-summary", "answer")  # prose pages whose mentions get linked
 
 
-def concept_terms(pages: dict[str, tuple[dict, str]]) -> dict[str, list[str]]:
-    """Every concept page -> its aliases, for linking mentions."""
-    return {name: [a for a in props.get("aliases") or [] if isinstance(a, str)]
-            for name, (props, _) in pages.items() if props.get("kind") == "concept"}
+def concept_terms(props: dict[str, dict]) -> dict[str, list[str]]:
+    """Every concept page -> its aliases, for linking mentions (`props`: page name -> properties)."""
+    return {name: [a for a in page.get("aliases") or [] if isinstance(a, str)]
+            for name, page in props.items() if page.get("kind") == "concept"}
 
 
-def source_titles(pages: dict[str, tuple[dict, str]]) -> list[str]:
+def source_titles(props: dict[str, dict]) -> list[str]:
     """The titles of the sources, as their summary pages give them."""
-    return [str(props.get("title") or name.removesuffix(" (source)"))
-            for name, (props, _) in pages.items() if props.get("kind") == "source-summary"]
+    return [str(page.get("title") or name.removesuffix(" (source)"))
+            for name, page in props.items() if page.get("kind") == "source-summary"]
+
+
+def _records(vault: Vault, pages: dict[str, Path]) -> dict[str, PageRecord]:
+    """Page name -> its record, for the readable pages (lint reports the others; an unreadable
+    page is never rewritten)."""
+    found = {}
+    for path in pages.values():
+        record = page_record(vault, path)
+        if record is not None and record.readable:
+            found[path.stem] = record
+    return found
+
+
+def _read(path: Path) -> tuple[dict, str] | None:
+    try:
+        return read_page(path)
+    except (OSError, UnicodeDecodeError, FrontMatterError):
+        return None
 
 
 def refresh_wiki(vault: Vault) -> list[str]:
     """Rewrite the indexes, unlink links to missing pages in kbc's own pages, link the first
     mention of every concept in them, and refresh every backlinks section. Pages a person
-    edited are read, never written. Returns the names of the pages whose links changed."""
-    # Every page is read and parsed once here (at 10,000 pages, parsing is most of the time);
-    # only the navigation pages write_indexes rewrites are read again.
-    texts: dict[str, str] = {}
-    parsed: dict[str, tuple[dict, str]] = {}
+    edited are read, never written. Returns the names of the pages whose links changed.
 
-    def read(path):
-        try:
-            texts[path.stem] = path.read_text(encoding="utf-8")
-            parsed[path.stem] = split(texts[path.stem])
-        except (OSError, UnicodeDecodeError, FrontMatterError):
-            texts.pop(path.stem, None)  # lint reports it; an unreadable page is never rewritten
-
-    for path in vault.wiki_pages().values():
-        read(path)
-    entries = [e for e in (index_entry_for(vault.wiki_dir / f"{name}.md", props)
-                           for name, (props, _) in parsed.items()) if e]
+    Whole-wiki work from the page index: a page is read only when it changed, holds a link to
+    mend, a mention to link, or backlinks to update."""
+    pages = vault.wiki_pages()
+    records = _records(vault, pages)
+    entries = [e for e in (index_entry_for(vault.wiki_dir / f"{name}.md", r.props) for name, r in records.items()) if e]
     write_indexes(vault, entries, vault.settings.index_max_tokens)
     pages = vault.wiki_pages()
-    for path in pages.values():
-        if is_navigation(path.stem) or path.stem not in texts:
-            parsed.pop(path.stem, None)
-            read(path)
-    parsed = {path.stem: parsed[path.stem] for path in pages.values() if path.stem in parsed}
-    aliases = vault.page_aliases(parsed)
+    records = _records(vault, pages)  # the navigation pages write_indexes rewrote are read again
+    props = {name: record.props for name, record in records.items()}
+    aliases = vault.page_aliases(props)
     resolver = LinkResolver(vault.note_names(pages), aliases)
     repaired = []
     inbound: dict[str, set[str]] = {}
-    linker = MentionLinker(concept_terms(parsed), source_titles(parsed))
+    linker = MentionLinker(concept_terms(props), source_titles(props))
     memo = LinkMemo(vault.db, vault.db_lock, linker)  # pages linked before and unchanged are skipped
     for path in pages.values():
-        if path.stem not in parsed:
+        record = records.get(path.stem)
+        if record is None:
             continue
-        props, body = parsed[path.stem]
-        if state_of(props, body) == "ours":
-            fixed = resolver.fix(body)
-            if props.get("kind") in LINKED_KINDS and (fixed != body or memo.needed(path.stem, body)):
-                fixed = linker.link(fixed, path.stem)
-                memo.linked(path.stem, fixed)
-            if fixed != body:
-                write_page(vault, path, props, fixed, str(props.get("kind", "page")),
-                           str(props.get("kbc_prompt", "")), str(props.get("kbc_model", "")))
-                repaired.append(path.stem)
-                body = fixed
-        for link in find_links(own_body(body)):  # a backlinks list is not a link of its page
+        links = record.links
+        if record.state == "ours":
+            written = "\n".join(links)
+            mend = resolver.fix(written) != written
+            relink = record.kind in LINKED_KINDS and memo.needed(path.stem, record.digest,
+                                                                   lambda: (_read(path) or ({}, ""))[1])
+            page = _read(path) if mend or relink else None
+            if page is not None and state_of(*page) == "ours":
+                props_now, body = page
+                fixed = resolver.fix(body)
+                if props_now.get("kind") in LINKED_KINDS and (fixed != body or relink):
+                    fixed = linker.link(fixed, path.stem)
+                    memo.linked(path.stem, fixed)
+                if fixed != body:
+                    write_page(vault, path, props_now, fixed, str(props_now.get("kind", "page")),
+                               str(props_now.get("kbc_prompt", "")), str(props_now.get("kbc_model", "")))
+                    repaired.append(path.stem)
+                links = links_of(fixed)
+        for link in find_links("\n".join(links)):  # a backlinks list is not a link of its page
             target = resolver.resolve(link.target)
             if target and link_key(target) != link_key(path.stem) and not is_navigation(path.stem):
                 inbound.setdefault(link_key(target), set()).add(path.stem)
-    rewritten = set(repaired)
     for key, path in pages.items():
-        if not is_navigation(path.stem):
-            known = (*parsed[path.stem], texts[path.stem]) if path.stem in parsed and path.stem not in rewritten else None
-            set_backlinks(vault, path, sorted(inbound.get(key, ())), known)
+        if is_navigation(path.stem):
+            continue
+        wanted = sorted(inbound.get(key, ()))
+        record = page_record(vault, path)  # as it is now: rewritten above, or not
+        if record is not None and record.state == "ours" and list(record.backlinks) != wanted:
+            set_backlinks(vault, path, wanted)
     memo.save({path.stem for path in pages.values()})
     save_graph(vault, LinkGraph(inbound_lists(inbound), aliases), pages)  # for kbc serve, with the pages' stamp
-    save_states(vault)  # the pages' states the run found, for the next one
+    save_index(vault)  # the pages' records the run found, for the next one
     return repaired

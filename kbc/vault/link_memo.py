@@ -3,22 +3,17 @@ body changed since, or it holds a term (or a source title) that was added, remov
 elsewhere since the last run. Linking is idempotent, so the rest would come out unchanged."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+from typing import Callable
 
 from kbc.vault import autolink, term_trie
 from kbc.vault.autolink import MentionLinker, term_pattern
 from kbc.vault.files import code_digest
-from kbc.vault.pages import own_body
+from kbc.vault.page_index import body_digest
 
 # The linker's own code is part of what a page was linked with.
 CODE = code_digest(autolink, term_trie)
-
-
-def _digest(body: str) -> str:
-    """The body without its backlinks (set after linking, and never linked in)."""
-    return hashlib.sha256(own_body(body).encode("utf-8")).hexdigest()[:16]
 
 
 class LinkMemo:
@@ -42,14 +37,15 @@ class LinkMemo:
         self.probe = re.compile("(?:" + "|".join(alternatives) + ")", re.I) if alternatives else None
         self._done: dict[str, str] = {}
 
-    def needed(self, page: str, body: str) -> bool:
-        """`body`: the page's body as read (before any fix)."""
-        if self.bodies.get(page) != _digest(body):
+    def needed(self, page: str, digest: str, body: Callable[[], str]) -> bool:
+        """`digest`: the page's own body's digest as read (before any fix); `body` reads that
+        body, only when a changed term must be looked for in it."""
+        if self.bodies.get(page) != digest:
             return True
-        return bool(self.probe and self.probe.search(body))
+        return bool(self.probe and self.probe.search(body()))
 
     def linked(self, page: str, body: str) -> None:
-        digest = _digest(body)
+        digest = body_digest(body)
         if self.bodies.get(page) != digest:
             self._done[page] = digest
 

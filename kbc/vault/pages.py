@@ -3,42 +3,14 @@ matter so human edits are seen, and re-checked at write time so an edit made mea
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import re
 from pathlib import Path
 
 from kbc.vault import Vault
-from kbc.vault.files import atomic_write, sha256_text
+from kbc.vault.files import atomic_write
 from kbc.vault.frontmatter import FrontMatterError, render, split
-from kbc.vault.page_states import known_state, remember
-
-BACKLINKS_START = "<!-- kbc:backlinks -->"
-BACKLINKS_END = "<!-- /kbc:backlinks -->"
-_BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r".*?" + re.escape(BACKLINKS_END) + r"\n?", re.S)
-
-
-def own_body(body: str) -> str:
-    """The body without the code-managed backlinks section (which changes when other pages do)."""
-    return _BACKLINKS.sub("", body).rstrip() + "\n"
-
-
-def body_hash(body: str) -> str:
-    """The hash pages carried before properties were hashed too; still read as kbc's own."""
-    return sha256_text(own_body(body))
-
-
-LIST_VALUED = ("tags", "aliases", "cssclasses")
-
-
-def page_hash(props: dict, body: str) -> str:
-    """Properties (tags, aliases, any a person may edit) and body, as read back from the page.
-    Prefixed so it is never mistaken for an old body-only hash."""
-    # `tags: x` and `tags: [x]` are one value to Obsidian (and lint --fix mends the first).
-    shown = {k: [v] if k in LIST_VALUED and isinstance(v, str) else v
-             for k, v in props.items() if k != "kbc_hash"}
-    blob = json.dumps(shown, sort_keys=True, ensure_ascii=False, default=str)
-    return "p" + sha256_text(blob + "\n" + own_body(body))[:63]
+from kbc.vault.page_index import page_record
+from kbc.vault.page_text import (BACKLINKS_END, BACKLINKS_START, body_hash, is_manual, own_body,  # noqa: F401
+                                 page_hash, state_of)
 
 
 def today() -> str:
@@ -49,42 +21,14 @@ def read_page(path: Path) -> tuple[dict, str]:
     return split(path.read_text(encoding="utf-8"))
 
 
-def is_manual(props: dict) -> bool:
-    return str(props.get("kbc", "")).strip().lower() == "manual"
-
-
 def page_state(vault: Vault, path: Path) -> str:
     """'missing', 'ours' (as kbc wrote it), 'edited' (a person changed the body), 'manual'
     (marked `kbc: manual`), or 'foreign' (not written by kbc).
 
     The hash of the body kbc wrote travels in the page's own front matter (`kbc_hash`), so
     edits are recognised in any clone of the vault, with or without its database."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return "missing"
-    known = known_state(vault, path, stat)  # the file as it was when last read: not read again
-    if known:
-        return known
-    try:
-        props, body = read_page(path)
-    except Exception:
-        return "edited"
-    state = state_of(props, body)
-    remember(vault, path, stat, state)
-    return state
-
-
-def state_of(props: dict, body: str) -> str:
-    """page_state for a page already read."""
-    if is_manual(props):
-        return "manual"
-    if "kbc_hash" not in props:
-        return "foreign"
-    stored = str(props["kbc_hash"])
-    if stored.startswith("p"):
-        return "ours" if stored == page_hash(props, body) else "edited"
-    return "ours" if stored == body_hash(body) else "edited"  # a page from before v2 hashes
+    record = page_record(vault, path)  # read again only if the file changed since it was last read
+    return "missing" if record is None else record.state
 
 
 # Code-kept navigation: rebuilt from the wiki itself, so rewritten even after a person's edit
