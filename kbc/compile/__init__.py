@@ -26,6 +26,7 @@ from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
 from kbc.compile.plan import is_stale, plan_sources
 from kbc.compile.rows import SourceRow
+from kbc.compile.run_stamp import RunStamp
 from kbc.compile.sources import Source, scan_sources
 from kbc.compile.sync import Consolidator
 from kbc.compile.writer import ConceptWriter
@@ -69,6 +70,12 @@ class Compiler:
     # -- the run ----------------------------------------------------------------------------
 
     def run(self) -> CompileReport:
+        stamp, o = RunStamp(self.vault, self.llm.model), self.options
+        if not (o.full or o.stale or o.estimate or getattr(self.llm, "sink", None)) and (last := stamp.replay()):
+            self.report.unchanged, self.report.stale = last.unchanged, last.stale  # as the last run left it
+            return self.report
+        if not o.estimate:
+            stamp.start()
         self.sources, unreadable = scan_sources(self.vault)
         self.report.errors.extend(u.line() for u in unreadable)
         try:
@@ -102,6 +109,8 @@ class Compiler:
         self._finish(overrides)
         self.report.stale = stale_pages(self.vault, {"concept": self.write_version,
                                                      "source-summary": self.extract_version}, self.llm.model)
+        if not (self.report.errors or self.report.stopped):
+            stamp.record(self.sources, self.report.stale)
         return self.report
 
     def _finish(self, overrides) -> None:

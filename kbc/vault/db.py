@@ -162,6 +162,17 @@ def m013_claim_judgements(db: sqlite_utils.Database) -> None:
                                   pk="id")
     db["claim_judgements"].create_index(["member"])
 
+
+@migration
+def m014_run_stamp(db: sqlite_utils.Database) -> None:
+    # The stamp of the last complete compile (kbc/compile/run_stamp.py), and a counter that
+    # triggers on the tables a compile reads bump on every write: a rerun with nothing
+    # changed returns at once.
+    db["run_stamp"].create({"id": int, "stamp": str}, pk="id")
+    db["db_generation"].create({"id": int, "n": int}, pk="id")
+    db["db_generation"].insert({"id": 1, "n": 0})
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

@@ -146,18 +146,19 @@ def sweep_temp_files(root: Path, older_than: float = 60.0) -> int:
     """Remove temp files a killed writer left (kill -9 skips every clean-up). Called by the
     holder of the vault lock, so no live writer owns them; the age check spares a library
     user writing without the lock. Returns how many were removed."""
+    import fnmatch
     import time
 
     removed, cutoff = 0, time.time() - older_than
     for folder in ("raw", "wiki"):
         for top, dirs, files in os.walk(Path(root) / folder, followlinks=False):
-            for name in files:
+            # By name: a Path made per file was a third of a no-change compile at N=10,000.
+            for name in fnmatch.filter(files, TEMP_PATTERN):
                 path = Path(top) / name
-                if path.match(TEMP_PATTERN):
-                    try:
-                        if path.lstat().st_mtime < cutoff:
-                            path.unlink()
-                            removed += 1
-                    except OSError:
-                        continue
+                try:
+                    if path.lstat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except OSError:
+                    continue
     return removed
