@@ -10,7 +10,8 @@ from kbc.compile.plan import is_stale
 from kbc.compile.sources import Source
 from kbc.vault import Vault
 from kbc.vault.links import find_links
-from kbc.vault.pages import page_state, read_page, registered_pages, state_of, today, write_page
+from kbc.vault.page_index import read_with_body
+from kbc.vault.pages import page_state, read_page, registered_pages, today, write_page
 from kbc.vault.text import first_sentence
 
 
@@ -71,14 +72,13 @@ def write_summary(vault: Vault, source: Source, title: str, path: Path, data: di
 
 
 def read_state(vault: Vault, path: Path) -> tuple[str, dict, str]:
-    """page_state with the page as read: (state, properties, body), one read of the file."""
-    if not path.exists():
+    """page_state with the page as read: (state, properties, body), one read of the file (and
+    no parse of its front matter when the page index knows it as it is)."""
+    found = read_with_body(vault, path)
+    if found is None:
         return "missing", {}, ""
-    try:
-        props, body = read_page(path)
-    except Exception:  # as page_state: what cannot be read is treated as a person's
-        return "edited", {}, ""
-    return state_of(props, body), props, body
+    record, body = found
+    return record.state, record.props, body
 
 
 def write_redirect(vault: Vault, path: Path, target: str, report: CompileReport) -> None:

@@ -10,7 +10,7 @@ from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
 from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.frontmatter import FrontMatterError
+from kbc.vault.frontmatter import FrontMatterError, body_of
 from kbc.vault.links import find_links, link_key
 from kbc.vault.page_index import PageRecord, links_of, page_record, save_index
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
@@ -54,6 +54,14 @@ def _read(path: Path) -> tuple[dict, str] | None:
         return None
 
 
+def _body(path: Path) -> str:
+    """The page's body, its front matter not parsed (only looked through for changed terms)."""
+    try:
+        return body_of(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def refresh_wiki(vault: Vault) -> list[str]:
     """Rewrite the indexes, unlink links to missing pages in kbc's own pages, link the first
     mention of every concept in them, and refresh every backlinks section. Pages a person
@@ -74,40 +82,43 @@ def refresh_wiki(vault: Vault) -> list[str]:
     inbound: dict[str, set[str]] = {}
     linker = MentionLinker(concept_terms(props), source_titles(props))
     memo = LinkMemo(vault.db, vault.db_lock, linker)  # pages linked before and unchanged are skipped
-    for path in pages.values():
-        record = records.get(path.stem)
+    names = {key: path.stem for key, path in pages.items()}
+    for key, path in pages.items():
+        name = names[key]
+        record = records.get(name)
         if record is None:
             continue
         links = record.links
         if record.state == "ours":
             written = "\n".join(links)
             mend = resolver.fix(written) != written
-            relink = record.kind in LINKED_KINDS and memo.needed(path.stem, record.digest,
-                                                                   lambda: (_read(path) or ({}, ""))[1])
+            relink = record.kind in LINKED_KINDS and memo.needed(name, record.digest, lambda: _body(path))
             page = _read(path) if mend or relink else None
             if page is not None and state_of(*page) == "ours":
                 props_now, body = page
                 fixed = resolver.fix(body)
                 if props_now.get("kind") in LINKED_KINDS and (fixed != body or relink):
-                    fixed = linker.link(fixed, path.stem)
-                    memo.linked(path.stem, fixed)
+                    fixed = linker.link(fixed, name)
+                    memo.linked(name, fixed)
                 if fixed != body:
                     write_page(vault, path, props_now, fixed, str(props_now.get("kind", "page")),
                                str(props_now.get("kbc_prompt", "")), str(props_now.get("kbc_model", "")))
-                    repaired.append(path.stem)
+                    repaired.append(name)
                 links = links_of(fixed)
+        if is_navigation(name):
+            continue
         for link in find_links("\n".join(links)):  # a backlinks list is not a link of its page
             target = resolver.resolve(link.target)
-            if target and link_key(target) != link_key(path.stem) and not is_navigation(path.stem):
-                inbound.setdefault(link_key(target), set()).add(path.stem)
+            if target and link_key(target) != key:
+                inbound.setdefault(link_key(target), set()).add(name)
     for key, path in pages.items():
-        if is_navigation(path.stem):
+        if is_navigation(names[key]):
             continue
         wanted = sorted(inbound.get(key, ()))
         record = page_record(vault, path)  # as it is now: rewritten above, or not
         if record is not None and record.state == "ours" and list(record.backlinks) != wanted:
             set_backlinks(vault, path, wanted)
-    memo.save({path.stem for path in pages.values()})
+    memo.save(set(names.values()))
     save_graph(vault, LinkGraph(inbound_lists(inbound), aliases), pages)  # for kbc serve, with the pages' stamp
     save_index(vault)  # the pages' records the run found, for the next one
     return repaired

@@ -74,36 +74,46 @@ def load_yaml(raw: str):
         raise FrontMatterError("invalid front matter: nested too deeply") from None
 
 
-def split(text: str) -> tuple[dict, str]:
-    """Return (properties, body). Text without front matter has empty properties."""
+def _front(text: str) -> tuple[str | None, str]:
+    """(the front matter's YAML, or None when there is none; the body)."""
     if not text.startswith("---"):
-        return {}, text
+        return None, text
     lines = text.split("\n")
     if lines[0].strip() != "---":
-        return {}, text
+        return None, text
     for index in range(1, len(lines)):
         if lines[index].strip() == "---":
-            raw = "\n".join(lines[1:index])
-            body = "\n".join(lines[index + 1:])
-            return _fresh(_properties(raw)), body.lstrip("\n")
-    return {}, text
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1:]).lstrip("\n")
+    return None, text
+
+
+def split(text: str) -> tuple[dict, str]:
+    """Return (properties, body). Text without front matter has empty properties."""
+    raw, body = _front(text)
+    return ({}, body) if raw is None else (copied(_properties(raw)), body)
+
+
+def body_of(text: str) -> str:
+    """The body split() gives, without parsing the front matter."""
+    return _front(text)[1]
 
 
 @functools.lru_cache(maxsize=32768)
 def _properties(raw: str) -> dict:
     """Parsed once per run for front matter read again (a page is read by several stages);
-    callers get a copy of their own (_fresh)."""
+    callers get a copy of their own (copied)."""
     props = load_yaml(raw) or {}
     if not isinstance(props, dict):
         raise FrontMatterError("front matter is not a set of key: value properties")
     return {str(k): _plain(v) for k, v in props.items()}
 
 
-def _fresh(value):
+def copied(value):
+    """A copy of parsed properties (dicts and lists copied, down to the leaves)."""
     if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
+        return {k: copied(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fresh(v) for v in value]
+        return [copied(v) for v in value]
     return value
 
 

@@ -13,8 +13,14 @@ class LinkResolver:
         self.pages = {link_key(name): name for name in page_names}
         self.aliases = {link_key(a): name for a, name in (aliases or {}).items()}
         self._choices: tuple[dict[str, str], list[str]] | None = None  # built at the first fuzzy lookup
+        self._resolved: dict[str, str | None] = {}  # a wiki's pages link the same names over and over
 
     def resolve(self, target: str) -> str | None:
+        if target not in self._resolved:
+            self._resolved[target] = self._resolve(target)
+        return self._resolved[target]
+
+    def _resolve(self, target: str) -> str | None:
         key = link_key(target)
         if not key:
             return None

@@ -1,6 +1,7 @@
 """Wikilinks: find them, resolve them against the pages that exist, rewrite them."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -24,6 +25,7 @@ def find_links(text: str) -> list[Link]:
     ]
 
 
+@functools.lru_cache(maxsize=65536)  # a whole-wiki pass asks the same few names again and again
 def link_key(target: str) -> str:
     """Obsidian compares page names case-insensitively; `[[Note.md]]` is `[[Note]]`."""
     target = target.strip().replace("\\", "/").split("/")[-1]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.vault.files import atomic_write
-from kbc.vault.frontmatter import split
+from kbc.vault.frontmatter import body_of, copied, split
 from kbc.vault.links import WIKILINK
 from kbc.vault.page_text import BACKLINKS_END, BACKLINKS_START, own_body, state_of
 
@@ -85,7 +85,7 @@ def _known(vault, key: str, stat: os.stat_result) -> PageRecord | None:
     if not isinstance(seen, list) or len(seen) != 9 or seen[:3] != [stat.st_ino, stat.st_mtime_ns, stat.st_size]:
         return None
     state, props, links, backlinks, digest, readable = seen[3:]
-    return PageRecord(state, props, tuple(links), tuple(backlinks), digest, readable)
+    return PageRecord(state, copied(props), tuple(links), tuple(backlinks), digest, readable)  # the caller's own
 
 
 def _remember(vault, key: str, stat: os.stat_result, record: PageRecord) -> None:
@@ -119,6 +119,34 @@ def page_record(vault, path: Path) -> PageRecord | None:
         record = _UNREADABLE
     _remember(vault, key, stat, record)
     return record
+
+
+def read_with_body(vault, path: Path) -> tuple[PageRecord, str] | None:
+    """The page's record and body as they are now (None: there is none): its front matter is
+    parsed only if the file changed since it was last read."""
+    try:
+        before = os.stat(path)
+        text = Path(path).read_text(encoding="utf-8")
+        after = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return _UNREADABLE, ""
+    key = str(path)
+    _memo(vault)
+    _ASKED[str(vault.state_dir)].add(key)
+    same = [before.st_ino, before.st_mtime_ns, before.st_size] == [after.st_ino, after.st_mtime_ns, after.st_size]
+    known = _known(vault, key, after) if same else None
+    if known is not None:
+        return known, body_of(text)
+    try:
+        props, body = split(text)
+    except Exception:  # broken front matter: a person's to mend
+        return _UNREADABLE, ""
+    record = record_of(props, body)
+    if same:
+        _remember(vault, key, after, record)
+    return record, body
 
 
 def save_index(vault) -> None:
