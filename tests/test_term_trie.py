@@ -34,3 +34,20 @@ def test_the_linker_links_plurals_acronyms_and_the_longest_name():
     linker = MentionLinker({"Raft": [], "Raft Log": [], "PBFT": [], "Policy": []})
     linked = linker.link("The raft log grows; pbft is not PBFT; two policies apply.\n", "Other")
     assert linked == "The [[Raft Log|raft log]] grows; pbft is not [[PBFT]]; two [[Policy|policies]] apply.\n"
+
+
+def test_a_focused_linker_links_as_the_full_one_does():
+    """focus() compiles only the terms whose first word begins a word of the pages to link: the
+    links come out the same, on text with plurals, acronyms, hyphens and titles."""
+    words = re.findall(r"[A-Za-z][\w'-]*", TEXT)
+    rng = random.Random(7)
+    pages = {" ".join(words[i:i + rng.choice([1, 2, 3])]): [] for i in (rng.randrange(len(words) - 2) for _ in range(200))}
+    pages.update({"Multi-Paxos": ["MP"], "Vector Clock": ["vector clocks"], "Zebra Stripes": []})
+    titles = ["Lamport's clocks, quorum systems", "Nothing Here At All"]
+    texts = [TEXT, TEXT.replace("Raft", "Rafts").lower(), "Zero terms here.\n"]
+    full, focused = MentionLinker(pages, titles), MentionLinker(pages, titles)
+    focused.focus(texts)
+    assert focused.pattern.pattern != full.pattern.pattern  # fewer terms compiled
+    for text in texts:
+        assert focused.link(text, "Other") == full.link(text, "Other")
+    assert full.link(TEXT, "Other") != TEXT

@@ -83,32 +83,52 @@ def refresh_wiki(vault: Vault) -> list[str]:
     linker = MentionLinker(concept_terms(props), source_titles(props))
     memo = LinkMemo(vault.db, vault.db_lock, linker)  # pages linked before and unchanged are skipped
     names = {key: path.stem for key, path in pages.items()}
+    # link as written -> whether the resolver rewrites it, and its target (pages share most links)
+    mends: dict[str, bool] = {}
+    targets: dict[str, str] = {}
+
+    def target_of(link: str) -> str:
+        if link not in targets:
+            targets[link] = find_links(link)[0].target
+        return targets[link]
+
+    def mend(link: str) -> bool:
+        if link not in mends:
+            mends[link] = resolver.fix(link) != link
+        return mends[link]
+
+    # Read only the pages of kbc's with a link to mend or a mention to link (a term added,
+    # removed or moved since they were last linked), then link them with one focused linker.
+    todo: dict[str, tuple[dict, str, str, bool]] = {}  # key -> properties, body, body mended, relink
+    for key, path in pages.items():
+        record = records.get(names[key])
+        if record is None or record.state != "ours":
+            continue
+        relink = record.kind in LINKED_KINDS and memo.needed(names[key], record.digest, lambda: _body(path))
+        if relink or any(mend(link) for link in record.links):
+            page = _read(path)
+            if page is not None and state_of(*page) == "ours":
+                todo[key] = (*page, resolver.fix(page[1]), relink)
+    linker.focus([fixed for _, _, fixed, _ in todo.values()])
     for key, path in pages.items():
         name = names[key]
-        record = records.get(name)
-        if record is None:
+        if name not in records:
             continue
-        links = record.links
-        if record.state == "ours":
-            written = "\n".join(links)
-            mend = resolver.fix(written) != written
-            relink = record.kind in LINKED_KINDS and memo.needed(name, record.digest, lambda: _body(path))
-            page = _read(path) if mend or relink else None
-            if page is not None and state_of(*page) == "ours":
-                props_now, body = page
-                fixed = resolver.fix(body)
-                if props_now.get("kind") in LINKED_KINDS and (fixed != body or relink):
-                    fixed = linker.link(fixed, name)
-                    memo.linked(name, fixed)
-                if fixed != body:
-                    write_page(vault, path, props_now, fixed, str(props_now.get("kind", "page")),
-                               str(props_now.get("kbc_prompt", "")), str(props_now.get("kbc_model", "")))
-                    repaired.append(name)
-                links = links_of(fixed)
+        links = records[name].links
+        if key in todo:
+            props_now, body, fixed, relink = todo[key]
+            if props_now.get("kind") in LINKED_KINDS and (fixed != body or relink):
+                fixed = linker.link(fixed, name)
+                memo.linked(name, fixed)
+            if fixed != body:
+                write_page(vault, path, props_now, fixed, str(props_now.get("kind", "page")),
+                           str(props_now.get("kbc_prompt", "")), str(props_now.get("kbc_model", "")))
+                repaired.append(name)
+            links = links_of(fixed)
         if is_navigation(name):
             continue
-        for link in find_links("\n".join(links)):  # a backlinks list is not a link of its page
-            target = resolver.resolve(link.target)
+        for link in links:  # a backlinks list is not a link of its page
+            target = resolver.resolve(target_of(link))
             if target and link_key(target) != key:
                 inbound.setdefault(link_key(target), set()).add(name)
     for key, path in pages.items():
