@@ -33,7 +33,7 @@ class PageRecord:
     """What the whole-wiki passes need of a page. An unreadable page (bad encoding, broken front
     matter) is `readable=False` with state 'edited': reported by lint, never rewritten."""
     state: str
-    props: dict
+    props: dict  # shared with the index: read it, never change it (read_with_body gives a copy)
     links: tuple[str, ...]  # the wikilinks of its own body (not its backlinks), as written
     backlinks: tuple[str, ...]  # the pages its backlinks section lists
     digest: str  # of its own body: what the link memo compares
@@ -85,18 +85,18 @@ def _known(vault, key: str, stat: os.stat_result) -> PageRecord | None:
     if not isinstance(seen, list) or len(seen) != 9 or seen[:3] != [stat.st_ino, stat.st_mtime_ns, stat.st_size]:
         return None
     state, props, links, backlinks, digest, readable = seen[3:]
-    return PageRecord(state, copied(props), tuple(links), tuple(backlinks), digest, readable)  # the caller's own
+    return PageRecord(state, props, tuple(links), tuple(backlinks), digest, readable)
 
 
 def _remember(vault, key: str, stat: os.stat_result, record: PageRecord) -> None:
     if time.time_ns() - stat.st_mtime_ns <= RECENT_NS:
         return
     try:
-        exact = json.loads(json.dumps(record.props)) == record.props
+        props = json.loads(json.dumps(record.props))  # the index's own copy, as it will be read back
     except (TypeError, ValueError):
-        exact = False
-    if exact:
-        _memo(vault)[key] = [stat.st_ino, stat.st_mtime_ns, stat.st_size, record.state, record.props,
+        return
+    if props == record.props:
+        _memo(vault)[key] = [stat.st_ino, stat.st_mtime_ns, stat.st_size, record.state, props,
                              list(record.links), list(record.backlinks), record.digest, record.readable]
 
 
@@ -138,7 +138,7 @@ def read_with_body(vault, path: Path) -> tuple[PageRecord, str] | None:
     same = [before.st_ino, before.st_mtime_ns, before.st_size] == [after.st_ino, after.st_mtime_ns, after.st_size]
     known = _known(vault, key, after) if same else None
     if known is not None:
-        return known, body_of(text)
+        return PageRecord(known.state, copied(known.props), known.links, known.backlinks, known.digest), body_of(text)
     try:
         props, body = split(text)
     except Exception:  # broken front matter: a person's to mend
