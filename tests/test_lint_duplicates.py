@@ -8,13 +8,16 @@ def test_near_identical_names_and_aliases_are_flagged_once_and_decided_pairs_are
     concepts = {"Consistent hashing": [], "consistent hashng": [], "Paxos": ["Synod protocol"],
                 "Synod Protocols": [], "Raft": [], "Hashing consistent": [], "Leases": []}
     pages = {name.casefold(): Path(f"wiki/concepts/{name}.md") for name in concepts}
-    parsed = {name.casefold(): ({"kind": "concept", "aliases": aliases}, "") for name, aliases in concepts.items()}
-    parsed["summary"] = ({"kind": "source-summary"}, "")
-    found = [(p.page, p.detail) for p in _duplicates(pages, parsed, set())]
+    props = {name.casefold(): {"kind": "concept", "aliases": aliases} for name, aliases in concepts.items()}
+    props["summary"] = {"kind": "source-summary"}
+    asked = []
+    found = [(p.page, p.detail) for p in _duplicates(pages, props, lambda keys: asked.append(keys) or set())]
     assert found == [("Consistent hashing", "same concept as [[consistent hashng]]?"),
                      ("Consistent hashing", "same concept as [[Hashing consistent]]?"),
                      ("consistent hashng", "same concept as [[Hashing consistent]]?"),
                      ("Paxos", "same concept as [[Synod Protocols]]?")]
+    # only the pages found near-identical are asked about
+    assert asked == [{"consistent hashing", "consistent hashng", "hashing consistent", "paxos", "synod protocols"}]
     decided = {frozenset(("paxos", "synod protocols"))}
     assert ("Paxos", "same concept as [[Synod Protocols]]?") not in [
-        (p.page, p.detail) for p in _duplicates(pages, parsed, decided)]
+        (p.page, p.detail) for p in _duplicates(pages, props, lambda keys: decided)]

@@ -4,18 +4,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from kbc.compile.consolidate import NEAR_DUPLICATE, duplicate_label
 from kbc.compile.fuzzy_index import RatioIndex
 from kbc.compile.plan import is_stale
-from kbc.compile.sync import decided_page_pairs
+from kbc.lint.decided import decided_pairs
+from kbc.lint.reading import LinkOutcomes, read_pages
 from kbc.vault import Vault
 from kbc.vault.bookkeeping import is_navigation, refresh_wiki
 from kbc.vault.files import sha256_text
-from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.indexes import estimate_tokens, index_entry_for
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.links import find_links, is_file_link, link_key
+from kbc.vault.links import link_key
 from kbc.vault.pages import page_state, read_page, write_page
 
 LIST_PROPERTIES = ("tags", "aliases", "cssclasses")
@@ -43,65 +44,58 @@ class Expectations:
 
 
 def check(vault: Vault, expect: Expectations | None = None) -> list[Problem]:
-    problems: list[Problem] = []
     pages = vault.wiki_pages()
-    parsed: dict[str, tuple[dict, str]] = {}
-    for key, path in pages.items():
-        try:
-            parsed[key] = split(path.read_text(encoding="utf-8"))
-        except FrontMatterError as exc:
-            problems.append(Problem("invalid-front-matter", path.stem, str(exc)))
-            parsed[key] = ({}, path.read_text(encoding="utf-8").split("---", 2)[-1])
-        except UnicodeDecodeError:
-            problems.append(Problem("invalid-front-matter", path.stem, "not UTF-8 text"))
-            parsed[key] = ({}, "")
-    # Every page is read once, above: names and aliases come from that reading.
+    # Every page is read once, through the page index: names, aliases and links come from it.
+    parsed = read_pages(vault, pages)
+    pages = {key: path for key, path in pages.items() if key in parsed}
+    problems = [Problem("invalid-front-matter", pages[key].stem, page.error) for key, page in parsed.items() if page.error]
     names = vault.note_names(pages)
-    aliases = vault.page_aliases({pages[key].stem: page[0] for key, page in parsed.items()})
-    resolver = LinkResolver(names, aliases)
+    aliases = vault.page_aliases({pages[key].stem: page.props for key, page in parsed.items()})
     exact = {link_key(n) for n in names} | {link_key(a) for a in aliases}
-    files = {p.name.casefold() for p in vault.root.rglob("*") if p.is_file() and ".kbc" not in p.parts}
-    inbound: dict[str, set[str]] = {}
+    outcomes = LinkOutcomes(vault, LinkResolver(names, aliases), exact)
+    inbound: set[str] = set()  # only whether a page has a link in counts
     indexed: set[str] = set()
-    for key, (props, body) in parsed.items():
-        name = pages[key].stem
-        problems += _front_matter_problems(name, props)
-        for link in find_links(body):
-            target = link.target
+    for key, page in parsed.items():
+        name, body = pages[key].stem, page.body
+        is_index = name == "index" or name.startswith("Index of ")
+        problems += _front_matter_problems(name, page.props)
+        for target in page.targets:
             if not target:
                 continue
-            if is_file_link(target):
-                if target.rsplit("/", 1)[-1].casefold() not in files:
-                    problems.append(Problem("missing-embed", name, f"{target} is not in the vault"))
-                continue
-            if link_key(target) not in exact:
+            outcome, resolved = outcomes.of(target)
+            if outcome == "missing-file":
+                problems.append(Problem("missing-embed", name, f"{target} is not in the vault"))
+            elif outcome == "dangling":
                 problems.append(Problem("dangling-link", name, f"[[{target}]] points at no page"))
-                continue
-            resolved = resolver.resolve(target)
-            if resolved and link_key(resolved) != key:
-                if name == "index" or name.startswith("Index of "):
-                    indexed.add(link_key(resolved))
-                else:  # a link from an index does not make a page less of an orphan
-                    inbound.setdefault(link_key(resolved), set()).add(name)
-        if not body.strip() or not re.sub(r"^#.*$", "", body, flags=re.M).strip():
+            elif resolved and resolved != key:
+                # a link from an index does not make a page less of an orphan
+                (indexed if is_index else inbound).add(resolved)
+        if _is_empty(body):
             problems.append(Problem("empty-page", name, "the page has no text"))
         elif _looks_cut_off(body):
             problems.append(Problem("cut-off-page", name, "the text stops mid-sentence or inside a code block"))
-        if (name == "index" or name.startswith("Index of ")) and estimate_tokens(body) > vault.settings.index_max_tokens:
+        if is_index and estimate_tokens(body) > vault.settings.index_max_tokens:
             problems.append(Problem("index-too-large", name,
                                     f"about {estimate_tokens(body):,} tokens, over the {vault.settings.index_max_tokens:,} limit"))
     for key, path in pages.items():
-        if is_navigation(path.stem) or parsed[key][0].get("kind") in ("proposal", "redirect"):
+        props = parsed[key].props
+        if is_navigation(path.stem) or props.get("kind") in ("proposal", "redirect"):
             continue
-        if not inbound.get(key):
+        if key not in inbound:
             problems.append(Problem("orphan-page", path.stem, "no page links here"))
-        if index_entry_for(path) and key not in indexed:
+        if index_entry_for(path, props) and key not in indexed:
             problems.append(Problem("not-in-index", path.stem, "missing from the index pages"))
-    problems += _duplicates(pages, parsed, decided_page_pairs(vault))
+    problems += _duplicates(pages, {key: page.props for key, page in parsed.items()},
+                            lambda among: decided_pairs(vault, among))
     problems += _source_problems(vault, pages, expect)
     if expect:
         problems += _stale_by_version(vault, pages, parsed, expect)
     return sorted(set(problems), key=lambda p: (p.check, p.page.casefold(), p.detail))
+
+
+def _is_empty(body: str) -> bool:
+    """Nothing but headings and blank lines."""
+    return all(line.startswith("#") or not line.strip() for line in body.split("\n"))
 
 
 def _front_matter_problems(name: str, props: dict) -> list[Problem]:
@@ -127,14 +121,15 @@ def _looks_cut_off(body: str) -> bool:
     return bool(prose and not re.search(r"[.!?:;)\]\"'`*”’]$", last))
 
 
-def _duplicates(pages, parsed, decided: set[frozenset]) -> list[Problem]:
+def _duplicates(pages, props_of: dict[str, dict], decided: Callable[[set[str]], set[frozenset]]) -> list[Problem]:
     """Concept pages whose names or aliases are near-identical: one idea on two pages.
-    Pages compile's consolidation (or a person, in kbc-merges.toml) kept apart are not.
+    Pages compile's consolidation (or a person, in kbc-merges.toml) kept apart are not:
+    `decided(keys)` gives those pairs among the pages `keys`.
 
     Each label's near duplicates come from an index (kbc/compile/fuzzy_index.py: what a
     comparison of all pairs finds, without comparing all pairs)."""
     names, labels, owner = [], [], []
-    for key, (props, _) in parsed.items():
+    for key, props in props_of.items():
         if props.get("kind") == "concept":
             for label in [pages[key].stem] + [a for a in props.get("aliases") or [] if isinstance(a, str)]:
                 labels.append(duplicate_label(label))
@@ -148,9 +143,10 @@ def _duplicates(pages, parsed, decided: set[frozenset]) -> list[Problem]:
             if a != b:
                 close.add((min(a, b), max(a, b)))
     problems = []
+    apart = decided({link_key(names[i]) for pair in close for i in pair})
     for a, b in sorted(close):
         first, second = names[a], names[b]
-        if frozenset((link_key(first), link_key(second))) not in decided:
+        if frozenset((link_key(first), link_key(second))) not in apart:
             problems.append(Problem("duplicate-concept", first, f"same concept as [[{second}]]?"))
     return problems
 
@@ -159,9 +155,12 @@ def _source_problems(vault: Vault, pages, expect) -> list[Problem]:
     """Raw notes without a summary page, and summaries older than their source."""
     problems = []
     manifest = {row["path"]: row for row in vault.db["sources"].rows}
+    # A note's path from the vault's root, resolved only where a link may lead elsewhere.
+    plain = not vault.raw_dir.is_symlink()
     for note in sorted(vault.raw_dir.rglob("*.md")) if vault.raw_dir.is_dir() else []:
-        rel = vault.rel(note)
-        if "/attachments/" in rel or any(p.startswith(".") for p in note.relative_to(vault.raw_dir).parts):
+        inside = note.relative_to(vault.raw_dir)
+        rel = f"{vault.raw_dir.name}/{inside.as_posix()}" if plain and not note.is_symlink() else vault.rel(note)
+        if "/attachments/" in rel or any(p.startswith(".") for p in inside.parts):
             continue
         row = manifest.get(rel)
         if row is None or link_key(Path(row["summary_page"]).stem) not in pages:
@@ -174,7 +173,8 @@ def _source_problems(vault: Vault, pages, expect) -> list[Problem]:
 
 def _stale_by_version(vault, pages, parsed, expect: Expectations) -> list[Problem]:
     problems = []
-    for key, (props, _) in parsed.items():
+    for key, page in parsed.items():
+        props = page.props
         version = expect.versions.get(props.get("kind"))
         if version is None or "kbc_prompt" not in props:
             continue
