@@ -121,7 +121,7 @@ class Consolidator:
             self._reserved.add(concept.page)
             self.names.claim(concept.page)
         before = {m.id: m.concept_key for m in members}
-        self._report_merges(identity, before, old)
+        self._report_merges(identity, before, members)
         for old_key, into in identity.merged.items():
             page = old[old_key].page
             # A page minted this run and never written was never linked: no redirect for it.
@@ -144,8 +144,8 @@ class Consolidator:
         self.names.release()
         return identity
 
-    def _report_merges(self, identity: Identity, before: dict[str, str], old: dict[str, Concept]) -> None:
-        members = {m.id: m for m in self.manifest.members()}
+    def _report_merges(self, identity: Identity, before: dict[str, str], members: list) -> None:
+        members = {m.id: m for m in members}  # as sync read them: assigned only after this
         for key, concept in identity.concepts.items():
             origins = {before.get(m) or m for m in concept.members}
             if len(origins) < 2 or all(before.get(m) == key for m in concept.members):
