@@ -133,8 +133,20 @@ def test_another_model_or_template_makes_a_real_run(sample_vault, server):
     assert "Paxos" in run(sample_vault, server).stale
 
 
+def stamped(root) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(root / ".kbc" / "kbc.db") as db:
+        return bool(db.execute("select count(*) from run_stamp").fetchone()[0])
+
+
 def test_a_stopped_run_leaves_no_stamp_and_the_next_run_finishes_its_work(sample_vault, server):
     run(sample_vault, server)
+    assert stamped(sample_vault)
+    assert run(sample_vault, server, budget=1, full=True).stopped  # nothing changed, yet the stamp goes
+    assert not stamped(sample_vault)
+    run(sample_vault, server)
+    assert stamped(sample_vault)
     (sample_vault / "raw" / "Quorum.md").write_text("# Quorum\n\nA quorum is a majority of replicas, as in Raft.\n")
     stopped = run(sample_vault, server, budget=1)
     assert stopped.stopped
