@@ -191,3 +191,21 @@ def test_past_the_racy_window_an_edit_with_its_size_and_mtime_kept_is_still_seen
     os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert note.stat().st_size == stat.st_size and note.stat().st_ino == stat.st_ino
     assert run(sample_vault, server).changed == ["raw/Paxos in brief.md"]
+
+
+def test_searching_and_asking_keep_the_stamp_a_linked_folder_allows_none(sample_vault, server):
+    from kbc.compile.run_stamp import RunStamp
+    from kbc.search import Searcher
+
+    run(sample_vault, server)
+    vault = open_vault(sample_vault, server)
+    assert Searcher(vault).search("paxos")  # writes the search index; the ledger and cache too
+    with vault.db_lock, vault.db.conn:
+        vault.db.execute("insert into requests (stage, model) values ('ask', 'scripted')")
+    assert RunStamp(vault, "scripted").replay() is not None
+    assert RunStamp(vault, "other").replay() is None
+    outside = sample_vault.parent / "elsewhere"
+    outside.mkdir()
+    (sample_vault / "raw" / "linked").symlink_to(outside, target_is_directory=True)
+    run(sample_vault, server)
+    assert not stamped(sample_vault)
