@@ -69,3 +69,31 @@ def test_a_pack_is_the_same_bytes_in_every_process(vault_dir, server):
     packs = {subprocess.run([sys.executable, "-c", script, str(vault_dir)], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
     assert len(packs) == 1 and "=== Lease ===" in packs.pop()
+
+
+def test_a_pack_never_exceeds_its_budget(vault_dir, server):
+    from kbc.search.context import build_context
+
+    # A long note, every line cited: the budget, not the evidence, is what ends the pack.
+    # (each worded apart: a sentence repeated with other digits is boilerplate)
+    words = ["alpha", "bravo", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper"]
+    facts = [f"A holder in the {a} {b} cell renews its lease well before the lease expires."
+             for a in words for b in words[:8]]
+    (vault_dir / "raw" / "Lease manual.md").write_text("---\ntitle: Lease manual\n---\n" + "\n".join(facts) + "\n")
+    source = vault_dir / "wiki" / "sources" / "Lease manual (source).md"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("---\ntitle: Lease manual\nkind: source-summary\nsource: '[[Lease manual]]'\n---\n\n"
+                      "# Lease manual\n\nRules for lease renewal.\n")
+    (vault_dir / "wiki" / "concepts").mkdir(parents=True, exist_ok=True)
+    (vault_dir / "wiki" / "concepts" / "Lease.md").write_text(
+        "---\ntitle: Lease\nkind: concept\nsources: ['[[Lease manual (source)]]']\n---\n\n# Lease\n\n"
+        "A lease is renewed by its holder before it expires. ([[Lease manual (source)]])\n\n"
+        "## Sources\n\n- [[Lease manual (source)]]: lines 1-80\n")
+    vault = open_vault(vault_dir, server)
+    sizes = []
+    for budget in (120, 300, 700, 1500):
+        pack = build_context(vault, "When does a holder renew its lease before it expires?", budget, estimate_tokens)
+        assert pack.tokens == estimate_tokens(pack.render()) <= budget
+        sizes.append(sum(len(p.excerpts) for p in pack.pages))
+    # ... and a larger budget still buys more of the note's lines.
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[1] > 0

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kbc.search import Searcher
 from kbc.search.claims import line_claims
-from kbc.search.excerpts import candidate_sentences, grouped, pick
+from kbc.search.excerpts import Sentence, candidate_sentences, grouped, pick
 from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
 from kbc.vault import Vault
 from kbc.vault.links import link_key
@@ -176,25 +176,37 @@ class Retriever:
         floor = RELEVANCE_FLOOR  # scores are shares of the best match, before bonuses
         relevant = [k for k in ranked if scores[k] >= floor][:MAX_PAGES]
         chosen: list[PackedPage] = []
-        spent = 0
+        # What closes the pack (the see-also line, the query) is paid for first.
+        closing = count_tokens(Pack(query, budget, see_also=pack.see_also).render()) + 1
+        spent = closing
         # Pages are summaries here; the source sentences carry the facts (and cost less per fact).
-        pages_room = min(max(int(budget * page_share), min(MIN_PAGE_ROOM, int(budget * SMALL_PAGE_SHARE))), budget)
+        pages_room = min(max(int(budget * page_share), min(MIN_PAGE_ROOM, int(budget * SMALL_PAGE_SHARE))),
+                         budget - closing)
         for key in relevant:
             # A fair share each, so one long page cannot crowd out the others the question needs.
             share = max(pages_room // PAGES_SHARING, MIN_PAGE_ROOM)
-            room = min(PAGE_TOKENS, share, pages_room - spent - BLOCK_OVERHEAD)
+            room = min(PAGE_TOKENS, share, pages_room - spent + closing - BLOCK_OVERHEAD)
             page = self._packed(evidence[key], scores[key], room, terms, count_tokens)
             if page is not None:
                 chosen.append(page)
                 spent += page.tokens + count_tokens(page.header()) + 2
         # Pages that did not fit still vouch for the source lines they cite; every scored page
         # vouches for its claims' lines.
-        spent += self._add_excerpts(chosen, [(scores[k], evidence[k]) for k in relevant], terms,
-                                    budget - spent, count_tokens, scores)
-        # Stable order: knowledge pages by name, then the source pages (with their lines) by name.
-        chosen.sort(key=lambda p: (p.kind == "source-summary", p.name.casefold(), p.name))
-        pack.pages = chosen
-        pack.tokens = count_tokens(pack.render())
+        sentences = self._sentences(chosen, [(scores[k], evidence[k]) for k in relevant], terms, scores)
+        given = "\n".join(p.text for p in chosen)
+        opening = self._opening(chosen, count_tokens)
+        room = budget - spent
+        while True:
+            picked = pick(sentences, room, count_tokens, given, opening) if room > 50 else []
+            pack.pages = self._with_excerpts(chosen, picked)
+            pack.tokens = count_tokens(pack.render())
+            if pack.tokens <= budget or not picked:
+                break
+            room -= pack.tokens - budget  # the parts' estimates fell short of the whole: pick again in less
+        while pack.tokens > budget and chosen:  # a budget too small for even the pages
+            chosen.remove(min(chosen, key=lambda p: (p.score, p.name)))
+            pack.pages = self._with_excerpts(chosen, [])
+            pack.tokens = count_tokens(pack.render())
         return pack
 
     # -- scoring ----------------------------------------------------------------------------
@@ -266,34 +278,54 @@ class Retriever:
         return PackedPage(info.name, info.kind, info.rel, round(score, 4), text, whole, links, sources,
                           note=info.note, tokens=count_tokens(text))
 
-    def _add_excerpts(self, chosen: list[PackedPage], relevant: list[tuple[float, PageInfo]], terms,
-                      budget: int, count_tokens, scores: dict[str, float]) -> int:
-        """The sentences of the lines the relevant pages cite that bear on the question, attached
-        to the source page they come from (a block of its own when that page is not chosen)."""
-        if budget <= 50 or not terms:
-            return 0
+    def _sentences(self, chosen: list[PackedPage], relevant: list[tuple[float, PageInfo]], terms,
+                   scores: dict[str, float]) -> list[Sentence]:
+        """The scored sentences of the lines the relevant pages cite (kbc.search.excerpts)."""
+        if not terms:
+            return []
         top = max((score for score, _ in relevant), default=1.0) or 1.0
         cited_by = [(score / top, info.cited, _content(info.body)) for score, info in relevant if info.cited]
+
         def claims(notes: dict[str, str]) -> dict:
             return line_claims(self.vault, {link_key(note): key for key, note in notes.items()}, terms, _tokens,
                                scores)
 
-        sentences = pick(candidate_sentences(self.pages, cited_by, terms, _tokens, _content, claims, scores), budget, count_tokens,
-                         "\n".join(p.text for p in chosen))
-        by_key = {link_key(p.name): p for p in chosen}
-        spent = 0
-        for source_key, lines in grouped(sentences).items():
-            source = self.pages.get(source_key)
-            page = by_key.get(source_key)
-            if page is None:
-                page = PackedPage(source.name, source.kind, source.rel, 0.0, "", True)
-                by_key[source_key] = page
-                chosen.append(page)
-                spent += count_tokens(page.header()) + 2
-            page.note = (self.pages.note_lines(source.note) or ("",))[0]
-            page.excerpts = [Excerpt(label, text) for label, text in lines]
-            spent += sum(count_tokens(text) + 6 for _, text in lines)
-        return spent
+        return candidate_sentences(self.pages, cited_by, terms, _tokens, _content, claims, scores)
+
+    def _opening(self, chosen: list[PackedPage], count_tokens):
+        """What a source's first sentence costs beyond itself: the block's header (unless the
+        page is given already) and its note's name."""
+        given = {link_key(p.name) for p in chosen}
+        costs: dict[str, int] = {}
+
+        def cost(source_key: str) -> int:
+            if source_key not in costs:
+                page = self._source_block(source_key)
+                line = count_tokens(f"From the source note `{page.note}`:") + 1
+                costs[source_key] = line + (0 if source_key in given else count_tokens(page.header()) + 2)
+            return costs[source_key]
+        return cost
+
+    def _source_block(self, source_key: str) -> PackedPage:
+        source = self.pages.get(source_key)
+        note = (self.pages.note_lines(source.note) or ("",))[0]
+        return PackedPage(source.name, source.kind, source.rel, 0.0, "", True, note=note)
+
+    def _with_excerpts(self, chosen: list[PackedPage], sentences: list[Sentence]) -> list[PackedPage]:
+        """The chosen pages with the picked sentences attached to the source page they come from
+        (a block of its own when that page is not chosen), in a stable order: knowledge pages by
+        name, then the source pages (with their lines) by name."""
+        lines = grouped(sentences)
+        out = []
+        for page in chosen:
+            key = link_key(page.name)
+            if key in lines:
+                page = replace(page, note=self._source_block(key).note,
+                               excerpts=[Excerpt(label, text) for label, text in lines.pop(key)])
+            out.append(page)
+        for key, found in lines.items():
+            out.append(replace(self._source_block(key), excerpts=[Excerpt(label, text) for label, text in found]))
+        return sorted(out, key=lambda p: (p.kind == "source-summary", p.name.casefold(), p.name))
 
 
 def _best_blocks(text: str, room: int, terms, count_tokens) -> str:

@@ -23,10 +23,12 @@ CLAIM_MATCH = 0.5  # a claim votes with this share of its match to the question 
 CLAIM_PRIOR = 0.3  # ... times this plus the share of the claim's words the sentence holds
 SOURCE = 0.5  # a sentence keeps this share of its score, the rest by its source page's relevance
 MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
-STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for half that
+STOP = 0.3  # ... nor under this share of the best one's score, unless pages vouch for
+VOUCH = 0.5  # ... this share of that
 MIN_WORDS = 4
 REPEATED = 3  # a sentence found this many times in one note (digits aside) is boilerplate
 K1, B = 1.2, 0.75  # BM25's usual constants
+LINE_COST = 2  # a sentence's share of its excerpt line's 'lines 12-13: ' (sentences of one line share it)
 BACK_CHAIN = 3  # a sentence pointing back brings at most this many sentences in all
 # Openings that point back to the sentence before (a pronoun, a connective).
 _BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|so|therefore|however|moreover|"
@@ -193,19 +195,20 @@ def _rarity(words: list[str], documents: int) -> dict[str, float]:
     return {w: math.log(1 + documents / n) for w, n in counts.items()}
 
 
-def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> list[Sentence]:
+def pick(sentences: list[Sentence], budget: int, count_tokens, already: str, opening=None) -> list[Sentence]:
     """The best sentences that fit, none already given (in a page's text) or repeated, until
     they score too far under the best one. A sentence that opens by pointing back ("This",
-    "Thus", "To do so") comes with the one before it: alone it says nothing a reader can use."""
+    "Thus", "To do so") comes with the one before it: alone it says nothing a reader can use.
+    `opening(source key)`: what a source's first sentence costs beyond itself (its block's header)."""
     given = _plain(already)
-    chosen, seen, spent = [], set(), 0
+    chosen, seen, spent, opened = [], set(), 0, set()
     ordered = sorted(sentences, key=lambda s: (-s.score, s.source, s.line, s.position))
     before = {(s.source, s.paragraph, s.position): s for s in sentences}
     floor = STOP * ordered[0].score if ordered else 0.0
     for sentence in ordered:
         if sentence.score < MIN_SCORE:
             break
-        if sentence.score < floor and sentence.vote < floor / 2:
+        if sentence.score < floor and sentence.vote < floor * VOUCH:
             continue
         plain = _plain(sentence.text)
         if plain in seen or plain in given:
@@ -216,9 +219,12 @@ def pick(sentences: list[Sentence], budget: int, count_tokens, already: str) -> 
             if prior is None or _plain(prior.text) in seen or _plain(prior.text) in given:
                 break
             group.insert(0, prior)
-        cost = sum(count_tokens(s.text) + 2 for s in group)
+        cost = sum(count_tokens(s.text) + LINE_COST for s in group)
+        if opening is not None and sentence.source not in opened:
+            cost += opening(sentence.source)
         if spent + cost > budget:
             continue
+        opened.add(sentence.source)
         for member in group:
             seen.add(_plain(member.text))
             chosen.append(member)
