@@ -6,6 +6,7 @@ from pathlib import Path
 
 from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
+from kbc.vault.files import walk_files
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
 from kbc.vault.link_memo import LinkMemo
@@ -47,6 +48,20 @@ def _records(vault: Vault, pages: dict[str, Path]) -> dict[str, PageRecord]:
     return found
 
 
+def _is_index_page(vault: Vault, path: Path) -> bool:
+    return path.parent == vault.wiki_dir / "indexes" or path == vault.wiki_dir / "index.md"
+
+
+def _relisted(vault: Vault, pages: dict[str, Path]) -> dict[str, Path]:
+    """The wiki's pages after write_indexes: only the index pages (it writes and removes no
+    other) are listed again, as vault.wiki_pages() would list them."""
+    indexes = vault.wiki_dir / "indexes"
+    paths = [p for p in pages.values() if not _is_index_page(vault, p)]
+    paths += walk_files(indexes, within=vault.root, suffix=".md") if indexes.is_dir() else []
+    paths += [vault.wiki_dir / "index.md"] if (vault.wiki_dir / "index.md").is_file() else []
+    return {link_key(path.stem): path for path in sorted(paths, key=lambda p: p.parts)}
+
+
 def _read(path: Path) -> tuple[dict, str] | None:
     try:
         return read_page(path)
@@ -73,8 +88,9 @@ def refresh_wiki(vault: Vault) -> list[str]:
     records = _records(vault, pages)
     entries = [e for e in (index_entry_for(vault.wiki_dir / f"{name}.md", r.props) for name, r in records.items()) if e]
     write_indexes(vault, entries, vault.settings.index_max_tokens)
-    pages = vault.wiki_pages()
-    records = _records(vault, pages)  # the navigation pages write_indexes rewrote are read again
+    pages = _relisted(vault, pages)
+    records.update(_records(vault, {k: p for k, p in pages.items() if _is_index_page(vault, p)}))
+    records = {path.stem: records[path.stem] for path in pages.values() if path.stem in records}
     props = {name: record.props for name, record in records.items()}
     aliases = vault.page_aliases(props)
     resolver = LinkResolver(vault.note_names(pages), aliases)
