@@ -9,7 +9,7 @@ from tests.conftest import make_llm, open_vault, templates
 def _computed(vault) -> LinkGraph:
     aliases = vault.page_aliases()
     resolver = LinkResolver(vault.note_names(), aliases)
-    return LinkGraph(inbound_lists(Site._inbound(Site._read(vault.wiki_pages()), resolver)), aliases)
+    return LinkGraph(inbound_lists(Site._inbound(Site._read(vault, vault.wiki_pages()), resolver)), aliases)
 
 
 def test_the_saved_graph_is_the_one_serve_computes_and_a_changed_page_voids_it(sample_vault, server):

@@ -44,6 +44,14 @@ def test_typos_are_forgiven(wiki):
     assert Searcher(wiki).search("replicaton")[0].page == "Replication"
 
 
+def test_words_the_wiki_has_as_written_are_kept_without_reading_its_vocabulary(wiki):
+    searcher = Searcher(wiki)
+    assert searcher.search("quorums overlap")[0].page == "Quorum"
+    assert searcher._vocab is None  # every word was found as written: no vocabulary read
+    # 'overlaps' shares its stem with 'overlap' but is not written anywhere: corrected as before
+    assert searcher._terms("overlaps qourum") == ["overlap", "quorum"] and searcher._vocab
+
+
 def test_a_page_edited_behind_kbcs_back_is_found(wiki, vault_dir):
     searcher = Searcher(wiki)
     assert searcher.search("fencing") == []

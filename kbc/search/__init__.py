@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from kbc.vault.pages import own_body
 
 _HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LONG_CHUNK = 20_000  # characters
+_LOOKED_AT = 2000  # chunks with a word's stem read for the word itself, at most, before the vocabulary
 
 
 @dataclass
@@ -135,28 +139,57 @@ class Searcher:
 
     def __init__(self, vault: Vault, scope: str = "wiki"):
         self.vault, self.scope = vault, scope
-        self._vocab: set[str] | None = None
+        self._vocab: set[str] | None = None  # read when first needed
         self._spellings: list[str] = []  # the vocabulary, commonest first: what a typo is corrected to
+        self._known: dict[str, bool] = {}  # word -> a chunk has it as written (_written)
         self._titles: dict[str, str] | None = None
+        self._lowered: list[str] = []  # the titles lowered, in their order
 
     def _load(self) -> None:
-        if refresh_index(self.vault, (self.scope,)) or self._vocab is None:
-            db = self.vault.db
-            # The words as written (the index itself holds stems), for correcting typos.
-            counts: dict[str, int] = {}
-            titles = {}
-            for title, aliases, heading, body, path in db.execute(
-                    "select title, aliases, heading, body, path from chunks where scope = ?", [self.scope]):
-                for word in _WORD.findall(f"{title} {aliases} {heading} {body}".lower()):
-                    counts[word] = counts.get(word, 0) + 1
-                titles[title] = path
-            self._vocab, self._titles = set(counts), titles
+        if refresh_index(self.vault, (self.scope,)) or self._titles is None:
+            rows = self.vault.db.execute("select title, path from chunks where scope = ?", [self.scope])
+            self._titles = {title: path for title, path in rows}
+            self._lowered = [title.lower() for title in self._titles]
+            self._vocab, self._spellings, self._known = None, [], {}
+
+    def _vocabulary(self) -> set[str]:
+        """The words as written (the index itself holds stems), for correcting typos: read from
+        every chunk, so only when a query has a word the index may lack."""
+        if self._vocab is None:
+            counts: Counter = Counter()
+            for title, aliases, heading, body in self.vault.db.execute(
+                    "select title, aliases, heading, body from chunks where scope = ?", [self.scope]):
+                counts.update(_WORD.findall(f"{title} {aliases} {heading} {body}".lower()))
+            self._vocab = set(counts)
             self._spellings = sorted(counts, key=lambda w: (-counts[w], w))
+        return self._vocab
+
+    def _written(self, word: str) -> bool:
+        """Whether a chunk has `word` as written: looked for among the chunks FTS finds for its
+        stem (a superset), so the whole vocabulary is read only for a word no chunk has."""
+        if word not in self._known:
+            found = False
+            pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+            try:
+                # Long chunks (a log page) cost more to lower and scan than they are worth here.
+                rows = self.vault.db.execute("select title, aliases, heading, body from chunks "
+                                             "where chunks match ? and scope = ? and length(body) < ? limit ?",
+                                             [f'"{word}"', self.scope, _LONG_CHUNK, _LOOKED_AT])
+                found = any(pattern.search(f"{title} {aliases} {heading} {body}".lower())
+                            for title, aliases, heading, body in rows)
+            except sqlite3.OperationalError:  # not a term FTS can look up: the vocabulary decides
+                pass
+            self._known[word] = found
+        return self._known[word]
 
     def _terms(self, query: str) -> list[str]:
         terms = []
         for word in _WORD.findall(query.lower()):
-            if word in self._vocab or len(word) < 5 or not self._vocab:
+            if len(word) < 5 or self._written(word):
+                terms.append(word)
+                continue
+            vocab = self._vocabulary()
+            if word in vocab or not vocab:
                 terms.append(word)
                 continue
             # A typo is an edit or a swap or two away (more in a long word); a real word the wiki
@@ -183,12 +216,14 @@ class Searcher:
                 best[path] = Hit(path, Path(path).stem, heading, round(-rank, 4), "", rowid)
                 rowids[path] = rowid
         # A title close to the whole query (typos included) ranks first.
-        for title, path in self._titles.items():
-            closeness = fuzz.WRatio(query.lower(), title.lower())
-            if closeness >= 88:
-                hit = best.get(path) or Hit(path, Path(path).stem, "", 0.0, title)
-                hit.score += closeness / 10
-                best[path] = hit
+        titles, lowered = list(self._titles), self._lowered
+        close = process.extract(query.lower(), lowered, scorer=fuzz.WRatio, score_cutoff=88, limit=None)
+        for _, closeness, at in sorted(close, key=lambda found: found[2]):  # in the titles' order
+            title = titles[at]
+            path = self._titles[title]
+            hit = best.get(path) or Hit(path, Path(path).stem, "", 0.0, title)
+            hit.score += closeness / 10
+            best[path] = hit
         # Ties broken by path: the same wiki gives the same order, so prompts built from
         # search results stay byte-identical (and cached).
         hits = sorted(best.values(), key=lambda h: (-h.score, h.path))[:limit]

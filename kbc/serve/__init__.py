@@ -29,7 +29,8 @@ from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.frontmatter import FrontMatterError, split
 from kbc.vault.link_graph import inbound_lists, load_graph, wiki_stamp
 from kbc.vault.linkcheck import LinkResolver
-from kbc.vault.links import find_links, is_file_link, link_key
+from kbc.vault.links import WIKILINK, is_file_link, link_key
+from kbc.vault.page_index import PageRecord, page_record
 from kbc.vault.pages import own_body
 
 SERVABLE = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -97,10 +98,10 @@ class Site:
             resolver = LinkResolver(self.vault.note_names(pages), saved.aliases)
             self._graph = saved.inbound
         else:
-            parsed = self._read(pages)  # each page once, for its aliases and its links
-            aliases = self.vault.page_aliases({name: page[0] for name, page in parsed.items()})
+            records = self._read(self.vault, pages)  # for its aliases and its links
+            aliases = self.vault.page_aliases({name: record.props for name, record in records.items()})
             resolver = LinkResolver(self.vault.note_names(pages), aliases)
-            self._graph = inbound_lists(self._inbound(parsed, resolver))
+            self._graph = inbound_lists(self._inbound(records, resolver))
         self._resolver = resolver
         self._files = None
         self._graph_stamp = stamp
@@ -114,26 +115,31 @@ class Site:
             return False
 
     @staticmethod
-    def _read(pages: dict[str, Path]) -> dict[str, tuple[dict, str]]:
-        """Page name -> (front matter, body) of every page that can be read."""
-        parsed = {}
+    def _read(vault: Vault, pages: dict[str, Path]) -> dict[str, PageRecord]:
+        """Page name -> the record of every page that can be read, from the page index: only
+        pages changed since kbc last read them are read (a person's edit voids the saved graph)."""
+        records = {}
         for path in pages.values():
-            try:
-                parsed[path.stem] = split(path.read_text(encoding="utf-8"))
-            except (FrontMatterError, UnicodeDecodeError, OSError):  # OSError: removed meanwhile
-                continue
-        return parsed
+            record = page_record(vault, path)
+            if record is not None and record.readable:  # None: removed meanwhile
+                records[path.stem] = record
+        return records
 
     @staticmethod
-    def _inbound(parsed: dict[str, tuple[dict, str]], resolver: LinkResolver) -> dict[str, set[str]]:
+    def _inbound(records: dict[str, PageRecord], resolver: LinkResolver) -> dict[str, set[str]]:
         inbound: dict[str, set[str]] = {}
-        for name, (_, body) in parsed.items():
+        reached: dict[str, str] = {}  # a link as written -> the key of the page it reaches ('' none)
+        for name, record in records.items():
             if is_navigation(name):
                 continue
-            for link in find_links(own_body(body)):
-                target = resolver.resolve(link.target) if link.target else None
-                if target and link_key(target) != link_key(name):
-                    inbound.setdefault(link_key(target), set()).add(name)
+            for link in record.links:  # those of its own body, its backlinks aside
+                if link not in reached:
+                    target = WIKILINK.match(link)["target"].strip()
+                    resolved = resolver.resolve(target) if target else None
+                    reached[link] = link_key(resolved) if resolved else ""
+                key = reached[link]
+                if key and key != link_key(name):
+                    inbound.setdefault(key, set()).add(name)
         return inbound
 
     def _inside(self, path: Path) -> bool:
