@@ -8,7 +8,6 @@ backlinks, the log: all code).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
                                  extract_requests, members_of, merge_parts)
 from kbc.compile.graph import build_graph, related_section, with_related
-from kbc.compile.graph_cache import MentionGraphCache
+from kbc.compile.graph_cache import MentionGraphCache, RelatedMemo
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
@@ -195,11 +194,10 @@ class Compiler:
         for path, row in self.manifest.sources().items():
             if path not in by_path:
                 continue
-            data = json.loads(row.extraction)
             concepts = [(identity.concepts[identity.member_key[m.id]].page, m.definition)
                         for m in members.get(path, []) if identity.member_key.get(m.id) in identity.concepts]
-            write_summary(self.vault, by_path[path], data.get("title") or row.title,
-                          self.vault.root / row.summary_page, data, concepts, row.prompt_version, row.model,
+            write_summary(self.vault, by_path[path], row.title, self.vault.root / row.summary_page,
+                          row.extraction, concepts, row.prompt_version, row.model,
                           self.report, extracted=path in self.extracted)
 
     # -- removal ----------------------------------------------------------------------------
@@ -263,16 +261,22 @@ class Compiler:
     def _write_related(self, identity) -> None:
         """Every concept page kbc owns gets a code-built `## Related` section."""
         _, graph = self._jobs(identity)
+        memo = RelatedMemo(self.vault)
         for key, concept in identity.concepts.items():
             path = self.vault.wiki_dir / "concepts" / f"{concept.page}.md"
+            section = related_section(graph, key, identity.concepts)
+            if memo.holds(path, section):
+                continue
             state, props, body = read_state(self.vault, path)
             if state != "ours":
                 continue
-            new = with_related(body.split("<!-- kbc:backlinks -->")[0].rstrip("\n") + "\n",
-                               related_section(graph, key, identity.concepts))
+            new = with_related(body.split("<!-- kbc:backlinks -->")[0].rstrip("\n") + "\n", section)
             if new.rstrip() != body.split("<!-- kbc:backlinks -->")[0].rstrip():
                 write_page(self.vault, path, props, new, "concept", str(props.get("kbc_prompt", "")),
                            str(props.get("kbc_model", "")))
+            else:  # remembered only as found: a page written now is read once more next run
+                memo.saw(path, section)
+        memo.save()
 
     # -- estimate ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ merged or renamed concepts, the log, the report, and which pages are stale."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +38,13 @@ class CompileReport:
         return {k: v for k, v in self.__dict__.items()}
 
 
-def write_summary(vault: Vault, source: Source, title: str, path: Path, data: dict,
+def write_summary(vault: Vault, source: Source, title: str, path: Path, extraction: str,
                   concepts: list[tuple[str, str]], version: str, model: str, report: CompileReport,
                   extracted: bool) -> None:
-    """`concepts`: (page name, definition) of the concepts the source yielded. A source not
-    extracted this run is rewritten only when its concepts' pages changed (merged, renamed)."""
+    """`concepts`: (page name, definition) of the concepts the source yielded; `extraction`:
+    its stored answer (JSON), read only if the page is written; `title`: the title if the answer
+    gives none. A source not extracted this run is rewritten only when its concepts' pages
+    changed (merged, renamed)."""
     state, _, old_body = read_state(vault, path)
     if state in ("edited", "manual", "foreign"):
         if extracted:
@@ -52,6 +55,8 @@ def write_summary(vault: Vault, source: Source, title: str, path: Path, data: di
         listed = old_body.split("\n## Concepts\n", 1)[-1].split("\n## ", 1)[0]
         if [link.target for link in find_links(listed)] == pages:
             return
+    data = json.loads(extraction)
+    title = data.get("title") or title
     definitions = dict(reversed(concepts))
     lines = [f"- [[{page}]]: {first_sentence(definitions[page], 300)}" for page in pages]
     props = {
