@@ -1,6 +1,8 @@
 """Lint finds each planted fault, nothing in a clean wiki; --fix mends; deep lint reports a
 planted contradiction with both sources."""
 import json
+import os
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -9,6 +11,7 @@ from kbc.cli import cli
 from kbc.compile import EXTRACT_TEMPLATE, WRITE_TEMPLATE, compile_vault
 from kbc.lint import Expectations, check, fix
 from kbc.lint.deep import deep_lint
+from kbc.vault.page_index import page_record
 from tests.conftest import make_llm, open_vault, templates
 
 
@@ -61,6 +64,15 @@ def test_each_planted_fault_is_found(compiled):
     assert expected <= problems, expected - problems
     assert {("duplicate-concept", "Paxo"), ("duplicate-concept", "Paxos")} & problems
     assert not {page for check_, page in problems if check_ == "cut-off-page"} - {"Cut"}
+
+
+def test_a_broken_page_the_page_index_remembers_is_still_reported(compiled):
+    broken = compiled.wiki_dir / "concepts" / "Broken yaml.md"
+    broken.write_text("---\ntitle: [unclosed\n---\n\n# Broken\n\nText [[Paxos]].\n")
+    past = time.time() - 60  # old enough for the index to remember it
+    os.utime(broken, (past, past))
+    assert not page_record(compiled, broken).readable
+    assert ("invalid-front-matter", "Broken yaml") in found(compiled)
 
 
 def test_fix_mends_what_code_can_and_spares_human_edits(compiled):
