@@ -3,6 +3,7 @@ co-mentions and shared sources. It feeds the write prompt and each page's `## Re
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from kbc.compile.evidence import Naming, text_words
@@ -30,10 +31,18 @@ class Graph:
     apart: set[frozenset] = field(default_factory=set)  # pairs consolidation judged different
     # a -> b -> the edge in edges[a]: a scan of a's edges per add was quadratic in a's degree
     _to: dict[str, dict[str, Edge]] = field(default_factory=dict, repr=False, compare=False)
+    # a -> the keys kept apart from it: no frozenset built per add (hundreds of thousands a run)
+    _apart_of: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        for pair in self.apart:
+            a, b = tuple(pair) if len(pair) == 2 else (*pair, *pair)
+            self._apart_of.setdefault(a, set()).add(b)
+            self._apart_of.setdefault(b, set()).add(a)
 
     def add(self, a: str, b: str, why: str, weight: float) -> None:
         """Evidence adds up: two shared sources and a co-mention outweigh one shared source."""
-        if a == b or frozenset((a, b)) in self.apart:
+        if a == b or b in self._apart_of.get(a, ()):
             return
         mine = self._to.setdefault(a, {})
         edge = mine.get(b)
@@ -45,6 +54,10 @@ class Graph:
             return
         mine[b] = Edge(b, why, weight, why == KEEPS_LINKED)
         self.edges.setdefault(a, []).append(mine[b])
+
+    def apart_from(self, key: str) -> set[str]:
+        """The keys of the pairs that hold `key` and are kept apart (`key` too), or none."""
+        return {key} | self._apart_of[key] if key in self._apart_of else set()
 
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
         """The strongest edges, and always those that keep a concept from being an orphan."""
@@ -110,16 +123,14 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
         for e in items:
             by_source.setdefault(e.source_page, {}).setdefault(key, []).extend(cited_lines(e.lines))
     for keys in by_source.values():
-        for a, lines_a in keys.items():
-            for b, lines_b in keys.items():
-                graph.add(a, b, "same source", 1 + nearness(lines_a, lines_b))
+        _add_same_source(graph, keys)
     # No concept without a link from another concept page: its strongest neighbour, or the
     # nearest concept by name and definition, links it.
     inbound = {e.other for k in graph.edges for e in graph.related(k)}
     for key in sorted(concepts):
         if key not in inbound and len(concepts) > 1:
             own = graph.related(key, 1)
-            other = own[0].other if own else similar(key, {k for pair in graph.apart if key in pair for k in pair})
+            other = own[0].other if own else similar(key, graph.apart_from(key))
             if other:
                 # add() merges with an edge an earlier concept's fallback made: never two lines
                 graph.add(other, key, KEEPS_LINKED, 0)
@@ -128,13 +139,41 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
     return graph
 
 
-def nearness(a: list[int], b: list[int]) -> float:
-    """Under 1: how close two concepts' cited lines lie in one source (one passage discusses both)."""
-    if not a or not b:
+def _add_same_source(graph: Graph, keys: dict[str, list[int]]) -> None:
+    """graph.add(a, b, "same source", 1 + nearness(...)) for each pair of keys that share a
+    source, inlined: "same source" ranks below every other reason, so an edge only gains
+    weight (a long source has dozens of concepts: hundreds of thousands of pairs a run)."""
+    ordered = {k: sorted(set(lines)) for k, lines in keys.items()}
+    for a, lines_a in keys.items():
+        mine, apart, edges = graph._to.setdefault(a, {}), graph._apart_of.get(a, ()), None
+        lines_a = set(lines_a)
+        for b, ordered_b in ordered.items():
+            if a == b or b in apart:
+                continue
+            weight = 1 + nearness(lines_a, ordered_b)
+            edge = mine.get(b)
+            if edge is not None:
+                edge.weight += weight
+                continue
+            mine[b] = Edge(b, "same source", weight)
+            if edges is None:
+                edges = graph.edges.setdefault(a, [])
+            edges.append(mine[b])
+
+
+def nearness(a: set[int], ordered_b: list[int]) -> float:
+    """Under 1: how close two concepts' cited lines lie in one source (one passage discusses
+    both); `ordered_b`: the other's lines, sorted, each once."""
+    if not a or not ordered_b:
         return 0.0
-    ordered_b = sorted(set(b))
-    gap = min(min(abs(x - y) for y in ordered_b) for x in set(a))
+    gap = min(_gap(ordered_b, x) for x in a)
     return 0.9 / (1 + gap / 3)
+
+
+def _gap(ordered: list[int], x: int) -> int:
+    """The least |x - y| over the sorted, non-empty `ordered`."""
+    at = bisect_left(ordered, x)
+    return min(abs(x - ordered[i]) for i in (at - 1, at) if 0 <= i < len(ordered))
 
 
 def related_section(graph: Graph, key: str, concepts: dict[str, Concept]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property, lru_cache
+from importlib import metadata
 
 import snowballstemmer
 
@@ -287,9 +288,25 @@ def _text_initials(text: str) -> frozenset:
                      for length in range(2, 6) for i in range(len(words) - length + 1))
 
 
-@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    stem = _STEMS.get(word)
+    if stem is None:
+        stem = _STEMS[word] = _STEMMER.stemWord(word)
+    return stem
 
 
 _STEMMER = snowballstemmer.stemmer("english")
+STEMMER_VERSION = f"snowballstemmer {metadata.version('snowballstemmer')} english"
+# word -> its stem, for the process: the pure-Python stemmer costs more than the rest of a
+# vocabulary. kbc/compile/writer.py seeds it from the vault's own store and saves it back.
+_STEMS: dict[str, str] = {}
+
+
+def known_stems() -> dict[str, str]:
+    return _STEMS
+
+
+def add_stems(stems: dict[str, str]) -> None:
+    """Stems `STEMMER_VERSION` gave before (another run's)."""
+    for word, stem in stems.items():
+        _STEMS.setdefault(word, stem)

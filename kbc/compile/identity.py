@@ -8,6 +8,7 @@ A person's overrides live in `kbc-merges.toml` at the vault root:
 """
 from __future__ import annotations
 
+import operator
 import re
 
 import tomllib
@@ -79,8 +80,36 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
     this run minted (a merged vault's larger cluster of "paxos" was minted "paxos 2")."""
     by_id = {m.id: m for m in members}
     renames = {d.a: d.name for d in decisions if d.relation == RENAME and d.a in by_id and d.name}
-    union = _Union(by_id)
-    keys_by_name: dict[str, set[str]] = {}  # any name a person may use -> member ids
+    # With no overrides the clusters follow from the members and the decisions alone: a run's
+    # second build goes on from its first with the decisions added since.
+    plain = not (overrides.same or overrides.different)
+    resumed = _resume(by_id, decisions) if plain else None
+    if resumed is not None:
+        union, clusters, same_names, done = resumed
+        _join_decisions(union, clusters, same_names, decisions[done:], by_id, [])
+    else:
+        union, clusters, same_names = _Union(by_id), {m: {m} for m in by_id}, {}
+        named = _names(members, renames, old) if not plain else None
+        forbidden = [(named(a), named(b)) for group in overrides.different
+                     for i, a in enumerate(group) for b in group[i + 1:]]
+        for group in overrides.same:  # the first name a person gives is the page's name
+            ids = sorted(set().union(*(named(n) for n in group)))
+            for other in ids[1:]:
+                _join(union, clusters, forbidden, ids[0], other, force=True)
+            if len(ids) > 1:
+                same_names[frozenset(ids)] = group[0]
+        _join_decisions(union, clusters, same_names, decisions, by_id, forbidden)
+    if plain:
+        _LAST[:] = [(list(by_id), list(decisions), union, clusters, same_names)]
+    identity = _assign(by_id, clusters, renames, same_names, old, weight or {},
+                       set(old) if settled is None else settled)
+    _names_are_their_own(identity.concepts)
+    return identity
+
+
+def _names(members: list[Member], renames: dict[str, str], old: dict[str, Concept]):
+    """name -> the member ids any name a person may use (kbc-merges.toml) picks."""
+    keys_by_name: dict[str, set[str]] = {}
     for member in members:
         for name in names_of(member, renames):
             keys_by_name.setdefault(concept_key(name), set()).add(member.id)
@@ -88,41 +117,43 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
             concept = old[member.concept_key]
             for name in (concept.name, concept.page):
                 keys_by_name.setdefault(concept_key(name), set()).add(member.id)
+    return lambda name: keys_by_name.get(concept_key(name), set())
 
-    def named(name: str) -> set[str]:
-        return keys_by_name.get(concept_key(name), set())
 
-    forbidden = [(named(a), named(b)) for group in overrides.different
-                 for i, a in enumerate(group) for b in group[i + 1:]]
-    clusters: dict[str, set[str]] = {m: {m} for m in by_id}
+def _join(union: _Union, clusters: dict[str, set[str]], forbidden, a: str, b: str, force: bool) -> None:
+    ra, rb = union.find(a), union.find(b)
+    if ra == rb:
+        return
+    ca, cb = clusters[ra], clusters[rb]
+    if not force and any((x & ca and y & cb) or (x & cb and y & ca) for x, y in forbidden):
+        return
+    union.union(ra, rb)
+    clusters[ra] = ca | cb
+    del clusters[rb]
 
-    def join(a: str, b: str, force: bool) -> None:
-        ra, rb = union.find(a), union.find(b)
-        if ra == rb:
-            return
-        ca, cb = clusters[ra], clusters[rb]
-        if not force and any((x & ca and y & cb) or (x & cb and y & ca) for x, y in forbidden):
-            return
-        union.union(ra, rb)
-        clusters[ra] = ca | cb
-        del clusters[rb]
 
-    same_names: dict[frozenset, str] = {}
-    for group in overrides.same:  # the first name a person gives is the page's name
-        ids = sorted(set().union(*(named(n) for n in group)))
-        for other in ids[1:]:
-            join(ids[0], other, force=True)
-        if len(ids) > 1:
-            same_names[frozenset(ids)] = group[0]
+def _join_decisions(union, clusters, same_names, decisions, by_id, forbidden) -> None:
     for decision in decisions:
         if decision.relation == SAME and decision.a in by_id and decision.b in by_id:
-            join(decision.a, decision.b, force=decision.origin == "person")
+            _join(union, clusters, forbidden, decision.a, decision.b, force=decision.origin == "person")
             if decision.name:
                 same_names[frozenset((decision.a, decision.b))] = decision.name
-    identity = _assign(by_id, clusters, renames, same_names, old, weight or {},
-                       set(old) if settled is None else settled)
-    _names_are_their_own(identity.concepts)
-    return identity
+
+
+# The last build without overrides: (member ids, its decisions, union, clusters, same names).
+_LAST: list = []
+
+
+def _resume(by_id: dict, decisions: list[Decision]):
+    """That build's union, clusters and names if its members are these and its decisions the
+    first of these (the same objects: Manifest keeps them), else None. Handed over, not
+    copied: the build that goes on from them replaces them."""
+    if not _LAST:
+        return None
+    ids, before, union, clusters, same_names = _LAST.pop()
+    if ids != list(by_id) or len(before) > len(decisions) or not all(map(operator.is_, before, decisions)):
+        return None
+    return union, clusters, same_names, len(before)
 
 
 def _names_are_their_own(concepts: dict[str, Concept]) -> None:

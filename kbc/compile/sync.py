@@ -28,6 +28,7 @@ class Consolidator:
         self._reserved: set[str] | None = None  # during a sync: pages that stay or are given
         self._summaries: set[str] | None = None  # during a sync: the source summaries' names
         self._settled: set[str] | None = None  # concept keys at the run's first sync
+        self._relations = None  # (id of the identity, decisions, the identity, its relations)
         self.names = PageNames(vault, self._claimed)
 
     def _claimed(self) -> set[str]:
@@ -169,7 +170,13 @@ class Consolidator:
     # -- for the graph ----------------------------------------------------------------------
 
     def relations(self, identity: Identity) -> list[tuple[str, str, str]]:
-        return consolidate.relations(self.manifest.decisions(), identity.member_key)
+        """Asked for twice a run (articles, then Related sections): worked out once for the
+        same identity and decisions."""
+        decisions = self.manifest.decisions()
+        if self._relations is None or self._relations[:2] != (id(identity), len(decisions)):
+            self._relations = (id(identity), len(decisions), identity,
+                               consolidate.relations(decisions, identity.member_key))
+        return list(self._relations[3])
 
     def nearest(self, identity: Identity):
         concepts = identity.concepts

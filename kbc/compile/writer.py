@@ -2,13 +2,19 @@
 parts merged after (kbc/compile/parts.py), and the pages made from the answers."""
 from __future__ import annotations
 
+import json
+
 from kbc.compile.articles import (CLAIMS_VERSION, TOKENS_PER_ARTICLE, WRITE_BATCH_CLAIM_TOKENS,
                                   WRITE_BATCH_CONCEPTS, Job, article_body, batches, claims_article,
                                   concept_entry, entry_tokens, evidence_id, pick_article, write_request)
 from kbc.compile.parts import (Piece, as_article, merge_base, merge_groups, merge_request, piece_of, split_job,
                                write_room)
+from kbc.compile.grounding import STEMMER_VERSION, add_stems, known_stems
 from kbc.llm import BackendError, ItemFailed, stable_json
+from kbc.vault.files import atomic_write
 from kbc.vault.pages import today, write_page
+
+STEMS_FILE = "stems.json"
 
 
 class ConceptWriter:
@@ -17,6 +23,13 @@ class ConceptWriter:
         self.count = compiler.llm.count_tokens
 
     def write(self, jobs: list[Job], resolver) -> None:
+        stems = StemStore(self.c.vault)
+        try:
+            self._write(jobs, resolver)
+        finally:
+            stems.save()
+
+    def _write(self, jobs: list[Job], resolver) -> None:
         c = self.c
         room = write_room(c.templates, self.count, c.window, c.max_output)
         entries = {job.concept.key: concept_entry(job, c.options.full) for job in jobs}
@@ -133,3 +146,24 @@ class ConceptWriter:
             c.report.written.append(concept.page)
         written = {evidence_id(e): e.text for e in job.evidence if e.kind != "definition"}
         c.manifest.written(concept.key, job.input_hash, stable_json(written), version, c.llm.model)
+
+
+class StemStore:
+    """The stems grounding found in earlier runs (every page name's words are stemmed for each
+    run that writes: the stemmer is pure Python), kept in .kbc/ with the stemmer's version."""
+
+    def __init__(self, vault):
+        self.vault, self.path = vault, vault.state_dir / STEMS_FILE
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        if isinstance(data, dict) and data.get("stemmer") == STEMMER_VERSION and isinstance(data.get("stems"), dict):
+            add_stems(data["stems"])
+        self.count = len(known_stems())
+
+    def save(self) -> None:
+        stems = known_stems()
+        if len(stems) != self.count:
+            self.vault.state_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps({"stemmer": STEMMER_VERSION, "stems": stems}, ensure_ascii=False))
