@@ -4,6 +4,7 @@ matter and links from the index, not parsed again (most of lint's time at 10,000
 The body is still read: the empty, cut-off and index-size checks need the text itself."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +13,14 @@ from kbc.vault.links import WIKILINK, find_links, is_file_link, link_key
 from kbc.vault.page_index import read_with_body
 from kbc.vault.page_text import BACKLINKS_START
 
+STATE_FOLDER = ".kbc"
+
 
 @dataclass(frozen=True)
 class LintPage:
     props: dict
     body: str
-    targets: tuple[str, ...]  # of its links (own body, then backlinks), stripped as find_links strips
+    targets: frozenset[str]  # of its links (own body and backlinks), stripped as find_links strips
     error: str = ""  # why its front matter cannot be read
 
 
@@ -31,8 +34,8 @@ def read_pages(vault, pages: dict[str, Path]) -> dict[str, LintPage]:
         # A readable page always has a digest: an empty one is an unreadable page's record.
         if got is not None and got[0].readable and got[0].digest and got[1].count(BACKLINKS_START) <= 1:
             record, body = got
-            own = tuple(_target(link, targets) for link in record.links)
-            out[key] = LintPage(record.props, body, own + record.backlinks)
+            own = {_target(link, targets) for link in set(record.links)}
+            out[key] = LintPage(record.props, body, frozenset(own.union(record.backlinks)))
             continue
         page = _read_in_full(path)
         if page is not None:
@@ -53,13 +56,13 @@ def _read_in_full(path: Path) -> LintPage | None:
     except FileNotFoundError:  # gone since the wiki was listed
         return None
     except UnicodeDecodeError:
-        return LintPage({}, "", (), "not UTF-8 text")
+        return LintPage({}, "", frozenset(), "not UTF-8 text")
     error = ""
     try:
         props, body = split(text)
     except FrontMatterError as exc:
         props, body, error = {}, text.split("---", 2)[-1], str(exc)
-    return LintPage(props, body, tuple(link.target for link in find_links(body)), error)
+    return LintPage(props, body, frozenset(link.target for link in find_links(body)), error)
 
 
 class LinkOutcomes:
@@ -89,6 +92,33 @@ class LinkOutcomes:
     def files(self) -> set[str]:
         """The vault's file names (its state folder aside): walked only if a page embeds one."""
         if self._files is None:
-            self._files = {p.name.casefold() for p in self.vault.root.rglob("*")
-                           if p.is_file() and ".kbc" not in p.parts}
+            self._files = file_names(self.vault.root)
         return self._files
+
+
+def file_names(root: Path) -> set[str]:
+    """Case-folded names of the files under `root`, hidden ones too, outside any .kbc folder;
+    linked folders are not entered, a link to a file counts (what root.rglob("*") and is_file()
+    find, without a stat per file)."""
+    if STATE_FOLDER in root.parts:
+        return set()
+    names, pending = set(), [str(root)]
+    while pending:
+        try:
+            listing = os.scandir(pending.pop())
+        except PermissionError:
+            continue
+        with listing:
+            for entry in listing:
+                if entry.name == STATE_FOLDER:
+                    continue
+                try:
+                    is_folder = entry.is_dir()
+                except OSError:
+                    is_folder = False
+                if is_folder:
+                    if not entry.is_symlink():
+                        pending.append(entry.path)
+                elif entry.is_file():  # a broken link is no file
+                    names.add(entry.name.casefold())
+    return names
