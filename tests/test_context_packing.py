@@ -97,3 +97,13 @@ def test_a_pack_never_exceeds_its_budget(vault_dir, server):
         sizes.append(sum(len(p.excerpts) for p in pack.pages))
     # ... and a larger budget still buys more of the note's lines.
     assert sizes == sorted(sizes) and sizes[-1] > sizes[1] > 0
+
+
+def test_a_pack_stops_where_what_is_left_scores_far_below_the_best_unless_pages_vouch_for_it():
+    lines = ["Leases expire after a fixed time unless the holder renews them.", "",
+             "Gardens grow tomatoes in the warm summer months.", "",
+             "Chubby clients renew their leases with KeepAlive calls."]
+    sentences = scored(lines, {"Leases expir": 2.0, "Gardens grow": 0.6, "Chubby clien": 0.6})
+    # Both far under the best; only the one the citing pages and claims vote for is evidence.
+    next(s for s in sentences if s.text.startswith("Chubby")).vote = 0.5
+    assert [s.text for s in pick(sentences, 1000, estimate_tokens, "")] == [lines[0], lines[4]]
