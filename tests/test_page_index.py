@@ -59,3 +59,15 @@ def test_refresh_from_the_index_sees_a_link_added_to_a_remembered_page(sample_va
     _age(other, 10)
     refresh_wiki(vault)
     assert "- [[Other Idea]]" in target.read_text()
+
+
+def test_a_broken_page_stays_unreadable_when_remembered(sample_vault, server):
+    vault = open_vault(sample_vault, server)
+    page = vault.wiki_dir / "concepts" / "Broken.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("---\ntitle: [unclosed\n---\n# Broken\n")
+    _age(page, 10)
+    assert page_index.page_record(vault, page).readable is False
+    assert str(page) in page_index._memo(vault)
+    record, _ = page_index.read_with_body(vault, page)
+    assert record.readable is False and record.state == "edited"

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kbc.vault.files import atomic_write
@@ -138,7 +138,7 @@ def read_with_body(vault, path: Path) -> tuple[PageRecord, str] | None:
     same = [before.st_ino, before.st_mtime_ns, before.st_size] == [after.st_ino, after.st_mtime_ns, after.st_size]
     known = _known(vault, key, after) if same else None
     if known is not None:
-        return PageRecord(known.state, copied(known.props), known.links, known.backlinks, known.digest), body_of(text)
+        return replace(known, props=copied(known.props)), body_of(text)
     try:
         props, body = split(text)
     except Exception:  # broken front matter: a person's to mend
