@@ -154,7 +154,9 @@ def _duplicates(pages, props_of: dict[str, dict], decided: Callable[[set[str]], 
 def _source_problems(vault: Vault, pages, expect) -> list[Problem]:
     """Raw notes without a summary page, and summaries older than their source."""
     problems = []
-    manifest = {row["path"]: row for row in vault.db["sources"].rows}
+    with vault.db_lock:
+        manifest = {path: (page, digest) for path, page, digest in
+                    vault.db.execute("select path, summary_page, sha256 from sources")}
     # A note's path from the vault's root, resolved only where a link may lead elsewhere.
     plain = not vault.raw_dir.is_symlink()
     for note in sorted(vault.raw_dir.rglob("*.md")) if vault.raw_dir.is_dir() else []:
@@ -162,11 +164,11 @@ def _source_problems(vault: Vault, pages, expect) -> list[Problem]:
         rel = f"{vault.raw_dir.name}/{inside.as_posix()}" if plain and not note.is_symlink() else vault.rel(note)
         if "/attachments/" in rel or any(p.startswith(".") for p in inside.parts):
             continue
-        row = manifest.get(rel)
-        if row is None or link_key(Path(row["summary_page"]).stem) not in pages:
+        page, digest = manifest.get(rel, (None, None))
+        if page is None or link_key(Path(page).stem) not in pages:
             problems.append(Problem("source-without-summary", note.stem, f"{rel} has no summary page; run `kbc compile`"))
-        elif row["sha256"] != sha256_text(note.read_text(encoding="utf-8", errors="replace")):
-            problems.append(Problem("stale-page", Path(row["summary_page"]).stem,
+        elif digest != sha256_text(note.read_text(encoding="utf-8", errors="replace")):
+            problems.append(Problem("stale-page", Path(page).stem,
                                     f"{rel} changed since the page was written; run `kbc compile`"))
     return problems
 

@@ -11,8 +11,8 @@ _CHUNK = 500  # ids per query: well under SQLite's bound on parameters
 
 
 def decided_pairs(vault, among: set[str]) -> set[frozenset]:
-    """frozensets of two page link keys, both in `among`, kept apart by a decision on their
-    members (what compile.sync.decided_page_pairs gives for those pages), or by a person."""
+    """frozensets of two page link keys, both in `among`, whose concepts consolidation decided
+    about (any relation: a decision kept their members on two pages), or a person set apart."""
     out: set[frozenset] = set()
     if among:
         with vault.db_lock:
