@@ -132,13 +132,14 @@ class Site:
         for name, record in records.items():
             if is_navigation(name):
                 continue
-            for link in record.links:  # those of its own body, its backlinks aside
-                if link not in reached:
+            own = link_key(name)
+            for link in set(record.links):  # those of its own body, its backlinks aside
+                key = reached.get(link)
+                if key is None:
                     target = WIKILINK.match(link)["target"].strip()
                     resolved = resolver.resolve(target) if target else None
-                    reached[link] = link_key(resolved) if resolved else ""
-                key = reached[link]
-                if key and key != link_key(name):
+                    key = reached[link] = link_key(resolved) if resolved else ""
+                if key and key != own:
                     inbound.setdefault(key, set()).add(name)
         return inbound
 
