@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
-from kbc.compile.bookkeeping import CompileReport, append_log, read_state, stale_pages, write_summary
+from kbc.compile.bookkeeping import CompileReport, read_state, stale_pages, write_summary
 from kbc.compile.claim_judging import ClaimJudgements, accepted_evidence, accepted_relations
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
@@ -21,6 +21,7 @@ from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPT
 from kbc.compile.graph import build_graph, related_section, with_related
 from kbc.compile.graph_cache import MentionGraphCache, RelatedMemo
 from kbc.compile.identity import MERGES_FILE, load_overrides
+from kbc.compile.log_page import append_log
 from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
 from kbc.compile.plan import is_stale, plan_sources

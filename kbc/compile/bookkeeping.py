@@ -1,8 +1,7 @@
 """Pages and records code makes around the model's answers: source summaries, redirects for
-merged or renamed concepts, the log, the report, and which pages are stale."""
+merged or renamed concepts, the report, and which pages are stale (the log: log_page)."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from kbc.compile.sources import Source
 from kbc.vault import Vault
 from kbc.vault.links import find_links
 from kbc.vault.page_index import read_with_body
-from kbc.vault.pages import page_state, read_page, registered_pages, today, write_page
+from kbc.vault.pages import page_state, registered_pages, today, write_page
 from kbc.vault.text import first_sentence
 
 
@@ -97,43 +96,6 @@ def write_redirect(vault: Vault, path: Path, target: str, report: CompileReport)
     body = f"# {path.stem}\n\nThis concept now has its page at [[{target}]].\n"
     write_page(vault, path, {"title": path.stem, "kind": "redirect", "redirect": f"[[{target}]]"},
                body, "redirect")
-
-
-def append_log(vault: Vault, report: CompileReport, totals) -> None:
-    r = report
-    if not (r.new or r.changed or r.removed or r.written or r.deleted_pages or r.errors or r.merged):
-        return
-    stamp = dt.datetime.now().replace(microsecond=0).isoformat()
-    lines = [f"## {stamp}", ""]
-    for label, items in (("Sources added", r.new), ("Sources changed", r.changed),
-                         ("Sources removed", r.removed), ("Sources renamed", r.renamed)):
-        if items:
-            lines.append(f"- {label}: " + ", ".join(f"`{p}`" for p in items))
-    if r.written:
-        lines.append("- Pages written: " + ", ".join(f"[[{n}]]" for n in sorted(set(r.written))))
-    if r.merged:
-        lines.append("- Concepts merged: " + "; ".join(r.merged))
-    if r.deleted_pages:
-        lines.append("- Pages removed: " + ", ".join(sorted(set(r.deleted_pages))))
-    if r.kept_human:
-        lines.append("- Kept human edits: " + ", ".join(f"[[{n}]]" for n in sorted(set(r.kept_human))))
-    for error in r.errors:
-        lines.append(f"- Error: {error}")
-    for warning in r.warnings:
-        lines.append(f"- Warning: {warning}")
-    if r.stopped:
-        lines.append(f"- Stopped: {r.stopped}")
-    lines.append(f"- Tokens: {totals.prompt_tokens:,} prompt ({totals.cached_tokens:,} cached), "
-                 f"{totals.completion_tokens:,} completion, {totals.requests} requests "
-                 f"({totals.cache_hits} from the response cache)")
-    path = vault.wiki_dir / "log.md"
-    old_body = ""
-    if path.exists():
-        _, old_body = read_page(path)
-        old_body = old_body.split("\n", 2)[2] if old_body.startswith("# Log") else old_body
-    body = "# Log\n\nWhat each `kbc compile` changed, newest first.\n\n" + "\n".join(lines) + "\n\n" \
-        + old_body.replace("What each `kbc compile` changed, newest first.\n\n", "", 1)
-    write_page(vault, path, {"title": "Log", "kind": "log"}, body, "log")
 
 
 def stale_pages(vault: Vault, versions: dict[str, str], model: str) -> list[str]:

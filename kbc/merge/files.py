@@ -6,13 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.files import sha256_bytes
 from kbc.vault.frontmatter import split
 from kbc.vault.links import link_key
 from kbc.vault.pages import state_of
 
-# Pages code rebuilds from the rest after any change: never copied, never compared.
-NAVIGATION = {"index", "log", "health"}
 
 
 @dataclass
@@ -128,7 +127,7 @@ def plan_pages(ours: Path, other: Path, label: str, withheld: set[str],
         if path.suffix != ".md":
             plans.append(FilePlan(rel, rel, "keep" if (ours / rel).exists() else "add"))
             continue
-        if path.stem in NAVIGATION or path.parent.name == "indexes" or path.parent.name == "proposals":
+        if is_navigation(path.stem) or path.parent.name in ("indexes", "proposals"):
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         clash = here.get(link_key(path.stem))

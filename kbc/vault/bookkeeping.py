@@ -17,9 +17,12 @@ from kbc.vault.page_index import PageRecord, links_of, page_record, save_index
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
 
+LOG_ARCHIVE = "Log of "  # the log's pages of older runs: "Log of 2026-12"
+
+
 def is_navigation(name: str) -> bool:
     """Index pages and the log: linked from everywhere, so left out of backlinks."""
-    return name in ("index", "log", "health") or name.startswith("Index of ")
+    return name in ("index", "log", "health") or name.startswith(("Index of ", LOG_ARCHIVE))
 
 
 LINKED_KINDS = ("concept", "source-summary", "answer")  # prose pages whose mentions get linked
