@@ -3,7 +3,7 @@ entry; names with an alternative word in parentheses are found under either word
 name only next to its qualifier (kbc/compile/identity.py)."""
 import re
 
-from kbc.compile.evidence import Source, mentions
+from kbc.compile.evidence import MENTION_SOURCES, SourceIndex, Source, mentioned, mentions
 from kbc.vault.bibliography import is_reference
 from kbc.compile.rows import Claim, Concept
 from kbc.vault.files import sha256_text
@@ -37,6 +37,20 @@ def test_bibliography_entries_are_no_mention():
                      "    with MapReduce on large clusters. In OSDI.\n")
     found = mentions(reg, [wrapped], {"raw/chubby.md": "chubby"}, set())
     assert [e.lines for e in found] == ["9"]  # not the entry's wrapped line, which names MapReduce too
+
+
+def test_new_sources_join_the_ranking_of_the_others():
+    """What the mention cache relies on: the best sources of all are the best of the earlier
+    best and the new ones (a source ranks by its own hits only)."""
+    reg, _ = concept("paxos", "Paxos", "raw/own.md", ["Paxos reaches consensus."])
+    notes = [source(f"raw/n{n}.md", "Intro line.\n" + "Paxos is discussed here.\n" * (n % 5 + 1)
+                    + "Multi-Paxos and Paxos again.\n" * (n % 3)) for n in range(12)]
+    pages = {s.path: s.path[4:-3] for s in notes}
+    full = mentioned(reg, notes, pages, set(), SourceIndex(notes))
+    assert len(full) == MENTION_SOURCES and full == mentioned(reg, notes, pages, set())
+    kept = mentioned(reg, notes[:8], pages, set())
+    assert mentioned(reg, notes[8:], pages, set(), kept=kept) == full
+    assert mentions(reg, notes, pages, set()) == [e for m in full for e in m.evidence]
 
 
 # -- through compile: the write prompt and the page's sources --------------------------------

@@ -8,7 +8,7 @@ import hashlib
 import json
 
 from kbc.compile import evidence as evidence_code
-from kbc.compile.evidence import Naming, SourceIndex, mentions, source_words, text_words
+from kbc.compile.evidence import Mentioned, Naming, SourceIndex, mentioned, source_words, text_words
 from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.llm import stable_json
@@ -47,17 +47,22 @@ class MentionCache:
             own, own_paths = own_evidence(own_claims, pages), {c.source_path for c in own_claims}
             basis = hashlib.sha256(stable_json([CODE, concept.link_names, concept.qualified,
                                                 sorted(own_paths)]).encode()).hexdigest()[:16]
-            hit = stored.get(key)
+            hit, kept = stored.get(key), None
             if hit and hit[0] == basis:
-                found = [Evidence(**e) for e in json.loads(hit[1])]
-                if not any(e.source_page in changed_pages for e in found) \
-                        and not _named_in(concept, fresh_words, any_fresh, own_paths):
-                    out[key] = own + found
-                    continue
-            if index is None:
-                index = SourceIndex(sources)
-            found = mentions(concept, sources, pages, own_paths, index)
-            out[key] = own + found
+                kept, evidence = _load(hit[1])
+                if not any(e.source_page in changed_pages for e in evidence):
+                    if not _named_in(concept, fresh_words, any_fresh, own_paths):
+                        out[key] = own + evidence
+                        continue
+                else:
+                    kept = None
+            if kept is not None:  # only new sources name it: they join the ranking of the rest
+                found = mentioned(concept, fresh, pages, own_paths, kept=kept)
+            else:
+                if index is None:
+                    index = SourceIndex(sources)
+                found = mentioned(concept, sources, pages, own_paths, index)
+            out[key] = own + [e for m in found for e in m.evidence]
             if not hit or hit != (basis, _dump(found)):
                 updates.append({"concept_key": key, "basis": basis, "evidence": _dump(found)})
         gone = [k for k in stored if k not in concepts]
@@ -89,5 +94,16 @@ def _named_in(concept: Concept, fresh: list[tuple[Source, set[str]]], words: set
     return False
 
 
-def _dump(found: list[Evidence]) -> str:
-    return stable_json([e.__dict__ for e in found])
+def _dump(found: list[Mentioned]) -> str:
+    return stable_json({"found": [{"hits": m.hits, "path": m.path, "evidence": [e.__dict__ for e in m.evidence]}
+                                  for m in found]})
+
+
+def _load(stored: str) -> tuple[list[Mentioned] | None, list[Evidence]]:
+    """(the sources found with their rank, their evidence); a row stored before ranks were
+    kept gives its evidence only (searched again in full when a new source names it)."""
+    data = json.loads(stored)
+    if isinstance(data, list):
+        return None, [Evidence(**e) for e in data]
+    kept = [Mentioned(m["hits"], m["path"], [Evidence(**e) for e in m["evidence"]]) for m in data["found"]]
+    return kept, [e for m in kept for e in m.evidence]
