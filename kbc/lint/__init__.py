@@ -135,13 +135,8 @@ def _duplicates(pages, props_of: dict[str, dict], decided: Callable[[set[str]], 
                 labels.append(duplicate_label(label))
                 owner.append(len(names))
             names.append(pages[key].stem)
-    close: set[tuple[int, int]] = set()
-    index = RatioIndex(labels, NEAR_DUPLICATE)
-    for row, label in enumerate(labels):
-        for col in index.near(label):
-            a, b = owner[row], owner[col]
-            if a != b:
-                close.add((min(a, b), max(a, b)))
+    close = {(min(owner[i], owner[j]), max(owner[i], owner[j])) for i, j in near_pairs(labels)
+             if owner[i] != owner[j]}
     problems = []
     apart = decided({link_key(names[i]) for pair in close for i in pair})
     for a, b in sorted(close):
@@ -149,6 +144,24 @@ def _duplicates(pages, props_of: dict[str, dict], decided: Callable[[set[str]], 
         if frozenset((link_key(first), link_key(second))) not in apart:
             problems.append(Problem("duplicate-concept", first, f"same concept as [[{second}]]?"))
     return problems
+
+
+def near_pairs(labels: list[str]) -> set[tuple[int, int]]:
+    """(i, j) for the labels within NEAR_DUPLICATE of each other, each pair found once from its
+    shorter side: one index per label length, asked only by labels not longer than its own
+    (one index of all asked by every label does twice the work)."""
+    at_length: dict[int, list[int]] = {}
+    for position, label in enumerate(labels):
+        at_length.setdefault(len(label), []).append(position)
+    indexes = {size: RatioIndex([labels[p] for p in positions], NEAR_DUPLICATE)
+               for size, positions in at_length.items()}
+    reach = 200 / NEAR_DUPLICATE - 1  # ratio >= cutoff needs the longer within this factor of the shorter
+    pairs = set()
+    for row, label in enumerate(labels):
+        for size, index in indexes.items():
+            if len(label) <= size <= len(label) * reach + 1:
+                pairs.update((row, at_length[size][col]) for col in index.near(label))
+    return pairs
 
 
 def _source_problems(vault: Vault, pages, expect) -> list[Problem]:
