@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -131,7 +132,7 @@ class RelatedMemo:
 
     def _entry(self, path: Path, section: str) -> tuple[str, list] | None:
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             return None
-        return self.vault.rel(path), [stat.st_mtime_ns, stat.st_size, _hash(section)]
+        return path.name, [stat.st_mtime_ns, stat.st_size, _hash(section)]  # concept pages: one folder

@@ -18,6 +18,10 @@ class Manifest:
     def __init__(self, vault: Vault):
         self.vault, self.db, self.lock = vault, vault.db, vault.db_lock
         self._decisions: list[Decision] | None = None
+        # Every member, read once and kept in step with this object's writes (assign and
+        # mark_considered change the kept rows too; a source's new extraction drops them).
+        self._members: list[Member] | None = None
+        self._claims: list[Claim] | None = None  # likewise (changed only with a source's extraction)
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -44,6 +48,7 @@ class Manifest:
     def put_source(self, row: SourceRow, members: list[Member], claims: list[Claim]) -> None:
         """A source's extraction replaces its members and claims; members named the same
         way as before keep their concept and their consolidation history."""
+        self._members = self._claims = None
         with self.lock, self.db.conn:
             old = {m.id: m for m in self.members(row.path)}
             seq = self._next_seq()
@@ -63,13 +68,14 @@ class Manifest:
             self.db["sources"].upsert(asdict(row), pk="path")
 
     def remove_source(self, path: str) -> None:
+        self._members = self._claims = None
         with self.lock, self.db.conn:
             for table, column in (("claims", "source_path"), ("members", "source_path"), ("sources", "path")):
                 self.db.execute(f"delete from {table} where {column} = ?", [path])
 
     def rename_source(self, old: str, new: str) -> None:
         """A note moved or renamed with the same content: its members keep their concepts."""
-        self._decisions = None
+        self._decisions = self._members = self._claims = None
         with self.lock, self.db.conn:
             prefix = len(old) + 1
             self.db.execute("update members set source_path = ?, id = ? || substr(id, ?) "
@@ -90,19 +96,27 @@ class Manifest:
     # -- members and claims -----------------------------------------------------------------
 
     def members(self, source_path: str | None = None) -> list[Member]:
+        if source_path is None and self._members is not None:
+            return list(self._members)
         where, args = (" where source_path = ?", [source_path]) if source_path else ("", [])
         with self.lock:
             rows = self.db.execute("select id, source_path, name, aliases, definition, category, concept_key, "
                                    f"considered, seq from members{where} order by seq, id", args).fetchall()
         # Plain tuples: a dict per row costs more than the rest of the read at 10,000 sources.
-        return [Member(i, path, name, json.loads(aliases or "[]"), definition, category, key, bool(considered), seq)
-                for i, path, name, aliases, definition, category, key, considered, seq in rows]
+        out = [Member(i, path, name, json.loads(aliases or "[]"), definition, category, key, bool(considered), seq)
+               for i, path, name, aliases, definition, category, key, considered, seq in rows]
+        if source_path is None:
+            self._members = out
+            return list(out)
+        return out
 
     def claims(self) -> list[Claim]:
-        with self.lock:
-            rows = self.db.execute("select source_path, member, kind, text, lines from claims "
-                                   "order by source_path, id").fetchall()
-        return [Claim(*r) for r in rows]
+        if self._claims is None:
+            with self.lock:
+                rows = self.db.execute("select source_path, member, kind, text, lines from claims "
+                                       "order by source_path, id").fetchall()
+            self._claims = [Claim(*r) for r in rows]
+        return list(self._claims)
 
     def assign(self, mapping: dict[str, str]) -> None:
         """member id -> concept key, after identity is worked out."""
@@ -112,10 +126,15 @@ class Manifest:
             # claims.member has no index: one pass over the claims, not one per member.
             self.db.execute("update claims set concept_key = m.concept_key from members m "
                             "where m.id = claims.member and claims.concept_key is not m.concept_key")
+        for member in self._members or ():
+            member.concept_key = mapping.get(member.id, member.concept_key)
 
     def mark_considered(self, ids: list[str]) -> None:
         with self.lock, self.db.conn:
             self.db.conn.executemany("update members set considered = 1 where id = ?", [(m,) for m in ids])
+        considered = set(ids)
+        for member in self._members or ():
+            member.considered = member.considered or member.id in considered
 
     # -- concepts ---------------------------------------------------------------------------
 

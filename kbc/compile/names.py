@@ -1,6 +1,7 @@
 """Names: what may be a concept name, the fixed categories, and unique page names (one home)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class PageNames:
         self.vault = vault
         self.claimed = claimed  # () -> names the database gives to concepts and sources now
         self._files: dict[str, set[str]] = {}
+        self._markdown: list[tuple[Path, list[str]]] | None = None
         # The keys of the claimed names, read once and kept up to date with each name given
         # (and claim()) until release(): rebuilt per new name, that was quadratic in a run.
         self._claimed: set[str] | None = None
@@ -85,9 +87,11 @@ class PageNames:
         if kind not in self._files:  # the vault's files, read once a run
             own = self.vault.wiki_dir / ("concepts" if kind == "concept" else "sources")
             adoptable = ("ours", "edited") if kind == "concept" else ("ours",)
+            if self._markdown is None:  # one walk for both kinds
+                self._markdown = _markdown_files(self.vault.root)
             self._files[kind] = {
-                link_key(p.stem) for p in self.vault.root.rglob("*.md")
-                if ".kbc" not in p.parts and not (p.parent == own and page_state(self.vault, p) in adoptable)}
+                link_key(name[:-3] if len(name) > 3 else name) for folder, names in self._markdown
+                for name in names if not (folder == own and page_state(self.vault, folder / name) in adoptable)}
         return self._files[kind]
 
     def claim(self, name: str) -> None:
@@ -120,6 +124,34 @@ class PageNames:
             number += 1
         claimed.add(link_key(found))
         return found
+
+
+def _markdown_files(root: Path) -> list[tuple[Path, list[str]]]:
+    """(folder, the names in it) of the *.md that root.rglob("*.md") gives outside .kbc/ (hidden
+    folders too, symlinked folders not entered), without a Path made per file."""
+    if ".kbc" in root.parts:
+        return []
+    out, pending = [], [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:  # rglob too passes over a folder it cannot list
+            continue
+        names = []
+        for entry in entries:
+            if entry.name.endswith(".md"):
+                names.append(entry.name)
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_folder = False
+            if is_folder and entry.name != ".kbc":
+                pending.append(folder / entry.name)
+        if names:
+            out.append((folder, names))
+    return out
 
 
 def summary_name_of(row_summary_page: str) -> str:
