@@ -31,8 +31,7 @@ def read_pages(vault, pages: dict[str, Path]) -> dict[str, LintPage]:
     for key, path in pages.items():
         got = read_with_body(vault, path)
         # The index keeps the first backlinks section's targets: a page with more is read in full.
-        # A readable page always has a digest: an empty one is an unreadable page's record.
-        if got is not None and got[0].readable and got[0].digest and got[1].count(BACKLINKS_START) <= 1:
+        if got is not None and got[0].readable and got[1].count(BACKLINKS_START) <= 1:
             record, body = got
             own = {_target(link, targets) for link in set(record.links)}
             out[key] = LintPage(record.props, body, frozenset(own.union(record.backlinks)))
