@@ -166,7 +166,10 @@ def nearness(a: set[int], ordered_b: list[int]) -> float:
     both); `ordered_b`: the other's lines, sorted, each once."""
     if not a or not ordered_b:
         return 0.0
-    gap = min(_gap(ordered_b, x) for x in a)
+    if len(a) * len(ordered_b) <= 64:  # most concepts cite a line or two of a source: no search
+        gap = min(abs(x - y) for x in a for y in ordered_b)
+    else:
+        gap = min(_gap(ordered_b, x) for x in a)
     return 0.9 / (1 + gap / 3)
 
 
