@@ -33,6 +33,9 @@ class Graph:
     _to: dict[str, dict[str, Edge]] = field(default_factory=dict, repr=False, compare=False)
     # a -> the keys kept apart from it: no frozenset built per add (hundreds of thousands a run)
     _apart_of: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
+    # key -> limit -> related(key, limit), until an edge of key changes: asked for every concept
+    # by the orphan check, then again by each Related section
+    _ranked: dict[str, dict[int, list[Edge]]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         for pair in self.apart:
@@ -44,6 +47,7 @@ class Graph:
         """Evidence adds up: two shared sources and a co-mention outweigh one shared source."""
         if a == b or b in self._apart_of.get(a, ()):
             return
+        self._ranked.pop(a, None)
         mine = self._to.setdefault(a, {})
         edge = mine.get(b)
         if edge is not None:
@@ -61,6 +65,12 @@ class Graph:
 
     def related(self, key: str, limit: int = MAX_RELATED) -> list[Edge]:
         """The strongest edges, and always those that keep a concept from being an orphan."""
+        kept = self._ranked.setdefault(key, {})
+        if limit not in kept:
+            kept[limit] = self._related(key, limit)
+        return list(kept[limit])
+
+    def _related(self, key: str, limit: int) -> list[Edge]:
         ranked = sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))
         shared = {id(e) for e in [e for e in ranked if e.why == "same source"
                                   and e.weight < 1 + SAME_PASSAGE][MAX_SAME_SOURCE:]}
@@ -145,6 +155,7 @@ def _add_same_source(graph: Graph, keys: dict[str, list[int]]) -> None:
     weight (a long source has dozens of concepts: hundreds of thousands of pairs a run)."""
     ordered = {k: sorted(set(lines)) for k, lines in keys.items()}
     for a, lines_a in keys.items():
+        graph._ranked.pop(a, None)
         mine, apart, edges = graph._to.setdefault(a, {}), graph._apart_of.get(a, ()), None
         lines_a = set(lines_a)
         for b, ordered_b in ordered.items():
