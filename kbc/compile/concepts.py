@@ -57,3 +57,22 @@ class ConceptMatcher:
             if best:
                 return self._by_name[best[0]]
         return None
+
+
+class MentionPattern:
+    """A casefolded name's mention pattern (consolidate.Profile), compiled at its first search:
+    a substring test before the search rules most texts out, so most are never needed."""
+    __slots__ = ("name", "_compiled")
+
+    def __init__(self, name: str):
+        self.name, self._compiled = name, None
+
+    def search(self, text: str):
+        if self._compiled is None:
+            self._compiled = _mention_regex(self.name)
+        return self._compiled.search(text)
+
+
+@lru_cache(maxsize=1 << 14)
+def _mention_regex(name: str) -> re.Pattern:
+    return re.compile(r"(?<![\w-])" + re.escape(name) + r"(?:e?s)?(?![\w-])")

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from kbc.compile.concepts import concept_key
+from kbc.compile.concepts import MentionPattern, concept_key
 from kbc.compile.fuzzy_index import RatioIndex, TokenSetIndex
 from kbc.compile.rows import (A_PART_OF_B, B_PART_OF_A, DIFFERENT, RELATED, RELATIONS, RENAME, SAME, Concept,
                               Decision, Member)
@@ -72,7 +72,7 @@ class Profile:
     definition_text: str
     sources: set[str]
     labels: list[str]  # duplicate_label of each name, computed once per run
-    patterns: list[tuple[str, _MentionPattern]]  # (casefolded name, its mention pattern), compiled when first used
+    patterns: list[tuple[str, MentionPattern]]  # (casefolded name, its mention pattern), compiled when first used
 
 
 def profile(concept: Concept, members: dict[str, Member]) -> Profile:
@@ -83,26 +83,7 @@ def profile(concept: Concept, members: dict[str, Member]) -> Profile:
                    {w for n in names for w in _words(n)}, {i for n in names if (i := _initials(n))},
                    set(_words(definition)), definition.casefold(), {m.source_path for m in own},
                    [duplicate_label(n) for n in names],
-                   [(n.casefold(), _MentionPattern(n.casefold())) for n in names if len(n) >= 3])
-
-
-class _MentionPattern:
-    """A name's mention pattern, compiled at its first search: the substring test in
-    _mentions rules most texts out, so most concepts' patterns are never needed."""
-    __slots__ = ("name", "_compiled")
-
-    def __init__(self, name: str):
-        self.name, self._compiled = name, None
-
-    def search(self, text: str):
-        if self._compiled is None:
-            self._compiled = _mention_regex(self.name)
-        return self._compiled.search(text)
-
-
-@lru_cache(maxsize=1 << 14)
-def _mention_regex(name: str) -> re.Pattern:
-    return re.compile(r"(?<![\w-])" + re.escape(name) + r"(?:e?s)?(?![\w-])")
+                   [(n.casefold(), MentionPattern(n.casefold())) for n in names if len(n) >= 3])
 
 
 def _mentions(patterns: list[tuple[str, re.Pattern]], text: str) -> bool:
