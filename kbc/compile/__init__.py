@@ -19,11 +19,12 @@ from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
                                  extract_requests, members_of, merge_parts)
 from kbc.compile.graph import build_graph, related_section, with_related
-from kbc.compile.graph_cache import MentionGraphCache, RelatedMemo
+from kbc.compile.graph_cache import MentionGraphCache
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.log_page import append_log
 from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
+from kbc.compile.page_memo import RELATED_FILE, SUMMARIES_FILE, PageMemo
 from kbc.compile.plan import is_stale, plan_sources
 from kbc.compile.rows import SourceRow
 from kbc.compile.run_stamp import RunStamp
@@ -188,7 +189,7 @@ class Compiler:
         self.extracted.add(source.path)
 
     def _write_summaries(self, identity) -> None:
-        by_path = {s.path: s for s in self.sources}
+        by_path, memo = {s.path: s for s in self.sources}, PageMemo(self.vault, SUMMARIES_FILE)
         members: dict[str, list] = {}
         for member in self.manifest.members():
             members.setdefault(member.source_path, []).append(member)
@@ -197,9 +198,14 @@ class Compiler:
                 continue
             concepts = [(identity.concepts[identity.member_key[m.id]].page, m.definition)
                         for m in members.get(path, []) if identity.member_key.get(m.id) in identity.concepts]
-            write_summary(self.vault, by_path[path], row.title, self.vault.root / row.summary_page,
-                          row.extraction, concepts, row.prompt_version, row.model,
-                          self.report, extracted=path in self.extracted)
+            page, extracted = self.vault.root / row.summary_page, path in self.extracted
+            listed = list(dict.fromkeys(name for name, _ in concepts))  # all a kept page's check reads
+            if not extracted and memo.holds(page, listed):
+                continue
+            if write_summary(self.vault, by_path[path], row.title, page, row.extraction, concepts,
+                             row.prompt_version, row.model, self.report, extracted=extracted) and not extracted:
+                memo.saw(page, listed)
+        memo.save()
 
     # -- removal ----------------------------------------------------------------------------
 
@@ -262,7 +268,7 @@ class Compiler:
     def _write_related(self, identity) -> None:
         """Every concept page kbc owns gets a code-built `## Related` section."""
         _, graph = self._jobs(identity)
-        memo = RelatedMemo(self.vault)
+        memo = PageMemo(self.vault, RELATED_FILE)
         for key, concept in identity.concepts.items():
             path = self.vault.wiki_dir / "concepts" / f"{concept.page}.md"
             section = related_section(graph, key, identity.concepts)

@@ -39,21 +39,22 @@ class CompileReport:
 
 def write_summary(vault: Vault, source: Source, title: str, path: Path, extraction: str,
                   concepts: list[tuple[str, str]], version: str, model: str, report: CompileReport,
-                  extracted: bool) -> None:
+                  extracted: bool) -> bool:
     """`concepts`: (page name, definition) of the concepts the source yielded; `extraction`:
     its stored answer (JSON), read only if the page is written; `title`: the title if the answer
     gives none. A source not extracted this run is rewritten only when its concepts' pages
-    changed (merged, renamed)."""
+    changed (merged, renamed). True if the page was left as it is without a write (decided
+    by the page and `concepts`' pages alone)."""
     state, _, old_body = read_state(vault, path)
     if state in ("edited", "manual", "foreign"):
         if extracted:
             report.kept_human.append(path.stem)
-        return
+        return True
     pages = list(dict.fromkeys(page for page, _ in concepts))
     if not extracted and state == "ours":
         listed = old_body.split("\n## Concepts\n", 1)[-1].split("\n## ", 1)[0]
         if [link.target for link in find_links(listed)] == pages:
-            return
+            return True
     data = json.loads(extraction)
     title = data.get("title") or title
     definitions = dict(reversed(concepts))
@@ -73,6 +74,7 @@ def write_summary(vault: Vault, source: Source, title: str, path: Path, extracti
             f"Source note: [[{source.note_name}]]\n\n## Concepts\n\n" + ("\n".join(lines) or "None found.") + "\n")
     if write_page(vault, path, props, body, "source-summary", version, model):
         report.written.append(path.stem)
+    return False
 
 
 def read_state(vault: Vault, path: Path) -> tuple[str, dict, str]:

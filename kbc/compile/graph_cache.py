@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
-from pathlib import Path
 
 from kbc.compile import graph as graph_code
 from kbc.compile.evidence import Naming, text_words
@@ -15,7 +12,7 @@ from kbc.compile.graph import material_text, names_in
 from kbc.compile.mention_cache import CODE as EVIDENCE_CODE
 from kbc.compile.rows import Concept, Evidence
 from kbc.llm import stable_json
-from kbc.vault.files import atomic_write, code_digest
+from kbc.vault.files import code_digest
 
 # The search is graph.names_in with evidence.Naming: both codes are part of what was found.
 CODE = code_digest(graph_code) + EVIDENCE_CODE
@@ -93,46 +90,3 @@ def _may_name(naming: Naming, lowered: str, text: str, words: list) -> bool:
     pattern = naming.finder(text)
     return pattern is not None and pattern.search(text) is not None
 
-
-RELATED_FILE = "related_sections.json"
-SETTLED_NS = 3_000_000_000  # a file changed this recently may change again within its mtime's tick
-
-
-class RelatedMemo:
-    """The `## Related` section each concept page held when kbc last saw it, with the page's
-    stat then: a page unchanged since whose section is still the same is not read again (a
-    run that adds one source changes a few concepts' sections, not every page's)."""
-
-    def __init__(self, vault):
-        self.vault, self.path = vault, vault.state_dir / RELATED_FILE
-        try:
-            self.seen = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.seen = {}
-        self.now: dict[str, list] = {}
-
-    def holds(self, path: Path, section: str) -> bool:
-        entry = self._entry(path, section)
-        if entry is not None and self.seen.get(entry[0]) == entry[1]:
-            self.now[entry[0]] = entry[1]
-            return True
-        return False
-
-    def saw(self, path: Path, section: str) -> None:
-        """The page as it is now holds `section` and needs no write (unless it changed too
-        recently to tell)."""
-        entry = self._entry(path, section)
-        if entry is not None and time.time_ns() - entry[1][0] > SETTLED_NS:
-            self.now[entry[0]] = entry[1]
-
-    def save(self) -> None:
-        if self.now != self.seen:
-            self.vault.state_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(self.now, ensure_ascii=False))
-
-    def _entry(self, path: Path, section: str) -> tuple[str, list] | None:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
-        return path.name, [stat.st_mtime_ns, stat.st_size, _hash(section)]  # concept pages: one folder
