@@ -42,8 +42,8 @@ RECENT_NS = 3_000_000_000
 _NOT_INPUTS = {"base_url", "api_key", "concurrency", "budget", "ask_context_tokens", "prices"}
 # Tables no compile reads: the ledger, the response cache (a run with nothing to do asks
 # nothing), search, ask and lint state, and the stamp's own.
-_NOT_READ = {"requests", "responses", "chunks", "indexed_files", "ask_sessions", "lint_checks",
-             "run_stamp", "db_generation"}
+_NOT_READ = {"requests", "responses", "chunks", "indexed_files", "search_words", "search_words_counted",
+             "ask_sessions", "lint_checks", "run_stamp", "db_generation"}
 
 Stat = tuple  # (inode, mtime_ns, ctime_ns, size); () for a broken link
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from kbc.search.vocabulary import (add_words, chunk_words, count_all, forget_all, is_counted, word_counts,
+                                   words_of)
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.files import inside
 from kbc.vault.lock import writer_elsewhere
@@ -108,6 +110,10 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
             # `path` is an unindexed FTS column: each delete scans every chunk, so delete
             # all of a run's pages in a few statements, not one scan per page.
             dropped = gone + stale
+            counted = is_counted(db, scope)
+            words: Counter = Counter()  # this refresh's change to the scope's word counts
+            if counted and dropped:
+                words.subtract(words_of(db, dropped))
             for start in range(0, len(dropped), 500):
                 batch = dropped[start:start + 500]
                 marks = ",".join("?" * len(batch))
@@ -118,12 +124,19 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
             for rel in stale:
                 stat, path = files[rel], vault.root / rel
                 title, aliases, chunks = chunk_page(path.read_text(encoding="utf-8", errors="replace"), path.stem)
+                if counted:
+                    for heading, text in chunks:
+                        words.update(chunk_words(title, aliases, heading, text))
                 db.conn.executemany(
                     "insert into chunks (title, aliases, heading, body, path, scope) values (?,?,?,?,?,?)",
                     [(title, aliases, heading, text, rel, scope) for heading, text in chunks])
                 db.execute("insert or replace into indexed_files (path, scope, mtime_ns, size) values (?,?,?,?)",
                            [rel, scope, stat.st_mtime_ns, stat.st_size])
                 changed += 1
+            if counted:
+                add_words(db, scope, words)
+            else:
+                count_all(db, scope)
     return changed
 
 
@@ -131,6 +144,7 @@ def reindex(vault: Vault, scopes: tuple[str, ...] = ("wiki", "raw")) -> int:
     with vault.db_lock, vault.db.conn:
         vault.db.execute("delete from chunks")
         vault.db.execute("delete from indexed_files")
+        forget_all(vault.db)
     return refresh_index(vault, scopes)
 
 
@@ -153,13 +167,10 @@ class Searcher:
             self._vocab, self._spellings, self._known = None, [], {}
 
     def _vocabulary(self) -> set[str]:
-        """The words as written (the index itself holds stems), for correcting typos: read from
-        every chunk, so only when a query has a word the index may lack."""
+        """The words as written (the index itself holds stems), for correcting typos: read
+        only when a query has a word the index may lack."""
         if self._vocab is None:
-            counts: Counter = Counter()
-            for title, aliases, heading, body in self.vault.db.execute(
-                    "select title, aliases, heading, body from chunks where scope = ?", [self.scope]):
-                counts.update(_WORD.findall(f"{title} {aliases} {heading} {body}".lower()))
+            counts = word_counts(self.vault.db, self.scope)
             self._vocab = set(counts)
             self._spellings = sorted(counts, key=lambda w: (-counts[w], w))
         return self._vocab

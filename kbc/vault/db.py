@@ -173,6 +173,14 @@ def m014_run_stamp(db: sqlite_utils.Database) -> None:
     db["db_generation"].insert({"id": 1, "n": 0})
 
 
+@migration
+def m015_search_words(db: sqlite_utils.Database) -> None:
+    # The search index's words as written, counted (kbc/search/vocabulary.py), kept in step
+    # with the chunks; a scope is counted in full once (search_words_counted) from its chunks.
+    db.execute("create table search_words (scope text, word text, n integer, primary key (scope, word))")
+    db.execute("create table search_words_counted (scope text primary key)")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
