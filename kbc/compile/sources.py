@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kbc.vault.bibliography import bibliography
 from kbc.vault import ATTACHMENTS, Vault
-from kbc.vault.files import sha256_text
+from kbc.vault.files import Skipped, sha256_text, walk_files
 from kbc.vault.frontmatter import FrontMatterError, split
 
 
@@ -59,9 +59,9 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
     errors: list[Unreadable] = []
     if not vault.raw_dir.is_dir():
         return sources, errors
-    for path in sorted(vault.raw_dir.rglob("*.md")):
-        rel = path.relative_to(vault.raw_dir).parts
-        if rel[0] == ATTACHMENTS or any(part.startswith(".") for part in rel):
+    skipped: list[Skipped] = []  # a link out of the vault is never read, nor taken for a deleted note
+    for path in walk_files(vault.raw_dir, within=vault.root, suffix=".md", skipped=skipped):
+        if path.relative_to(vault.raw_dir).parts[0] == ATTACHMENTS:
             continue
         try:
             text = path.read_text(encoding="utf-8")
@@ -81,6 +81,7 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
             continue
         sources.append(Source(vault.rel(path), title, body, sha256_text(text), str(props.get("kind") or "note"),
                               **byline(props)))
+    errors += [Unreadable(link.path.relative_to(vault.root).as_posix(), link.reason) for link in skipped]
     return sources, errors
 
 

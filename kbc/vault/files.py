@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 # Obsidian link breakers plus characters that are not portable in file names.
@@ -83,8 +84,15 @@ def inside(path: Path, root: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A link walk_files did not follow, and why."""
+    path: Path
+    reason: str
+
+
 def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
-               skipped: list[str] | None = None) -> list[Path]:
+               skipped: list[Skipped] | None = None) -> list[Path]:
     """Files under `folder` (sorted; hidden names skipped). Symlinked folders are not entered
     and a symlinked file counts only if it resolves inside `within` (default: `folder`), so a
     link to /etc/passwd or a loop is never read. Skipped links are named in `skipped`.
@@ -116,12 +124,12 @@ def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
             path = Path(entry.path)
             if entry.is_symlink() and not (inside(path, within) and path.is_file()):
                 if skipped is not None:
-                    skipped.append(f"{path}: a link to outside {within} (or a broken link); not read")
+                    skipped.append(Skipped(path, f"a link to outside {within} (or a broken link); not read"))
                 continue
             found.append(path)
         for entry in folders:
             if entry.is_symlink() and skipped is not None:
-                skipped.append(f"{Path(entry.path)}: a linked folder; not followed")
+                skipped.append(Skipped(Path(entry.path), "a linked folder; not followed"))
         pending += reversed([entry.path for entry in folders if not entry.is_symlink()])  # top-down
     return sorted(found, key=lambda p: p.parts)
 
