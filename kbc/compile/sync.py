@@ -10,13 +10,11 @@ from kbc.compile import consolidate
 from kbc.compile.bookkeeping import write_redirect
 from kbc.compile.claim_judging import ClaimQuestions, explained
 from kbc.compile.concepts import concept_key
-from kbc.compile.identity import MERGES_FILE, Identity, Overrides, build, load_overrides
+from kbc.compile.identity import Identity, Overrides, build
 from kbc.compile.manifest import Manifest
 from kbc.compile.names import PageNames
 from kbc.compile.rows import RENAME, Concept
-from kbc.errors import KbcError
 from kbc.llm import BackendError, ItemFailed
-from kbc.vault.links import link_key
 from kbc.vault.pages import page_state, remove_page
 
 
@@ -212,23 +210,3 @@ def explain(manifest) -> list[str]:
             lines.append(f"{d.relation}: {label(d.a)} / {label(d.b)}{extra} ({who})")
     return lines + explained(manifest, label)
 
-
-def decided_page_pairs(vault) -> set[frozenset]:
-    """Pairs of concept pages (link keys) that consolidation or a person decided are not one
-    concept: `kbc lint` does not call them duplicates."""
-    manifest = Manifest(vault)
-    pages = {k: c.page for k, c in manifest.concepts().items()}
-    member_key = {m.id: m.concept_key for m in manifest.members()}
-    out = set()
-    for d in manifest.decisions():
-        a, b = pages.get(member_key.get(d.a, "")), pages.get(member_key.get(d.b, ""))
-        if a and b and a != b:
-            out.add(frozenset((link_key(a), link_key(b))))
-    try:
-        overrides = load_overrides(vault.root / MERGES_FILE)
-    except KbcError:
-        return out
-    for group in overrides.different:
-        keys = [link_key(n) for n in group]
-        out |= {frozenset((x, y)) for i, x in enumerate(keys) for y in keys[i + 1:]}
-    return out

@@ -15,6 +15,7 @@ from rapidfuzz.distance import OSA
 from kbc.search.vocabulary import (add_words, chunk_words, count_all, forget_all, is_counted, word_counts,
                                    words_of)
 from kbc.vault import ATTACHMENTS, Vault
+from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.files import inside
 from kbc.vault.lock import writer_elsewhere
 from kbc.vault.frontmatter import split
@@ -43,7 +44,9 @@ class Hit:
 
 def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
     """Markdown files of a scope with their stat, by path relative to the vault. Runs before
-    every query, so it walks with os.scandir and no path resolution."""
+    every query, so it walks with os.scandir and no path resolution. The wiki's navigation
+    (indexes, the log) is left out: lists of every page's name match every query, and at
+    10,000 sources re-indexing the parts a run touched cost seconds."""
     folder = vault.wiki_dir if scope == "wiki" else vault.raw_dir
     prefix = "wiki" if scope == "wiki" else "raw"
     found = {}
@@ -62,7 +65,7 @@ def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
             if entry.is_dir():
                 if not (scope == "raw" and rel == "raw" and entry.name == ATTACHMENTS):
                     pending.append((entry.path, f"{rel}/{entry.name}"))
-            elif entry.name.endswith(".md"):
+            elif entry.name.endswith(".md") and not (scope == "wiki" and is_navigation(entry.name[:-3])):
                 found[f"{rel}/{entry.name}"] = entry.stat()
     return found
 
