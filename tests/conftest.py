@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import struct
 import zlib
 from pathlib import Path
@@ -9,6 +10,10 @@ import pytest
 from kbc.llm import LLM, OpenAIBackend, Templates
 from kbc.vault import Vault, init_vault
 from tests.scripted import ScriptedServer
+
+# A suite started with SIGINT ignored (a background job of a non-interactive shell) would hand
+# the ignore on to every kbc process the Ctrl-C tests interrupt: they must get the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 # The real-data corpus is other people's writing: it lives beside the repository, never in it.
