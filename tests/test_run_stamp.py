@@ -178,10 +178,10 @@ def test_past_the_racy_window_an_edit_with_its_size_and_mtime_kept_is_still_seen
     # which no tool sets back.
     import time
 
-    from kbc.compile.run_stamp import RECENT_NS
+    from kbc.vault.files import SETTLED_NS
 
     run(sample_vault, server)
-    time.sleep(RECENT_NS / 1e9 + 0.2)
+    time.sleep(SETTLED_NS / 1e9 + 0.2)
     forget_stamp(sample_vault)
     run(sample_vault, server)  # stamps files that are all past the window now
     note = sample_vault / "raw" / "Paxos in brief.md"

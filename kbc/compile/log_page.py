@@ -20,8 +20,8 @@ ABOUT = "What each `kbc compile` changed, newest first."
 _ENTRY = re.compile(r"^## (\d{4}-\d{2})", re.M)
 
 
-def _named(items: list[str], shown) -> str:
-    listed = ", ".join(shown(item) for item in items[:LOG_ITEMS])
+def _named(items: list[str], shown, separator: str = ", ") -> str:
+    listed = separator.join(shown(item) for item in items[:LOG_ITEMS])
     return listed + (f" … and {len(items) - LOG_ITEMS:,} more" if len(items) > LOG_ITEMS else "")
 
 
@@ -42,8 +42,7 @@ def entry_lines(report, totals) -> list[str]:
     if r.written:
         lines.append("- Pages written: " + _named(sorted(set(r.written)), lambda n: f"[[{n}]]"))
     if r.merged:
-        lines.append("- Concepts merged: " + "; ".join(r.merged[:LOG_ITEMS])
-                     + (f" … and {len(r.merged) - LOG_ITEMS:,} more" if len(r.merged) > LOG_ITEMS else ""))
+        lines.append("- Concepts merged: " + _named(r.merged, str, "; "))
     if r.deleted_pages:
         lines.append("- Pages removed: " + _named(sorted(set(r.deleted_pages)), str))
     if r.kept_human:

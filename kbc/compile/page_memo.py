@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 from kbc.llm import stable_json
-from kbc.vault.files import atomic_write
+from kbc.vault.files import SETTLED_NS, atomic_write
 
 RELATED_FILE = "related_sections.json"  # concept page -> the Related section it holds
 SUMMARIES_FILE = "summary_concepts.json"  # source summary -> the concept pages it lists
-SETTLED_NS = 3_000_000_000  # a file changed this recently may change again within its mtime's tick
 
 
 class PageMemo:

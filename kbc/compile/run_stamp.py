@@ -6,7 +6,7 @@ returns that run's figures without reading a source or a page:
 
 - every file under raw/ and wiki/ (hidden names skipped, as every reader of them does), and
   kbc-merges.toml: path, inode, mtime, ctime and size in one scandir walk. A file changed
-  within RECENT_NS of the stamp is kept by its content's hash instead (an edit in the same
+  within SETTLED_NS of the stamp is kept by its content's hash instead (an edit in the same
   clock tick keeps the mtime, and may keep the size), and re-hashed by every check;
 - the settings as loaded (kbc.toml, the environment and flags), the model, the prompt
   templates (the package's and the vault's own), kbc's code and the installed packages;
@@ -32,11 +32,10 @@ import kbc
 from kbc.compile.identity import MERGES_FILE
 from kbc.llm.prompts import package_template_dir
 from kbc.vault import ATTACHMENTS, Vault
-from kbc.vault.files import sha256_bytes, sha256_text
+from kbc.vault.files import SETTLED_NS, sha256_bytes, sha256_text
 from kbc.vault.pages import page_state, registered_pages
 
 VERSION = 1
-RECENT_NS = 3_000_000_000
 # Settings that change no page: where and how fast a run asks (the model's name is what pages
 # record of it), what it may spend, `kbc ask`'s and `kbc stats`' settings.
 _NOT_INPUTS = {"base_url", "api_key", "concurrency", "budget", "ask_context_tokens", "prices"}
@@ -52,7 +51,7 @@ Stat = tuple  # (inode, mtime_ns, ctime_ns, size); () for a broken link
 class Stamp:
     inputs: str  # code, packages, templates, settings, model
     files: str  # the stats of the files not changed recently
-    racy: dict[str, str]  # path -> content hash, for files changed within RECENT_NS of the stamp
+    racy: dict[str, str]  # path -> content hash, for files changed within SETTLED_NS of the stamp
     generation: int
     tables: list[str]
     unchanged: int  # the report's figures a no-change run gives
@@ -98,7 +97,7 @@ def _stat(stat: os.stat_result) -> Stat:
 
 
 def _recent(stat: Stat, moment_ns: int) -> bool:
-    return not stat or max(stat[1], stat[2]) > moment_ns - RECENT_NS
+    return not stat or max(stat[1], stat[2]) > moment_ns - SETTLED_NS
 
 
 def _content(vault: Vault, rel: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbc.vault.frontmatter import FrontMatterError, split
-from kbc.vault.links import WIKILINK, find_links, is_file_link, link_key
+from kbc.vault.links import find_links, is_file_link, link_key, link_target
 from kbc.vault.page_index import read_with_body
 from kbc.vault.page_text import BACKLINKS_START
 
@@ -26,26 +26,19 @@ class LintPage:
 
 def read_pages(vault, pages: dict[str, Path]) -> dict[str, LintPage]:
     """link key -> the page, for each of `pages` still there."""
-    targets: dict[str, str] = {}  # a link as written -> its target: the same links recur on many pages
     out = {}
     for key, path in pages.items():
         got = read_with_body(vault, path)
         # The index keeps the first backlinks section's targets: a page with more is read in full.
         if got is not None and got[0].readable and got[1].count(BACKLINKS_START) <= 1:
             record, body = got
-            own = {_target(link, targets) for link in set(record.links)}
+            own = {link_target(link) for link in set(record.links)}
             out[key] = LintPage(record.props, body, frozenset(own.union(record.backlinks)))
             continue
         page = _read_in_full(path)
         if page is not None:
             out[key] = page
     return out
-
-
-def _target(link: str, known: dict[str, str]) -> str:
-    if link not in known:
-        known[link] = WIKILINK.match(link)["target"].strip()
-    return known[link]
 
 
 def _read_in_full(path: Path) -> LintPage | None:

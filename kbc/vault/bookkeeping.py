@@ -6,13 +6,12 @@ from pathlib import Path
 
 from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
-from kbc.vault.files import walk_files
 from kbc.vault.indexes import index_entry_for, write_indexes
 from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
 from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, body_of
-from kbc.vault.links import find_links, link_key
+from kbc.vault.links import link_key, link_target
 from kbc.vault.page_index import PageRecord, links_of, page_record, save_index
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
@@ -51,17 +50,10 @@ def _records(vault: Vault, pages: dict[str, Path]) -> dict[str, PageRecord]:
     return found
 
 
-def _is_index_page(vault: Vault, path: Path) -> bool:
-    return path.parent == vault.wiki_dir / "indexes" or path == vault.wiki_dir / "index.md"
-
-
-def _relisted(vault: Vault, pages: dict[str, Path]) -> dict[str, Path]:
-    """The wiki's pages after write_indexes: only the index pages (it writes and removes no
-    other) are listed again, as vault.wiki_pages() would list them."""
-    indexes = vault.wiki_dir / "indexes"
-    paths = [p for p in pages.values() if not _is_index_page(vault, p)]
-    paths += walk_files(indexes, within=vault.root, suffix=".md") if indexes.is_dir() else []
-    paths += [vault.wiki_dir / "index.md"] if (vault.wiki_dir / "index.md").is_file() else []
+def _relisted(pages: dict[str, Path], written: set[Path], removed: set[Path]) -> dict[str, Path]:
+    """The wiki's pages after write_indexes (which wrote and removed only index pages), as
+    vault.wiki_pages() would list them."""
+    paths = (set(pages.values()) - removed) | written
     return {link_key(path.stem): path for path in sorted(paths, key=lambda p: p.parts)}
 
 
@@ -90,9 +82,9 @@ def refresh_wiki(vault: Vault) -> list[str]:
     pages = vault.wiki_pages()
     records = _records(vault, pages)
     entries = [e for e in (index_entry_for(vault.wiki_dir / f"{name}.md", r.props) for name, r in records.items()) if e]
-    write_indexes(vault, entries, vault.settings.index_max_tokens)
-    pages = _relisted(vault, pages)
-    records.update(_records(vault, {k: p for k, p in pages.items() if _is_index_page(vault, p)}))
+    written, removed = write_indexes(vault, entries, vault.settings.index_max_tokens)
+    pages = _relisted(pages, written, removed)
+    records.update(_records(vault, {link_key(p.stem): p for p in written}))
     records = {path.stem: records[path.stem] for path in pages.values() if path.stem in records}
     props = {name: record.props for name, record in records.items()}
     aliases = vault.page_aliases(props)
@@ -102,14 +94,7 @@ def refresh_wiki(vault: Vault) -> list[str]:
     linker = MentionLinker(concept_terms(props), source_titles(props))
     memo = LinkMemo(vault.db, vault.db_lock, linker)  # pages linked before and unchanged are skipped
     names = {key: path.stem for key, path in pages.items()}
-    # link as written -> whether the resolver rewrites it, and its target (pages share most links)
-    mends: dict[str, bool] = {}
-    targets: dict[str, str] = {}
-
-    def target_of(link: str) -> str:
-        if link not in targets:
-            targets[link] = find_links(link)[0].target
-        return targets[link]
+    mends: dict[str, bool] = {}  # link as written -> whether the resolver rewrites it (pages share most links)
 
     def mend(link: str) -> bool:
         if link not in mends:
@@ -147,7 +132,7 @@ def refresh_wiki(vault: Vault) -> list[str]:
         if is_navigation(name):
             continue
         for link in links:  # a backlinks list is not a link of its page
-            target = resolver.resolve(target_of(link))
+            target = resolver.resolve(link_target(link))
             if target and link_key(target) != key:
                 inbound.setdefault(link_key(target), set()).add(name)
     for key, path in pages.items():

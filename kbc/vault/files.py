@@ -14,6 +14,9 @@ _FORBIDDEN = re.compile(r'[#|^:%\[\]<>"/\\?*\x00-\x1f\x7f]')
 MAX_NAME_CHARS = 245  # what Obsidian Web Clipper cuts file names to
 # File systems count bytes (255 a name); room is left for " (proposed).md" and " (12).md".
 MAX_NAME_BYTES = 200
+# A file changed this recently may change again within its mtime's clock tick and keep its
+# stat: what is remembered by stat never vouches for it (racy git's rule).
+SETTLED_NS = 3_000_000_000
 
 
 def _temp_copy(path: Path, content: str | bytes) -> str:

@@ -77,10 +77,11 @@ def _listing(vault: Vault, name: str, about: str, lines: list[str], budget: int,
     wanted.add(path)
 
 
-def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> None:
+def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> tuple[set[Path], set[Path]]:
     """The home index and one index per section. A section over max_tokens becomes a
     hierarchy: one page per category, and a category still too big, alphabetical parts.
-    So every index page fits in any model's context, however large the wiki grows."""
+    So every index page fits in any model's context, however large the wiki grows.
+    Returns (the index pages there are now, those it removed)."""
     wanted: set[Path] = set()
     home_lines = []
     budget = max_tokens - 200  # room for the heading and description
@@ -108,10 +109,10 @@ def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> N
     home = vault.wiki_dir / f"{HOME}.md"
     write_page(vault, home, {"title": "Index", "kind": "index", "tags": ["index"]}, home_body, kind="index")
     wanted.add(home)
-    for rel in registered_pages(vault, "index"):
-        path = vault.root / rel
-        if path not in wanted:
-            remove_page(vault, path)
+    removed = {vault.root / rel for rel in registered_pages(vault, "index")} - wanted
+    for path in removed:
+        remove_page(vault, path)
+    return wanted, removed
 
 
 def index_entry_for(path: Path, props: dict | None = None) -> IndexEntry | None:

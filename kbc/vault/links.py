@@ -25,6 +25,12 @@ def find_links(text: str) -> list[Link]:
     ]
 
 
+@functools.lru_cache(maxsize=65536)  # a wiki's pages share most of their links
+def link_target(link: str) -> str:
+    """The target of one wikilink as written: "[[Paxos#Roles|roles]]" -> "Paxos"."""
+    return WIKILINK.match(link)["target"].strip()
+
+
 @functools.lru_cache(maxsize=65536)  # a whole-wiki pass asks the same few names again and again
 def link_key(target: str) -> str:
     """Obsidian compares page names case-insensitively; `[[Note.md]]` is `[[Note]]`."""

@@ -18,13 +18,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kbc.vault.files import atomic_write
+from kbc.vault.files import SETTLED_NS, atomic_write
 from kbc.vault.frontmatter import body_of, copied, split
 from kbc.vault.links import WIKILINK
 from kbc.vault.page_text import BACKLINKS_END, BACKLINKS_START, own_body, state_of
 
 INDEX_FILE = "page_index.json"
-RECENT_NS = 3_000_000_000
 _BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r"(.*?)" + re.escape(BACKLINKS_END), re.S)
 
 
@@ -89,7 +88,7 @@ def _known(vault, key: str, stat: os.stat_result) -> PageRecord | None:
 
 
 def _remember(vault, key: str, stat: os.stat_result, record: PageRecord) -> None:
-    if time.time_ns() - stat.st_mtime_ns <= RECENT_NS:
+    if time.time_ns() - stat.st_mtime_ns <= SETTLED_NS:
         return
     try:
         props = json.loads(json.dumps(record.props))  # the index's own copy, as it will be read back
