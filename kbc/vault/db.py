@@ -181,6 +181,30 @@ def m015_search_words(db: sqlite_utils.Database) -> None:
     db.execute("create table search_words_counted (scope text primary key)")
 
 
+@migration
+def m016_identity_log(db: sqlite_utils.Database) -> None:
+    # What changed since consolidation last worked out the identity (kbc/compile/identity_state.py):
+    # members and claims added or removed, decisions rewritten. The identity goes on from its
+    # stored clusters with those, instead of being rebuilt from every decision each run.
+    db.execute("create table identity_log (id integer primary key autoincrement, member text, op text)")
+    for table, column in (("members", "id"), ("claims", "member")):
+        for op, row in (("insert", "new"), ("delete", "old")):
+            db.execute(f"create trigger identity_{table}_{op} after {op} on {table} begin insert into "
+                       f"identity_log (member, op) values ({row}.{column}, '{table}'); end")
+    watched = {"members": "id, source_path, name, aliases, definition, category, seq", "claims": "member"}
+    for table, columns in watched.items():
+        column = "id" if table == "members" else "member"
+        db.execute(f"create trigger identity_{table}_update after update of {columns} on {table} begin "
+                   f"insert into identity_log (member, op) values (old.{column}, '{table}'); "
+                   f"insert into identity_log (member, op) values (new.{column}, '{table}'); end")
+    for op in ("update", "delete"):  # rare (a renamed note, a hand edit): the identity is rebuilt
+        db.execute(f"create trigger identity_decisions_{op} after {op} on decisions begin insert into "
+                   "identity_log (member, op) values ('', 'decisions'); end")
+    db.execute("create table identity_basis (id integer primary key, token text)")
+    db.execute("create index decisions_b on decisions (b)")
+    db.execute("create index claims_member on claims (member)")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
