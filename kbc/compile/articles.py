@@ -6,7 +6,6 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from kbc.compile.concepts import concept_key
@@ -165,20 +164,15 @@ def clean_paragraph(text: str, numbered: list[str], multi_source: bool, cited: l
     return re.sub(r"\s+([.,;:])", r"\1", " ".join(text.split()))
 
 
-@lru_cache(maxsize=1)
-def _page_vocabulary(resolver) -> NameVocabulary:
-    """Every page name of the vault as grounding reads them: built once per resolver (a run)."""
-    return NameVocabulary(resolver.pages.values())
-
-
-def article_body(concept: Concept, article: dict, numbered: list[str], job: Job, resolver) -> tuple[str, list[str]]:
-    """The page body, and why paragraphs were replaced by their claims (not grounded)."""
+def article_body(concept: Concept, article: dict, numbered: list[str], job: Job, resolver,
+                 pages: NameVocabulary) -> tuple[str, list[str]]:
+    """The page body, and why paragraphs were replaced by their claims (not grounded);
+    `pages`: every page name the resolver knows, as grounding reads them."""
     allowed = job.sources
     # Any page that exists may be linked (the resolver unlinked the rest); grounding
     # judges the words, and the names of this concept and its sources.
     names = {concept.name, concept.page, *concept.aliases, *job.related, *allowed,
              *(name for source in allowed for name in job.bylines.get(source, []))}
-    pages = _page_vocabulary(resolver)
     material = [e.text for e in job.evidence]
     drafts, replaced = [], []  # (text or None where not grounded, cited sources)
     for paragraph in article["paragraphs"]:

@@ -8,6 +8,7 @@ set on the real-model fixtures by benchmarks/grounding.py (false rejects there m
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import metadata
 
@@ -93,20 +94,53 @@ def ungrounded(text: str, evidence: list[str], names: set[str], pages: NameVocab
     return ""
 
 
+@dataclass(frozen=True)
 class NameVocabulary:
-    """The words of many names (every page of the vault), built once a run: each paragraph's
-    _Vocabulary looks them up here instead of folding them all again (linear in the pages
-    per paragraph, quadratic in a compile)."""
+    """The words of many names (every page of the vault): each paragraph's _Vocabulary looks
+    them up here instead of folding them all again. Built from the names' features counted
+    (name_features, name_counts), so kbc/compile/page_vocabulary.py can keep the counts between
+    runs and update them from the names added and removed."""
+    keys: frozenset[str]
+    words: frozenset[str]
+    stems: frozenset[str]
+    prefixes: frozenset[str]
+    acronyms: frozenset[str]
+    initials: frozenset[str]
 
-    def __init__(self, names):
-        names = list(dict.fromkeys(names))
-        self.names = names
-        self.keys = frozenset(_key(name) for name in names)
-        self.words, self.stems, self.prefixes, self.acronyms = map(frozenset, _texts_vocabulary(names))
+    @classmethod
+    def of(cls, names) -> NameVocabulary:
+        return cls.counted(name_counts(dict.fromkeys(names)))
 
-    @cached_property
-    def initials(self) -> frozenset[str]:
-        return frozenset(_texts_initials(self.names))
+    @classmethod
+    def counted(cls, counts: dict[str, dict[str, int]]) -> NameVocabulary:
+        """From name_counts' features (a feature counted 0 times is none)."""
+        def kept(kind: str) -> frozenset[str]:
+            return frozenset(feature for feature, n in counts.get(kind, {}).items() if n > 0)
+
+        stems = kept("s")
+        return cls(kept("k"), kept("w"), stems, frozenset(stem[:6] for stem in stems if len(stem) >= 6),
+                   kept("a"), kept("i"))
+
+
+# A name's features by kind: k its key, w its words, s their stems, a its acronyms, i its initials.
+FEATURE_KINDS = "kwsai"
+
+
+def name_features(name: str) -> dict[str, frozenset[str]]:
+    words, stems, acronyms = _text_vocabulary(name)
+    return {"k": frozenset([_key(name)]), "w": words, "s": stems, "a": acronyms, "i": _text_initials(name)}
+
+
+def name_counts(names, counts: dict[str, dict[str, int]] | None = None, sign: int = 1) -> dict[str, dict[str, int]]:
+    """`counts` (by kind, feature -> how many names have it) with `names` added (sign -1:
+    removed); a fresh count of `names` when `counts` is None."""
+    counts = counts if counts is not None else {kind: {} for kind in FEATURE_KINDS}
+    for name in names:
+        for kind, features in name_features(name).items():
+            counted = counts.setdefault(kind, {})
+            for feature in features:
+                counted[feature] = counted.get(feature, 0) + sign
+    return counts
 
 
 def _texts_vocabulary(texts: list[str]) -> tuple[set[str], set[str], set[str], set[str]]:
@@ -122,7 +156,7 @@ def _texts_initials(texts: list[str]) -> set[str]:
     return set().union(*(_per_text(_text_initials, text) for text in texts))
 
 
-_NO_NAMES = NameVocabulary([])
+_NO_NAMES = NameVocabulary.of([])
 
 
 class _Vocabulary:
@@ -133,9 +167,7 @@ class _Vocabulary:
         self._texts = [*evidence, *names]
         self.pages = pages or _NO_NAMES
         # Per text, cached: a concept's names and claims recur across its paragraphs.
-        self.words, self.stems, self.prefixes, acronyms = _texts_vocabulary(self._texts)
-        # An acronym and its words are one name whichever of them the material uses.
-        self.acronyms = acronyms | self.pages.acronyms
+        self.words, self.stems, self.prefixes, self.acronyms = _texts_vocabulary(self._texts)
 
     @cached_property
     def initials(self) -> set[str]:
@@ -143,18 +175,18 @@ class _Vocabulary:
         return _texts_initials(self._texts)
 
     def abbreviate(self, prose: str) -> str:
-        """Prose with the words of an acronym the material uses replaced by the acronym."""
-        wanted = {a for a in self.acronyms if len(a) >= 3}  # two initials fit too many pairs ("ML")
-        if not wanted:
-            return prose
+        """Prose with the words of an acronym the material (or a page name) uses replaced by the
+        acronym: an acronym and its words are one name whichever of them the material uses.
+        Runs of three words or more: two initials fit too many pairs ("ML")."""
+        known = (self.acronyms, self.pages.acronyms)
         words = list(re.finditer(r"[^\W\d_]+", prose))
         out, end, i = [], 0, 0
         while i < len(words):
             for length in range(min(6, len(words) - i), 2, -1):
                 run = words[i:i + length]
                 acronym = "".join(w[0][0] for w in run).upper()
-                if acronym in wanted and all(re.fullmatch(r"[\s-]+", prose[a.end():b.start()])
-                                             for a, b in zip(run, run[1:])):
+                if any(acronym in acronyms for acronyms in known) and all(
+                        re.fullmatch(r"[\s-]+", prose[a.end():b.start()]) for a, b in zip(run, run[1:])):
                     out += [prose[end:run[0].start()], acronym]
                     end, i = run[-1].end(), i + length - 1
                     break
@@ -273,12 +305,16 @@ def _text_vocabulary(text: str) -> tuple[frozenset, frozenset, frozenset]:
     """A text's words (lowercase forms), their stems and its acronyms."""
     words = set()
     for word in WORD.findall(text):
-        words.add(_fold(word))
-        words.update(_fold(part) for part in re.split(r"['’]", word))
-        if word[0].isdigit():  # "[-1,1]" holds 1; "9760" is "9,760"
-            words.update(word.split(","))
-            words.add(word.replace(",", ""))
+        words.update(_word_forms(word))
     return frozenset(words), frozenset(_stem(word) for word in words), frozenset(ACRONYM.findall(text))
+
+
+@lru_cache(maxsize=262144)  # texts share most of their words: each word is folded once
+def _word_forms(word: str) -> tuple[str, ...]:
+    forms = [_fold(word), *(_fold(part) for part in re.split(r"['’]", word))]
+    if word[0].isdigit():  # "[-1,1]" holds 1; "9760" is "9,760"
+        forms += [*word.split(","), word.replace(",", "")]
+    return tuple(forms)
 
 
 @lru_cache(maxsize=65536)

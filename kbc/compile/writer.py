@@ -10,6 +10,7 @@ from kbc.compile.articles import (CLAIMS_VERSION, TOKENS_PER_ARTICLE, WRITE_BATC
 from kbc.compile.parts import (Piece, as_article, merge_base, merge_groups, merge_request, piece_of, split_job,
                                write_room)
 from kbc.compile.grounding import STEMMER_VERSION, add_stems, known_stems
+from kbc.compile.page_vocabulary import page_vocabulary
 from kbc.llm import BackendError, ItemFailed, stable_json
 from kbc.vault.files import atomic_write
 from kbc.vault.pages import today, write_page
@@ -21,10 +22,13 @@ class ConceptWriter:
     def __init__(self, compiler):
         self.c = compiler  # vault, llm, templates, manifest, report, options, write_version, max_output
         self.count = compiler.llm.count_tokens
+        self.pages = None  # the vault's page names, for grounding: set by write
 
     def write(self, jobs: list[Job], resolver) -> None:
         stems = StemStore(self.c.vault)
         try:
+            # Every page name as grounding reads them, counted only where the names changed.
+            self.pages = page_vocabulary(self.c.vault, resolver.pages.values())
             self._write(jobs, resolver)
         finally:
             stems.save()
@@ -115,7 +119,7 @@ class ConceptWriter:
 
     def _write_article(self, job: Job, article: dict, numbered: list[str], resolver, version: str) -> None:
         c, concept = self.c, job.concept
-        body, replaced = article_body(concept, article, numbered, job, resolver)
+        body, replaced = article_body(concept, article, numbered, job, resolver, self.pages)
         if replaced and version != CLAIMS_VERSION:
             c.report.warnings.append(f"concept {concept.name}: {len(replaced)} paragraph(s) not supported by "
                                      f"the material ({replaced[0]}); wrote their claims instead "

@@ -11,7 +11,7 @@ from kbc.errors import VaultNotFound
 from kbc.vault.agents import write_agent_files
 from kbc.vault.config import DEFAULT_TOML, Settings, load_settings
 from kbc.vault.db import open_db
-from kbc.vault.files import atomic_write, walk_files
+from kbc.vault.files import atomic_write, walk_files, walk_stems
 from kbc.vault.links import link_key
 from kbc.vault.page_index import page_record
 
@@ -60,9 +60,13 @@ class Vault:
     def note_names(self, pages: dict[str, Path] | None = None) -> list[str]:
         """Names of every note a wikilink may point at: wiki pages (`pages`: wiki_pages(), if
         the caller has them) and raw notes."""
-        names = [p.stem for p in (pages if pages is not None else self.wiki_pages()).values()]
+        if pages is not None:
+            names = [p.stem for p in pages.values()]
+        else:  # as wiki_pages() would list them, without a Path per page
+            wiki = walk_stems(self.wiki_dir, within=self.root) if self.wiki_dir.is_dir() else []
+            names = list({link_key(name): name for name in wiki}.values())
         if self.raw_dir.is_dir():
-            names += [p.stem for p in walk_files(self.raw_dir, within=self.root, suffix=".md")]
+            names += walk_stems(self.raw_dir, within=self.root)
         return names
 
     def page_aliases(self, props: dict[str, dict] | None = None) -> dict[str, str]:

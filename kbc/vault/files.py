@@ -100,6 +100,19 @@ def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
     and a symlinked file counts only if it resolves inside `within` (default: `folder`), so a
     link to /etc/passwd or a loop is never read. Skipped links are named in `skipped`.
     One scandir per folder: its entries know their type, so no file is stat'ed again."""
+    return sorted(map(Path, _walk(folder, within, suffix, skipped)), key=lambda p: p.parts)
+
+
+def walk_stems(folder: Path, within: Path | None = None, extension: str = ".md") -> list[str]:
+    """The names without `extension` of walk_files' files ending in it, in its order, with no
+    Path made per file: all a list of page names needs (a third of a second at 32,000 files)."""
+    assert extension.startswith("."), extension  # a name less its extension is its Path.stem
+    found = sorted(path.split(os.sep) for path in _walk(folder, within, extension, None))  # as by Path.parts
+    return [parts[-1][:-len(extension)] for parts in found]
+
+
+def _walk(folder: Path, within: Path | None, suffix: str, skipped: list[Skipped] | None) -> list[str]:
+    """The paths of walk_files' files, in the order found."""
     folder = Path(folder)
     within = Path(within or folder)
     found = []
@@ -124,17 +137,16 @@ def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
                 continue
             if not entry.name.endswith(suffix):
                 continue
-            path = Path(entry.path)
-            if entry.is_symlink() and not (inside(path, within) and path.is_file()):
+            if entry.is_symlink() and not (inside(Path(entry.path), within) and Path(entry.path).is_file()):
                 if skipped is not None:
-                    skipped.append(Skipped(path, f"a link to outside {within} (or a broken link); not read"))
+                    skipped.append(Skipped(Path(entry.path), f"a link to outside {within} (or a broken link); not read"))
                 continue
-            found.append(path)
+            found.append(entry.path)
         for entry in folders:
             if entry.is_symlink() and skipped is not None:
                 skipped.append(Skipped(Path(entry.path), "a linked folder; not followed"))
         pending += reversed([entry.path for entry in folders if not entry.is_symlink()])  # top-down
-    return sorted(found, key=lambda p: p.parts)
+    return found
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -1,6 +1,9 @@
 """Closed-world links: every [[link]] points at a page that exists, or is not a link."""
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Callable
+
 from rapidfuzz import fuzz, process
 
 from kbc.vault.links import link_key, rewrite_links
@@ -9,11 +12,18 @@ FUZZY_SURE = 90
 
 
 class LinkResolver:
-    def __init__(self, page_names: list[str], aliases: dict[str, str] | None = None):
+    def __init__(self, page_names: list[str], aliases: dict[str, str] | Callable[[], dict[str, str]] | None = None):
+        """`aliases`: alias -> page name, or what gives them when first needed (a link that
+        names no page: reading every page's aliases costs more than most runs' links)."""
         self.pages = {link_key(name): name for name in page_names}
-        self.aliases = {link_key(a): name for a, name in (aliases or {}).items()}
+        self._aliases = aliases
         self._choices: tuple[dict[str, str], list[str]] | None = None  # built at the first fuzzy lookup
         self._resolved: dict[str, str | None] = {}  # a wiki's pages link the same names over and over
+
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        aliases = self._aliases() if callable(self._aliases) else self._aliases
+        return {link_key(a): name for a, name in (aliases or {}).items()}
 
     def resolve(self, target: str) -> str | None:
         if target not in self._resolved:
