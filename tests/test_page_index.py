@@ -1,5 +1,6 @@
 """The page index: each page's state, properties, links and backlinks remembered by the file's
-stat, between runs too, never for a page changed in the last seconds or since."""
+stat, between runs too (a page changed in the last seconds by its content's hash), and never
+once the page has changed."""
 import os
 
 from kbc.vault import page_index
@@ -13,31 +14,66 @@ def _age(path, seconds: int) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - seconds * 1_000_000_000))
 
 
+def _row(vault, page):
+    return vault.db.conn.execute("select ino, mtime_ns, size, hash, state from page_index where path = ?",
+                                 [vault.rel(page)]).fetchone()
+
+
 def test_a_record_is_remembered_across_runs_until_the_file_changes(sample_vault, server):
     vault = open_vault(sample_vault, server)
     page = vault.wiki_dir / "concepts" / "Remembered.md"
     page.parent.mkdir(parents=True, exist_ok=True)
     write_page(vault, page, {"kind": "concept", "aliases": ["Kept"]}, "# Remembered\n\nSee [[Other|it]].\n", "concept")
     assert page_state(vault, page) == "ours"
-    assert str(page) not in page_index._memo(vault)  # written just now: not remembered
-    _age(page, 10)
-    assert page_state(vault, page) == "ours" and str(page) in page_index._memo(vault)
     page_index.save_index(vault)
-    page_index._MEMO.clear()  # as a new process would start
-    record = page_index._known(vault, str(page), os.stat(page))
+    assert _row(vault, page)[3]  # written just now: remembered with its content's hash, not by stat alone
+    _age(page, 10)
+    page_index.forget()  # as a new process would start: the rows come from the table
+    record = page_index.page_record(vault, page)  # the hash still matches: trusted, and settled now
     assert record.state == "ours" and record.props["aliases"] == ["Kept"] and record.links == ("[[Other|it]]",)
+    page_index.save_index(vault)
+    assert _row(vault, page)[3] == "" and _row(vault, page)[4] == "ours"
 
     page.write_text(page.read_text().replace("See", "A person wrote: see"))
     _age(page, 10)  # even an old mtime: the size (or inode) differs
     assert page_state(vault, page) == "edited"
 
 
-def test_a_damaged_index_file_is_no_memory(sample_vault, server):
+def test_an_edit_within_the_clock_tick_is_seen(sample_vault, server):
+    """A person's edit that keeps the page's size, inode and mtime (the same clock tick as
+    kbc's write): the index holds the page by its content's hash, so the edit is seen."""
     vault = open_vault(sample_vault, server)
-    vault.state_dir.mkdir(exist_ok=True)
-    (vault.state_dir / page_index.INDEX_FILE).write_text("[not a dict")
-    page_index._MEMO.clear()
-    assert page_index._memo(vault) == {}
+    page = vault.wiki_dir / "concepts" / "Racy.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    write_page(vault, page, {"kind": "concept"}, "# Racy\n\nSee [[Other]].\n", "concept")
+    assert page_state(vault, page) == "ours"
+    stat = os.stat(page)
+    with open(page, "r+", encoding="utf-8") as handle:  # in place: same inode, same size
+        text = handle.read()
+        handle.seek(0)
+        handle.write(text.replace("See [[Other]]", "Saw [[Other]]"))
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(page).st_size == stat.st_size and os.stat(page).st_ino == stat.st_ino
+    assert page_state(vault, page) == "edited"
+    page_index.save_index(vault)
+    page_index.forget()
+    assert page_index.page_record(vault, page).state == "edited"
+
+
+def test_a_page_gone_is_forgotten_and_the_old_index_file_removed(sample_vault, server):
+    vault = open_vault(sample_vault, server)
+    concepts = vault.wiki_dir / "concepts"
+    concepts.mkdir(parents=True, exist_ok=True)
+    kept, gone = concepts / "Kept.md", concepts / "Gone.md"
+    for page in (kept, gone):
+        write_page(vault, page, {"kind": "concept"}, f"# {page.stem}\n", "concept")
+    (vault.state_dir / "page_index.json").write_text("{}")
+    page_index.save_index(vault)
+    assert _row(vault, gone) is not None
+    gone.unlink()
+    page_index.save_index(vault, [kept])
+    assert _row(vault, gone) is None and _row(vault, kept) is not None
+    assert not (vault.state_dir / "page_index.json").exists()
 
 
 def test_refresh_from_the_index_sees_a_link_added_to_a_remembered_page(sample_vault, server):
@@ -54,7 +90,7 @@ def test_refresh_from_the_index_sees_a_link_added_to_a_remembered_page(sample_va
     refresh_wiki(vault)
     assert "[[Other Idea]]" not in target.read_text()
     _age(target, 10)
-    page_index._MEMO.clear()  # a new run: the index comes from the file the last one saved
+    page_index.forget()  # a new run: the index comes from the rows the last one saved
     other.write_text(other.read_text().replace("No link yet.", "Now see [[Target Idea]]."))
     _age(other, 10)
     refresh_wiki(vault)
@@ -68,6 +104,9 @@ def test_a_broken_page_stays_unreadable_when_remembered(sample_vault, server):
     page.write_text("---\ntitle: [unclosed\n---\n# Broken\n")
     _age(page, 10)
     assert page_index.page_record(vault, page).readable is False
-    assert str(page) in page_index._memo(vault)
+    page_index.save_index(vault)
+    page_index.forget()
+    assert _row(vault, page)[4] == "edited"
+    assert page_index.page_record(vault, page).readable is False
     record, _ = page_index.read_with_body(vault, page)
     assert record.readable is False and record.state == "edited"

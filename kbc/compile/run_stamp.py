@@ -40,9 +40,10 @@ VERSION = 1
 # record of it), what it may spend, `kbc ask`'s and `kbc stats`' settings.
 _NOT_INPUTS = {"base_url", "api_key", "concurrency", "budget", "ask_context_tokens", "prices"}
 # Tables no compile reads: the ledger, the response cache (a run with nothing to do asks
-# nothing), search, ask and lint state, and the stamp's own.
+# nothing), search, ask and lint state, the stamp's own, and what is remembered of the files
+# the stamp covers (the page index, the notes as scan_sources parsed them).
 _NOT_READ = {"requests", "responses", "chunks", "indexed_files", "search_words", "search_words_counted",
-             "ask_sessions", "lint_checks", "run_stamp", "db_generation"}
+             "ask_sessions", "lint_checks", "run_stamp", "db_generation", "page_index", "source_scan"}
 
 Stat = tuple  # (inode, mtime_ns, ctime_ns, size); () for a broken link
 

@@ -1,15 +1,19 @@
 """The sources a compile reads: Markdown notes under raw/, hashed, titled and line-numbered."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 from pathlib import Path
 
 from kbc.vault.bibliography import bibliography
 from kbc.vault import ATTACHMENTS, Vault
-from kbc.vault.files import Skipped, sha256_text, walk_files
-from kbc.vault.frontmatter import FrontMatterError, split
+from kbc.vault import frontmatter
+from kbc.vault.files import Skipped, code_digest, sha256_text, walk_files
+from kbc.vault.frontmatter import FrontMatterError, body_of, split
 
 
 @dataclass
@@ -54,19 +58,38 @@ class Unreadable:
 
 
 def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
-    """Every note in raw/ (attachments excluded), and the notes that could not be read."""
+    """Every note in raw/ (attachments excluded), and the notes that could not be read.
+    Each note is read and hashed; its front matter is parsed only when its content changed
+    since the last scan (source_scan holds what it gave, by path and content hash)."""
     sources: list[Source] = []
     errors: list[Unreadable] = []
     if not vault.raw_dir.is_dir():
         return sources, errors
     skipped: list[Skipped] = []  # a link out of the vault is never read, nor taken for a deleted note
+    with vault.db_lock:
+        known = {row[0]: row[1:] for row in vault.db.conn.execute("select path, sha256, title, kind, byline from source_scan")}
+    parsed: list[tuple] = []
+    attachments = os.path.join(str(vault.raw_dir), ATTACHMENTS) + os.sep
+    start = len(str(vault.root)) + 1
+    plain = not os.path.islink(vault.raw_dir)
     for path in walk_files(vault.raw_dir, within=vault.root, suffix=".md", skipped=skipped):
-        if path.relative_to(vault.raw_dir).parts[0] == ATTACHMENTS:
+        full = str(path)
+        if full.startswith(attachments):
             continue
+        # A path within the vault, no link on the way: its name relative to the vault without resolve()
+        rel = full[start:].replace(os.sep, "/") if plain and not os.path.islink(full) else vault.rel(path)
         try:
-            text = path.read_text(encoding="utf-8")
-            props, body = split(text)
-            title = " ".join(str(props.get("title") or _first_heading(body) or path.stem).split())
+            with open(full, encoding="utf-8") as handle:
+                text = handle.read()
+            digest = f"{_PARSER}:{sha256_text(text)}"
+            seen = known.get(rel)
+            if seen is not None and seen[0] == digest:
+                body, title, kind, about = body_of(text), seen[1], seen[2], json.loads(seen[3])
+            else:
+                props, body = split(text)
+                title = " ".join(str(props.get("title") or _first_heading(body) or path.stem).split())
+                kind, about = str(props.get("kind") or "note"), byline(props)
+                parsed.append((rel, digest, title, kind, json.dumps(about, ensure_ascii=False)))
         except UnicodeDecodeError:
             errors.append(Unreadable(vault.rel(path), "not UTF-8 text"))
             continue
@@ -79,10 +102,23 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
         if not body.strip():
             errors.append(Unreadable(vault.rel(path), "empty note"))
             continue
-        sources.append(Source(vault.rel(path), title, body, sha256_text(text), str(props.get("kind") or "note"),
-                              **byline(props)))
+        sources.append(Source(rel, title, body, digest.split(":", 1)[1], kind, **about))
+    _remember(vault, parsed, set(known) - {s.path for s in sources})
     errors += [Unreadable(link.path.relative_to(vault.root).as_posix(), link.reason) for link in skipped]
     return sources, errors
+
+
+# The code that parses a note: what source_scan remembers holds only for it.
+_PARSER = code_digest(sys.modules[__name__], frontmatter)
+
+
+def _remember(vault: Vault, parsed: list[tuple], gone: set[str]) -> None:
+    if not parsed and not gone:
+        return
+    with vault.db_lock, vault.db.conn:
+        vault.db.conn.executemany("insert or replace into source_scan (path, sha256, title, kind, byline) "
+                                  "values (?, ?, ?, ?, ?)", parsed)
+        vault.db.conn.executemany("delete from source_scan where path = ?", [[path] for path in gone])
 
 
 def _says(body: str, description: str) -> bool:

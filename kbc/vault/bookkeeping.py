@@ -12,7 +12,7 @@ from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, body_of
 from kbc.vault.links import link_key, link_target
-from kbc.vault.page_index import PageRecord, links_of, page_record, save_index
+from kbc.vault.page_index import PageRecord, links_of, page_record, page_records, save_index
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 
 
@@ -42,12 +42,8 @@ def source_titles(props: dict[str, dict]) -> list[str]:
 def _records(vault: Vault, pages: dict[str, Path]) -> dict[str, PageRecord]:
     """Page name -> its record, for the readable pages (lint reports the others; an unreadable
     page is never rewritten)."""
-    found = {}
-    for path in pages.values():
-        record = page_record(vault, path)
-        if record is not None and record.readable:
-            found[path.stem] = record
-    return found
+    stems = {str(path): path.stem for path in pages.values()}
+    return {stems[path]: record for path, record in page_records(vault, stems).items() if record.readable}
 
 
 def _relisted(pages: dict[str, Path], written: set[Path], removed: set[Path]) -> dict[str, Path]:
@@ -144,5 +140,5 @@ def refresh_wiki(vault: Vault) -> list[str]:
             set_backlinks(vault, path, wanted)
     memo.save(set(names.values()))
     save_graph(vault, LinkGraph(inbound_lists(inbound), aliases), pages)  # for kbc serve, with the pages' stamp
-    save_index(vault)  # the pages' records the run found, for the next one
+    save_index(vault, pages.values())  # the pages' records the run read again, for the next one
     return repaired

@@ -205,6 +205,24 @@ def m016_identity_log(db: sqlite_utils.Database) -> None:
     db.execute("create index claims_member on claims (member)")
 
 
+@migration
+def m017_graph_nodes(db: sqlite_utils.Database) -> None:
+    # The concept graph between runs (kbc/compile/graph_store.py): each concept's inputs, its
+    # edges and Related list before orphans are linked; each source page's concepts and lines.
+    db.execute("create table graph_nodes (key text primary key, node text, edges text, top text)")
+    db.execute("create table graph_pages (page text primary key, keys text)")
+
+
+@migration
+def m018_page_index(db: sqlite_utils.Database) -> None:
+    # The page index (kbc/vault/page_index.py), was .kbc/page_index.json (34 MB at 10,000
+    # sources, loaded and rewritten whole each run): a run writes only the rows it read again.
+    # And each note of raw/ as scan_sources parsed it, by its content's hash (compile/sources.py).
+    db.execute("create table page_index (path text primary key, ino integer, mtime_ns integer, size integer, "
+               "hash text, state text, readable integer, props text, links text, backlinks text, digest text)")
+    db.execute("create table source_scan (path text primary key, sha256 text, title text, kind text, byline text)")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)

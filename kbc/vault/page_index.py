@@ -1,30 +1,36 @@
 """The wiki's page index: each page's state, front matter, links and backlinks, remembered by
-the file's inode, mtime and size, within a run and between runs (.kbc/page_index.json, saved
-when the wiki is refreshed). Whole-wiki work (the indexes, aliases, the link graph, backlinks,
-free page names) reads it instead of every page: parsing 22,000 pages' front matter and links
-was most of a run's refresh at 10,000 sources, for pages that had not changed.
+the file's inode, mtime and size, within a run and between runs (rows of the page_index table
+in .kbc/kbc.db, m018). Whole-wiki work (the indexes, aliases, the link graph, backlinks, free
+page names) reads it instead of every page: parsing 22,000 pages' front matter and links was
+most of a run's refresh at 10,000 sources, for pages that had not changed.
 
-A file changed since stats differently and is read again; one changed in the last seconds is
-never remembered (an edit within one clock tick keeps the mtime, and may keep the size).
-Properties are kept as JSON: a page whose properties JSON cannot hold exactly is read each time.
-A writer never writes from the index: it reads the page itself, right before writing."""
+A run loads only every page's stat and state (page_state asks nothing more); a record's front
+matter and links are loaded when asked for, and only the rows of pages read again are written
+back. A file changed since stats differently and is read again. One changed in the last
+seconds (SETTLED_NS) is remembered with its content's hash, and trusted only while that hash
+still matches (an edit within one clock tick keeps the mtime, and may keep the size): so a page
+kbc has just written (`wrote`) is re-hashed by the next run, never re-parsed. Properties are
+kept as JSON: a page whose properties JSON cannot hold exactly is read each time. A writer
+never writes from the index: it reads the page itself, right before writing."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable
 
-from kbc.vault.files import SETTLED_NS, atomic_write
+from kbc.vault.files import SETTLED_NS
 from kbc.vault.frontmatter import body_of, copied, split
 from kbc.vault.links import WIKILINK
 from kbc.vault.page_text import BACKLINKS_END, BACKLINKS_START, own_body, state_of
 
-INDEX_FILE = "page_index.json"
 _BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r"(.*?)" + re.escape(BACKLINKS_END), re.S)
+_OLD_FILES = ("page_index.json", "page_states.json")  # where this index was kept before m018
 
 
 @dataclass(frozen=True)
@@ -60,102 +66,254 @@ def links_of(body: str) -> tuple[str, ...]:
 
 
 _UNREADABLE = PageRecord("edited", {}, (), (), "", readable=False)
-
-# vault state folder -> path -> [inode, mtime, size, state, props, links, backlinks, digest, readable];
-# and the paths asked about this run (save keeps only those: a page gone is forgotten)
-_MEMO: dict[str, dict[str, list]] = {}
-_ASKED: dict[str, set[str]] = {}
+_STAT = "path, ino, mtime_ns, size, hash, state, readable"  # what a run loads of every page
+_WRITE = "insert or replace into page_index (path, ino, mtime_ns, size, hash, state, readable, " \
+         "props, links, backlinks, digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _memo(vault) -> dict[str, list]:
-    folder = str(vault.state_dir)
-    if folder not in _MEMO:
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Index:
+    """One vault's index in this process: every page's stat as the table holds it, the records
+    loaded so far, and the rows to write back."""
+
+    def __init__(self, vault):
+        self.prefix = str(vault.root) + os.sep
+        with vault.db_lock:
+            rows = vault.db.conn.execute(f"select {_STAT} from page_index").fetchall()
+        self.stats: dict[str, tuple] = {row[0]: row[1:] for row in rows}  # key -> (ino, mtime, size, hash, state, readable)
+        self.records: dict[str, PageRecord] = {}
+        self.dirty: dict[str, tuple] = {}
+
+    def key(self, path) -> str:
+        """The path relative to the vault (so a vault moved or copied keeps its rows' names)."""
+        text = os.fspath(path)
+        return text[len(self.prefix):] if text.startswith(self.prefix) else text
+
+    def known(self, vault, key: str, stat: os.stat_result, path) -> bool:
+        """Does the index vouch for the file as it stats now? A racy entry only if the file's
+        content still has its hash (then, settled by now, it is trusted by stat from here on)."""
+        seen = self.stats.get(key)
+        if seen is None or seen[0] != stat.st_ino or seen[1] != stat.st_mtime_ns or seen[2] != stat.st_size:
+            return False
+        if not seen[3]:
+            return True
         try:
-            data = json.loads((vault.state_dir / INDEX_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        _MEMO[folder] = data if isinstance(data, dict) else {}
-        _ASKED[folder] = set()
-    return _MEMO[folder]
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return False
+        if _digest(data) != seen[3]:
+            return False
+        record = self.record(vault, key)
+        if record is None:
+            return False
+        if time.time_ns() - stat.st_mtime_ns > SETTLED_NS:
+            self._keep(key, stat, record, "")
+        return True
+
+    def record(self, vault, key: str) -> PageRecord | None:
+        """The full record of a page whose stat the index vouches for (loaded once a run)."""
+        if key not in self.records:
+            with vault.db_lock:
+                row = vault.db.conn.execute("select props, links, backlinks, digest from page_index where path = ?",
+                                            [key]).fetchone()
+            if row is None:
+                return None
+            self.records[key] = self._loaded(key, row)
+        return self.records[key]
+
+    def preload(self, vault, keys: list[str]) -> None:
+        """Load the records of many pages with one query (refresh asks for every page's)."""
+        wanted = {key for key in keys if key in self.stats and key not in self.records}
+        if not wanted:
+            return
+        with vault.db_lock:
+            if len(wanted) > 200:
+                rows = vault.db.conn.execute("select path, props, links, backlinks, digest from page_index").fetchall()
+            else:
+                marks = ",".join("?" * len(wanted))
+                rows = vault.db.conn.execute(f"select path, props, links, backlinks, digest from page_index "
+                                             f"where path in ({marks})", list(wanted)).fetchall()
+        for row in rows:
+            if row[0] in wanted:
+                self.records[row[0]] = self._loaded(row[0], row[1:])
+
+    def _loaded(self, key: str, row: tuple) -> PageRecord:
+        props, links, backlinks, digest = row
+        state, readable = self.stats[key][4:6]
+        return PageRecord(state, json.loads(props), tuple(json.loads(links)), tuple(json.loads(backlinks)),
+                          digest, bool(readable))
+
+    def read(self, key: str, path) -> PageRecord | None:
+        """Read and parse the page, and remember it (None: there is none)."""
+        try:
+            with open(path, "rb") as handle:
+                stat, data = os.fstat(handle.fileno()), handle.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError:
+            return _UNREADABLE
+        try:
+            record = record_of(*split(data.decode("utf-8")))
+        except Exception:  # unreadable or broken front matter: a person's to mend, never ours to rewrite
+            record = _UNREADABLE
+        self.remember(key, stat, record, data)
+        return record
+
+    def remember(self, key: str, stat: os.stat_result, record: PageRecord, data: bytes) -> None:
+        try:
+            props = json.loads(json.dumps(record.props))  # the index's own copy, as it will be read back
+        except (TypeError, ValueError):
+            return
+        if props != record.props:
+            return
+        racy = time.time_ns() - stat.st_mtime_ns <= SETTLED_NS
+        self._keep(key, stat, replace(record, props=props), _digest(data) if racy else "")
+
+    def _keep(self, key: str, stat: os.stat_result, record: PageRecord, content_hash: str) -> None:
+        self.stats[key] = (stat.st_ino, stat.st_mtime_ns, stat.st_size, content_hash, record.state, record.readable)
+        self.records[key] = record
+        self.dirty[key] = (key, *self.stats[key], json.dumps(record.props, ensure_ascii=False),
+                           json.dumps(record.links, ensure_ascii=False),
+                           json.dumps(record.backlinks, ensure_ascii=False), record.digest)
 
 
-def _known(vault, key: str, stat: os.stat_result) -> PageRecord | None:
-    seen = _memo(vault).get(key)
-    if not isinstance(seen, list) or len(seen) != 9 or seen[:3] != [stat.st_ino, stat.st_mtime_ns, stat.st_size]:
-        return None
-    state, props, links, backlinks, digest, readable = seen[3:]
-    return PageRecord(state, props, tuple(links), tuple(backlinks), digest, readable)
+_INDEXES: dict[str, _Index] = {}
+_LOCK = threading.Lock()
 
 
-def _remember(vault, key: str, stat: os.stat_result, record: PageRecord) -> None:
-    if time.time_ns() - stat.st_mtime_ns <= SETTLED_NS:
-        return
-    try:
-        props = json.loads(json.dumps(record.props))  # the index's own copy, as it will be read back
-    except (TypeError, ValueError):
-        return
-    if props == record.props:
-        _memo(vault)[key] = [stat.st_ino, stat.st_mtime_ns, stat.st_size, record.state, props,
-                             list(record.links), list(record.backlinks), record.digest, record.readable]
+def _index(vault) -> _Index:
+    folder = str(vault.state_dir)
+    with _LOCK:
+        if folder not in _INDEXES:
+            _INDEXES[folder] = _Index(vault)
+        return _INDEXES[folder]
+
+
+def forget() -> None:
+    """Drop what this process holds (as a new process would start): tests."""
+    with _LOCK:
+        _INDEXES.clear()
 
 
 def page_record(vault, path: Path) -> PageRecord | None:
     """The page at `path` as it is now (None: there is none), read only if it changed since
     it was last read."""
+    index = _index(vault)
+    key = index.key(path)
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    key = str(path)
-    _memo(vault)
-    _ASKED[str(vault.state_dir)].add(key)
-    known = _known(vault, key, stat)
-    if known is not None:
-        return known
+    if index.known(vault, key, stat, path):
+        record = index.record(vault, key)
+        if record is not None:
+            return record
+    return index.read(key, path)
+
+
+def page_state(vault, path: Path) -> str:
+    """The page's state ('missing' when there is none), with no record loaded if the index
+    vouches for it."""
+    index = _index(vault)
+    key = index.key(path)
     try:
-        record = record_of(*split(Path(path).read_text(encoding="utf-8")))
-    except Exception:  # unreadable or broken front matter: a person's to mend, never ours to rewrite
-        record = _UNREADABLE
-    _remember(vault, key, stat, record)
-    return record
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    if index.known(vault, key, stat, path):
+        return index.stats[key][4]
+    record = index.read(key, path)
+    return "missing" if record is None else record.state
+
+
+def page_records(vault, paths: Iterable) -> dict[str, PageRecord]:
+    """path (as given, str) -> its record, for the pages there are, with one query for the
+    rows the index vouches for."""
+    index = _index(vault)
+    stats = {}
+    for path in paths:
+        try:
+            stats[os.fspath(path)] = os.stat(path)
+        except OSError:
+            continue
+    keys = {path: index.key(path) for path in stats}
+    index.preload(vault, list(keys.values()))
+    found = {}
+    for path, stat in stats.items():
+        key = keys[path]
+        record = index.record(vault, key) if index.known(vault, key, stat, path) else None
+        record = record if record is not None else index.read(key, path)
+        if record is not None:
+            found[path] = record
+    return found
+
+
+def wrote(vault, path: Path, text: str) -> None:
+    """kbc has just written `text` at `path`: remember its record, so the next run hashes the
+    page instead of parsing it (a compile writes most of the wiki once, then rereads it)."""
+    index = _index(vault)
+    try:
+        stat = os.stat(path)
+        record = record_of(*split(text))
+    except Exception:  # gone already, or front matter no reader can parse: read it when asked
+        return
+    index.remember(index.key(path), stat, record, text.encode("utf-8"))
 
 
 def read_with_body(vault, path: Path) -> tuple[PageRecord, str] | None:
     """The page's record and body as they are now (None: there is none): its front matter is
     parsed only if the file changed since it was last read."""
+    index = _index(vault)
+    key = index.key(path)
     try:
-        before = os.stat(path)
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            before, data = os.fstat(handle.fileno()), handle.read()
         after = os.stat(path)
-    except FileNotFoundError:
+        text = data.decode("utf-8")
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError):
         return _UNREADABLE, ""
-    key = str(path)
-    _memo(vault)
-    _ASKED[str(vault.state_dir)].add(key)
-    same = [before.st_ino, before.st_mtime_ns, before.st_size] == [after.st_ino, after.st_mtime_ns, after.st_size]
-    known = _known(vault, key, after) if same else None
-    if known is not None:
-        return replace(known, props=copied(known.props)), body_of(text)
+    same = (before.st_ino, before.st_mtime_ns, before.st_size) == (after.st_ino, after.st_mtime_ns, after.st_size)
+    seen = index.stats.get(key)
+    # The content read is what the index vouches for: same stat, and (racy) the same hash.
+    if same and seen and seen[:3] == (after.st_ino, after.st_mtime_ns, after.st_size) and \
+            (not seen[3] or seen[3] == _digest(data)):
+        known = index.record(vault, key)
+        if known is not None:
+            return replace(known, props=copied(known.props)), body_of(text)
     try:
         props, body = split(text)
     except Exception:  # broken front matter: a person's to mend
         return _UNREADABLE, ""
     record = record_of(props, body)
     if same:
-        _remember(vault, key, after, record)
+        index.remember(key, after, record, data)
     return record, body
 
 
-def save_index(vault) -> None:
-    """The records of the pages asked about this run (those of pages gone are dropped)."""
+def save_index(vault, present: Iterable | None = None) -> None:
+    """Write the rows of the pages read again this run; with `present` (every page of the
+    wiki now), forget the wiki's pages that are gone."""
     folder = str(vault.state_dir)
-    if folder not in _MEMO:
+    if folder not in _INDEXES:
         return
-    asked = _ASKED[folder]
-    kept = {path: seen for path, seen in _MEMO[folder].items() if path in asked}
-    vault.state_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(vault.state_dir / INDEX_FILE, json.dumps(kept, ensure_ascii=False))
-    (vault.state_dir / "page_states.json").unlink(missing_ok=True)  # this index's predecessor
-    _ASKED[folder] = set()
+    index = _INDEXES[folder]
+    gone = []
+    if present is not None:
+        here = {index.key(path) for path in present}
+        wiki = index.key(vault.wiki_dir) + os.sep
+        gone = [key for key in index.stats if key.startswith(wiki) and key not in here]
+    rows, index.dirty = list(index.dirty.values()), {}
+    with vault.db_lock, vault.db.conn:
+        vault.db.conn.executemany(_WRITE, rows)
+        vault.db.conn.executemany("delete from page_index where path = ?", [[key] for key in gone])
+    for key in gone:
+        index.stats.pop(key, None)
+        index.records.pop(key, None)
+    for name in _OLD_FILES:
+        (vault.state_dir / name).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from kbc.vault import Vault
 from kbc.vault.files import atomic_write
 from kbc.vault.frontmatter import FrontMatterError, render, split
-from kbc.vault.page_index import page_record
+from kbc.vault import page_index
 from kbc.vault.page_text import (BACKLINKS_END, BACKLINKS_START, body_hash, is_manual, own_body,  # noqa: F401
                                  page_hash, state_of)
 
@@ -27,8 +27,7 @@ def page_state(vault: Vault, path: Path) -> str:
 
     The hash of the body kbc wrote travels in the page's own front matter (`kbc_hash`), so
     edits are recognised in any clone of the vault, with or without its database."""
-    record = page_record(vault, path)  # read again only if the file changed since it was last read
-    return "missing" if record is None else record.state
+    return page_index.page_state(vault, path)  # read again only if the file changed since it was last read
 
 
 # Code-kept navigation: rebuilt from the wiki itself, so rewritten even after a person's edit
@@ -57,6 +56,7 @@ def write_page(vault: Vault, path: Path, props: dict, body: str, kind: str,
             _keep_person_edit(vault, path, props, body, kind, prompt_version, model, state)
             return False
     atomic_write(path, text)
+    page_index.wrote(vault, path, text)
     _register(vault, path, kind, prompt_version, model)
     return True
 
@@ -130,6 +130,7 @@ def set_backlinks(vault: Vault, path: Path, names: list[str], page: tuple[dict, 
         return False
     text = render(props, new_body)  # kbc_hash is unchanged: the backlinks are not hashed
     atomic_write(path, text)
+    page_index.wrote(vault, path, text)
     return True
 
 
