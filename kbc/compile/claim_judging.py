@@ -349,7 +349,9 @@ class ClaimQuestions:
         if not batches or not near.scores:
             return
         asked = {(r["member"], r["claim_id"]) for r in self.store.rows()}
-        apart = _apart(self.manifest.decisions(), identity.member_key)
+        # Every pair asked about has a new concept in it: the decisions about those do.
+        mine = [m for k in near.scores if k in identity.concepts for m in identity.concepts[k].members]
+        apart = _apart(self.manifest.touching(mine, (DIFFERENT,)), identity.member_key)
         found = questions(near, identity.concepts, identity.member_key, self.manifest.claims(), asked, apart,
                           self._drawn(identity, sources), titles)
         for batch, groups in zip(batches, attach(batches, found, titles, self.count_tokens,

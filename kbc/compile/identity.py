@@ -8,7 +8,7 @@ A person's overrides live in `kbc-merges.toml` at the vault root:
 """
 from __future__ import annotations
 
-import operator
+import copy
 import re
 
 import tomllib
@@ -77,34 +77,32 @@ def build(members: list[Member], decisions: list[Decision], overrides: Overrides
           settled: set[str] | None = None) -> Identity:
     """`weight`: claims per member; the member its source says most about defines the concept.
     `settled`: the keys that existed before this run; a cluster keeps one of those over a key
-    this run minted (a merged vault's larger cluster of "paxos" was minted "paxos 2")."""
+    this run minted (a merged vault's larger cluster of "paxos" was minted "paxos 2").
+    The whole rebuild; kbc/compile/identity_state.py goes on from the last one instead."""
     by_id = {m.id: m for m in members}
-    renames = {d.a: d.name for d in decisions if d.relation == RENAME and d.a in by_id and d.name}
-    # With no overrides the clusters follow from the members and the decisions alone: a run's
-    # second build goes on from its first with the decisions added since.
-    plain = not (overrides.same or overrides.different)
-    resumed = _resume(by_id, decisions) if plain else None
-    if resumed is not None:
-        union, clusters, same_names, done = resumed
-        _join_decisions(union, clusters, same_names, decisions[done:], by_id, [])
-    else:
-        union, clusters, same_names = _Union(by_id), {m: {m} for m in by_id}, {}
-        named = _names(members, renames, old) if not plain else None
-        forbidden = [(named(a), named(b)) for group in overrides.different
-                     for i, a in enumerate(group) for b in group[i + 1:]]
-        for group in overrides.same:  # the first name a person gives is the page's name
-            ids = sorted(set().union(*(named(n) for n in group)))
-            for other in ids[1:]:
-                _join(union, clusters, forbidden, ids[0], other, force=True)
-            if len(ids) > 1:
-                same_names[frozenset(ids)] = group[0]
-        _join_decisions(union, clusters, same_names, decisions, by_id, forbidden)
-    if plain:
-        _LAST[:] = [(list(by_id), list(decisions), union, clusters, same_names)]
-    identity = _assign(by_id, clusters, renames, same_names, old, weight or {},
-                       set(old) if settled is None else settled)
-    _names_are_their_own(identity.concepts)
+    clusters, renames, same_names = cluster(by_id, decisions, overrides, old)
+    identity, _ = assign(by_id, clusters, renames, same_names, old, weight or {},
+                         set(old) if settled is None else settled)
     return identity
+
+
+def cluster(by_id: dict[str, Member], decisions: list[Decision], overrides: Overrides, old: dict[str, Concept]):
+    """(clusters: root -> member ids, renames, same names) of the members: the union of the
+    `same` decisions and a person's forced merges, minus forbidden ones."""
+    renames = {d.a: d.name for d in decisions if d.relation == RENAME and d.a in by_id and d.name}
+    union, clusters, same_names = _Union(by_id), {m: {m} for m in by_id}, SameNames()
+    plain = not (overrides.same or overrides.different)
+    named = _names(list(by_id.values()), renames, old) if not plain else None
+    forbidden = [(named(a), named(b)) for group in overrides.different
+                 for i, a in enumerate(group) for b in group[i + 1:]]
+    for group in overrides.same:  # the first name a person gives is the page's name
+        ids = sorted(set().union(*(named(n) for n in group)))
+        for other in ids[1:]:
+            _join(union, clusters, forbidden, ids[0], other, force=True)
+        if len(ids) > 1:
+            same_names.set(frozenset(ids), group[0])
+    _join_decisions(union, clusters, same_names, decisions, by_id, forbidden)
+    return clusters, renames, same_names
 
 
 def _names(members: list[Member], renames: dict[str, str], old: dict[str, Concept]):
@@ -137,23 +135,7 @@ def _join_decisions(union, clusters, same_names, decisions, by_id, forbidden) ->
         if decision.relation == SAME and decision.a in by_id and decision.b in by_id:
             _join(union, clusters, forbidden, decision.a, decision.b, force=decision.origin == "person")
             if decision.name:
-                same_names[frozenset((decision.a, decision.b))] = decision.name
-
-
-# The last build without overrides: (member ids, its decisions, union, clusters, same names).
-_LAST: list = []
-
-
-def _resume(by_id: dict, decisions: list[Decision]):
-    """That build's union, clusters and names if its members are these and its decisions the
-    first of these (the same objects: Manifest keeps them), else None. Handed over, not
-    copied: the build that goes on from them replaces them."""
-    if not _LAST:
-        return None
-    ids, before, union, clusters, same_names = _LAST.pop()
-    if ids != list(by_id) or len(before) > len(decisions) or not all(map(operator.is_, before, decisions)):
-        return None
-    return union, clusters, same_names, len(before)
+                same_names.set(frozenset((decision.a, decision.b)), decision.name)
 
 
 def _names_are_their_own(concepts: dict[str, Concept]) -> None:
@@ -165,54 +147,118 @@ def _names_are_their_own(concepts: dict[str, Concept]) -> None:
         concept.link_names = [n for n in concept.link_names if named.get(concept_key(n), key) == key]
 
 
-def _assign(by_id, clusters, renames, same_names, old, weight, settled) -> Identity:
-    """Concept keys that stay the same across runs: a cluster keeps the key its members had."""
-    ordered = sorted(clusters.values(), key=lambda c: min((by_id[m].seq, m) for m in c))
-    groups = list(same_names.items())
-    groups_of: dict[str, list[int]] = {}  # member -> its groups: each cluster looks at its own only
-    for number, (group, _) in enumerate(groups):
-        for member in group:
-            groups_of.setdefault(member, []).append(number)
+class SameNames:
+    """The names `same` decisions (and kbc-merges.toml) gave to groups of members, in the
+    order given: the last a cluster holds whole names it."""
+
+    def __init__(self):
+        self.names: dict[frozenset, str] = {}
+        self.position: dict[frozenset, int] = {}
+        self.of: dict[str, list[frozenset]] = {}  # member -> its groups: a cluster looks at its own only
+
+    def set(self, group: frozenset, name: str) -> None:
+        if group not in self.names:
+            self.position[group] = len(self.position)
+            for member in group:
+                self.of.setdefault(member, []).append(group)
+        self.names[group] = name
+
+    def own(self, cluster) -> dict[frozenset, str]:
+        found = {g for m in cluster for g in self.of.get(m, ())}
+        return {g: self.names[g] for g in sorted(found, key=self.position.__getitem__)}
+
+
+@dataclass
+class Made:
+    """A cluster's concept as assign() made it, before the fields the database keeps for its
+    page (page, hashes) and before _names_are_their_own: reused while its inputs stay."""
+    key: str
+    first: tuple  # (seq, id) of its oldest member: the clusters' order
+    old_name: str | None  # the name the database gave `key` then
+    concept: Concept
+    lost: set[str]
+
+
+def assign(by_id, clusters, renames, same_names: SameNames, old, weight, settled,
+           made: dict | None = None, dirty=frozenset()) -> tuple[Identity, dict]:
+    """Concept keys that stay the same across runs: a cluster keeps the key its members had.
+    `made`: cluster -> Made of the last assign; a cluster not in `dirty` whose members all
+    still hold its key, and no other member, gets the same concept. `weight`: a dict, or a
+    function of the member ids it is asked for (those of the clusters made again). Returns
+    the identity and the Made of each cluster."""
+    holders = Counter(m.concept_key for m in by_id.values()) if made else {}
+    order = []
+    for cid, members in clusters.items():
+        was = made.get(cid) if made and cid not in dirty else None
+        if was is not None and not _kept(was, members, by_id, holders, old):
+            was = None
+        order.append((was.first if was else min((by_id[m].seq, m) for m in members), cid, was))
+    order.sort(key=lambda o: o[0])
+    if callable(weight):  # claims are counted for the members of the clusters made again only
+        weight = weight([m for _, cid, was in order if was is None for m in clusters[cid]])
     taken: set[str] = set()
-    concepts, member_key, merged, renamed_from = {}, {}, {}, {}
-    for cluster in ordered:
-        members = sorted((by_id[m] for m in cluster), key=lambda m: (m.seq, m.id))
-        had = Counter(m.concept_key for m in members if m.concept_key in old and m.concept_key not in taken)
-        key = max(had, key=lambda k: (k in settled, had[k], -min(m.seq for m in members if m.concept_key == k))) \
-            if had else ""
-        own_groups = dict(groups[n] for n in sorted({n for m in cluster for n in groups_of.get(m, ())}))
-        name = _name(members, renames, own_groups, old.get(key))
-        if not key:
-            key = _fresh_key(concept_key(name) or "concept", taken, old)
+    concepts, member_key, merged, renamed_from, out = {}, {}, {}, {}, {}
+    for first, cid, was in order:
+        if was is None:
+            was = _make(first, clusters[cid], by_id, renames, same_names, old, weight, settled, taken, merged)
+        key = was.key
         taken.add(key)
-        for other in had:
-            if other != key:
-                merged[other] = key
-        lost = {m.name for m in members if m.id in renames and concept_key(renames[m.id]) != concept_key(m.name)}
-        names = [n for m in members for n in names_of(m, renames)]
-        if key in old and concept_key(old[key].name) != concept_key(name):
-            names.append(old[key].name)  # an old name keeps resolving
-        aliases = sorted({n for n in names if concept_key(n) != concept_key(name)
-                          and n not in lost}, key=str.casefold)
-        categories = Counter(m.category for m in members)
-        main = max(members, key=lambda m: (weight.get(m.id, 0), -m.seq))
         previous = old.get(key)
-        concepts[key] = Concept(
-            key=key, name=name, aliases=aliases, definition=main.definition,
-            category=max(categories, key=lambda c: (categories[c], c == main.category)),
-            page=previous.page if previous else "", input_hash=previous.input_hash if previous else "",
-            prompt_version=previous.prompt_version if previous else "", model=previous.model if previous else "",
-            written_claims=previous.written_claims if previous else "", members=[m.id for m in members])
-        # A generic alias ("leader" of Raft Leader) is like a name renamed away: it counts only
-        # next to the rest of the name.
-        generic = {a for a in aliases if is_generic_alias(a, name)}
-        concepts[key].link_names = [name] + [a for a in aliases if a not in lost | generic]
-        concepts[key].qualified = [(n, qualifiers(name, n)) for n in sorted(lost | generic) if qualifiers(name, n)]
-        _bare_names(concepts[key])
-        renamed_from[key] = lost
-        for member in members:
-            member_key[member.id] = key
-    return Identity(concepts, member_key, merged, renamed_from)
+        concept = copy.copy(was.concept)
+        concept.link_names = list(concept.link_names)
+        if previous:
+            concept.page, concept.input_hash, concept.prompt_version = \
+                previous.page, previous.input_hash, previous.prompt_version
+            concept.model, concept.written_claims = previous.model, previous.written_claims
+        concepts[key] = concept
+        renamed_from[key] = was.lost
+        for member in concept.members:
+            member_key[member] = key
+        out[cid] = was
+    identity = Identity(concepts, member_key, merged, renamed_from)
+    _names_are_their_own(identity.concepts)
+    return identity, out
+
+
+def _kept(was: Made, members, by_id, holders, old) -> bool:
+    """A cluster whose concept comes out as it did: the same members, each holding its key,
+    which no other member holds, with the same name in the database."""
+    key = was.key
+    return (holders.get(key) == len(members) == len(was.concept.members) and key in old
+            and old[key].name == was.old_name and all(by_id[m].concept_key == key for m in members)
+            and members.issuperset(was.concept.members))
+
+
+def _make(first, cluster, by_id, renames, same_names: SameNames, old, weight, settled, taken, merged) -> Made:
+    members = sorted((by_id[m] for m in cluster), key=lambda m: (m.seq, m.id))
+    had = Counter(m.concept_key for m in members if m.concept_key in old and m.concept_key not in taken)
+    key = max(had, key=lambda k: (k in settled, had[k], -min(m.seq for m in members if m.concept_key == k))) \
+        if had else ""
+    name = _name(members, renames, same_names.own(cluster), old.get(key))
+    if not key:
+        key = _fresh_key(concept_key(name) or "concept", taken, old)
+    for other in had:
+        if other != key:
+            merged[other] = key
+    lost = {m.name for m in members if m.id in renames and concept_key(renames[m.id]) != concept_key(m.name)}
+    names = [n for m in members for n in names_of(m, renames)]
+    if key in old and concept_key(old[key].name) != concept_key(name):
+        names.append(old[key].name)  # an old name keeps resolving
+    aliases = sorted({n for n in names if concept_key(n) != concept_key(name)
+                      and n not in lost}, key=str.casefold)
+    categories = Counter(m.category for m in members)
+    main = max(members, key=lambda m: (weight.get(m.id, 0), -m.seq))
+    concept = Concept(
+        key=key, name=name, aliases=aliases, definition=main.definition,
+        category=max(categories, key=lambda c: (categories[c], c == main.category)),
+        page="", members=[m.id for m in members])
+    # A generic alias ("leader" of Raft Leader) is like a name renamed away: it counts only
+    # next to the rest of the name.
+    generic = {a for a in aliases if is_generic_alias(a, name)}
+    concept.link_names = [name] + [a for a in aliases if a not in lost | generic]
+    concept.qualified = [(n, qualifiers(name, n)) for n in sorted(lost | generic) if qualifiers(name, n)]
+    _bare_names(concept)
+    return Made(key, first, old[key].name if key in old else None, concept, lost)
 
 
 def _name(members: list[Member], renames, same_names, previous: Concept | None) -> str:

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from kbc.compile.rows import Claim, Concept, Decision, Member, SourceRow
+from kbc.compile.rows import RENAME, SAME, Claim, Concept, Decision, Member, SourceRow
 from kbc.vault import Vault
 
 
@@ -18,10 +18,13 @@ class Manifest:
     def __init__(self, vault: Vault):
         self.vault, self.db, self.lock = vault, vault.db, vault.db_lock
         self._decisions: list[Decision] | None = None
+        self._relating: list[Decision] | None = None  # the part-of, related and different ones
+        self.decisions_added = 0  # by this object: what was worked out from them may be kept till it grows
         # Every member, read once and kept in step with this object's writes (assign and
         # mark_considered change the kept rows too; a source's new extraction drops them).
         self._members: list[Member] | None = None
         self._claims: list[Claim] | None = None  # likewise (changed only with a source's extraction)
+        self._concepts: dict[str, Concept] | None = None  # likewise
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -75,7 +78,7 @@ class Manifest:
 
     def rename_source(self, old: str, new: str) -> None:
         """A note moved or renamed with the same content: its members keep their concepts."""
-        self._decisions = self._members = self._claims = None
+        self._decisions = self._relating = self._members = self._claims = None
         with self.lock, self.db.conn:
             prefix = len(old) + 1
             self.db.execute("update members set source_path = ?, id = ? || substr(id, ?) "
@@ -139,30 +142,39 @@ class Manifest:
     # -- concepts ---------------------------------------------------------------------------
 
     def concepts(self) -> dict[str, Concept]:
-        with self.lock:
-            rows = self.db.execute("select key, name, aliases, definition, category, page, input_hash, "
-                                   "prompt_version, model, written_claims from concepts").fetchall()
-        return {r[0]: Concept(r[0], r[1], json.loads(r[2] or "[]"), *r[3:9], r[9] or "") for r in rows}
+        """Read once, then kept in step with this object's writes (the concepts table has no
+        other writer). The rows are shared: read them, never change them."""
+        if self._concepts is None:
+            with self.lock:
+                rows = self.db.execute("select key, name, aliases, definition, category, page, input_hash, "
+                                       "prompt_version, model, written_claims from concepts").fetchall()
+            self._concepts = {r[0]: Concept(r[0], r[1], json.loads(r[2] or "[]"), *r[3:9], r[9] or "")
+                              for r in rows}
+        return dict(self._concepts)
 
     def put_concepts(self, concepts: list[Concept], old: dict[str, Concept]) -> None:
         """Store the concepts whose row changed (runtime fields aside)."""
-        rows = []
-        for concept in concepts:
-            row = _concept_row(concept)
-            if concept.key not in old or _concept_row(old[concept.key]) != row:
-                rows.append(row)
-        if rows:
+        changed = [c for c in concepts if c.key not in old or _stored(old[c.key]) != _stored(c)]
+        if changed:
             with self.lock, self.db.conn:
-                self.db["concepts"].upsert_all(rows, pk="key")
+                self.db["concepts"].upsert_all([_concept_row(c) for c in changed], pk="key")
+        if self._concepts is not None:
+            for concept in changed:
+                self._concepts[concept.key] = Concept(*_stored(concept))
 
     def drop_concept(self, key: str) -> None:
         with self.lock, self.db.conn:
             self.db.execute("delete from concepts where key = ?", [key])
+        if self._concepts is not None:
+            self._concepts.pop(key, None)
 
     def written(self, key: str, input_hash: str, written_claims: str, version: str, model: str) -> None:
         with self.lock, self.db.conn:
             self.db["concepts"].update(key, {"input_hash": input_hash, "written_claims": written_claims,
                                              "prompt_version": version, "model": model})
+        if self._concepts is not None and key in self._concepts:
+            stored = self._concepts[key]
+            self._concepts[key] = Concept(*_stored(stored)[:6], input_hash, version, model, written_claims)
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -175,6 +187,19 @@ class Manifest:
             self._decisions = [Decision(*r) for r in rows]
         return list(self._decisions)
 
+    def relating(self) -> list[Decision]:
+        """The decisions that relate two concepts without making them one (part of, related,
+        different), in order: the graph's, a sixth of all at 10,000 sources."""
+        if self._relating is None:
+            if self._decisions is not None:
+                self._relating = [d for d in self._decisions if d.relation not in (SAME, RENAME)]
+            else:
+                with self.lock:
+                    rows = self.db.execute("select a, b, relation, name, origin from decisions "
+                                           "where relation not in (?, ?) order by id", [SAME, RENAME]).fetchall()
+                self._relating = [Decision(*r) for r in rows]
+        return list(self._relating)
+
     def add_decisions(self, decisions: list[Decision]) -> None:
         if not decisions:
             return
@@ -183,6 +208,74 @@ class Manifest:
             self.db["decisions"].insert_all([{**asdict(d), "decided_at": stamp} for d in decisions])
         if self._decisions is not None:  # the new rows come last in id order: kept, not read again
             self._decisions.extend(Decision(**asdict(d)) for d in decisions)
+        if self._relating is not None:
+            self._relating.extend(Decision(**asdict(d)) for d in decisions if d.relation not in (SAME, RENAME))
+        self.decisions_added += len(decisions)
+
+    def last_decision_id(self) -> int:
+        with self.lock:
+            return self.db.execute("select coalesce(max(id), 0) from decisions").fetchone()[0]
+
+    def decisions_since(self, last: int) -> list[tuple[int, Decision]]:
+        """(id, decision) of those stored after decision `last`, in order."""
+        with self.lock:
+            rows = self.db.execute("select id, a, b, relation, name, origin from decisions where id > ? "
+                                   "order by id", [last]).fetchall()
+        return [(r[0], Decision(*r[1:])) for r in rows]
+
+    def touching(self, member_ids, relations: tuple[str, ...] | None = None) -> list[Decision]:
+        """The decisions about a pair with one of these members, in order (of one relation
+        of `relations` if given): what a few new concepts need of 600,000 decisions."""
+        rows: dict[int, tuple] = {}
+        ids = list(member_ids)
+        only = f" and relation in ({','.join('?' * len(relations))})" if relations else ""
+        with self.lock:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for column in ("a", "b"):
+                    for r in self.db.execute(f"select id, a, b, relation, name, origin from decisions "
+                                             f"where {column} in ({marks}){only}", [*chunk, *(relations or ())]):
+                        rows[r[0]] = r
+        return [Decision(*rows[n][1:]) for n in sorted(rows)]
+
+    def same_pairs(self, member_ids) -> list[tuple[str, str]]:
+        return [(d.a, d.b) for d in self.touching(member_ids, (SAME,))]
+
+    # -- what changed for the identity (kbc/compile/identity_state.py) ----------------------
+
+    def identity_log(self, since: int) -> tuple[int, set[str], bool]:
+        """(the last row, the members whose rows or claims changed after row `since`,
+        whether a decision was changed or deleted)."""
+        with self.lock:
+            rows = self.db.execute("select id, member, op from identity_log where id > ?", [since]).fetchall()
+        changed = {member for _, member, op in rows if op != "decisions"}
+        return max((r[0] for r in rows), default=since), changed, any(op == "decisions" for _, _, op in rows)
+
+    def identity_token(self) -> str:
+        with self.lock:
+            row = self.db.execute("select token from identity_basis where id = 1").fetchone()
+        return row[0] if row else ""
+
+    def set_identity_token(self, token: str, log_id: int) -> None:
+        """The token of the identity file just written, which has taken in the log to `log_id`."""
+        with self.lock, self.db.conn:
+            self.db.execute("insert or replace into identity_basis (id, token) values (1, ?)", [token])
+            self.db.execute("delete from identity_log where id <= ?", [log_id])
+
+    def weights(self, member_ids) -> dict[str, int]:
+        """member -> its claims, counted by the database."""
+        ids = list(member_ids)
+        query = "select member, count(*) from claims{} group by member"
+        with self.lock:
+            if len(ids) > 20 * _CHUNK:
+                return dict(self.db.execute(query.format("")).fetchall())
+            out = {}
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                out.update(self.db.execute(query.format(f" where member in ({','.join('?' * len(chunk))})"),
+                                           chunk).fetchall())
+        return out
 
     # -- runs: the catalogue an extraction stage started with -------------------------------
 
@@ -203,11 +296,19 @@ class Manifest:
             self.db.execute("delete from compile_runs")
 
 
+_CHUNK = 500  # ids per `in (...)`: well under SQLite's limit of bound values
+
 _SOURCE_COLUMNS = "path, sha256, title, summary_page, extraction, prompt_version, model, compiled_at"
 
 
 _CONCEPT_COLUMNS = ("key", "name", "aliases", "definition", "category", "page", "input_hash", "prompt_version",
                     "model", "written_claims")
+
+
+def _stored(concept: Concept) -> tuple:
+    """What the concepts table holds of a concept, in its columns' order."""
+    return (concept.key, concept.name, list(concept.aliases), concept.definition, concept.category, concept.page,
+            concept.input_hash, concept.prompt_version, concept.model, concept.written_claims or "")
 
 
 def _concept_row(concept: Concept) -> dict:

@@ -10,7 +10,8 @@ from kbc.compile import consolidate
 from kbc.compile.bookkeeping import write_redirect
 from kbc.compile.claim_judging import ClaimQuestions, explained
 from kbc.compile.concepts import concept_key
-from kbc.compile.identity import Identity, Overrides, build
+from kbc.compile.identity import Identity, Overrides
+from kbc.compile.identity_state import Tracker
 from kbc.compile.manifest import Manifest
 from kbc.compile.names import PageNames
 from kbc.compile.rows import RENAME, Concept
@@ -28,6 +29,7 @@ class Consolidator:
         self._settled: set[str] | None = None  # concept keys at the run's first sync
         self._relations = None  # (id of the identity, decisions, the identity, its relations)
         self.names = PageNames(vault, self._claimed)
+        self.tracker = Tracker(vault, manifest)
 
     def _claimed(self) -> set[str]:
         """Pages concepts and sources hold now (asked at a run's first new name and again after
@@ -48,11 +50,13 @@ class Consolidator:
         new = {m.id for m in members.values() if not m.considered}
         if not new:
             return identity
-        decided = consolidate.decided_pairs(self.manifest.decisions(), identity.member_key)
+        fresh = [k for k, c in identity.concepts.items() if any(m in new for m in c.members)]
+        # Only pairs with a new concept in them are asked about: the decisions about those count.
+        touching = self.manifest.touching([m for k in fresh for m in identity.concepts[k].members])
+        decided = consolidate.decided_pairs(touching, identity.member_key)
         decided |= self._person_pairs(identity)
         near = consolidate.Neighbourhood()
         pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles, near)
-        fresh = [k for k, c in identity.concepts.items() if any(m in new for m in c.members)]
         batches = consolidate.batches(pairs, fresh, identity.concepts, members, titles, self.templates,
                                       self.max_output)
         claims = ClaimQuestions(self.vault, self.llm, self.templates, self.manifest, self.max_output)
@@ -96,10 +100,7 @@ class Consolidator:
         if self._settled is None:
             self._settled = set(old)
         members = self.manifest.members()
-        weight: dict[str, int] = {}
-        for claim in self.manifest.claims():
-            weight[claim.member] = weight.get(claim.member, 0) + 1
-        identity = build(members, self.manifest.decisions(), self.overrides, old, weight, self._settled)
+        identity = self.tracker.identity(members, self.overrides, old, self._settled)
         concepts_dir = self.vault.wiki_dir / "concepts"
         # Pages that keep their concept are taken; a merged-away or dropped concept's page
         # is free for the concept that takes its place.
@@ -170,10 +171,9 @@ class Consolidator:
     def relations(self, identity: Identity) -> list[tuple[str, str, str]]:
         """Asked for twice a run (articles, then Related sections): worked out once for the
         same identity and decisions."""
-        decisions = self.manifest.decisions()
-        if self._relations is None or self._relations[:2] != (id(identity), len(decisions)):
-            self._relations = (id(identity), len(decisions), identity,
-                               consolidate.relations(decisions, identity.member_key))
+        basis = (id(identity), self.manifest.decisions_added)
+        if self._relations is None or self._relations[:2] != basis:
+            self._relations = (*basis, identity, consolidate.relations(self.manifest.relating(), identity.member_key))
         return list(self._relations[3])
 
     def nearest(self, identity: Identity):
