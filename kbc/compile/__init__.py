@@ -8,6 +8,7 @@ backlinks, the log: all code).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
                                  extract_requests, members_of, merge_parts)
-from kbc.compile.graph import build_graph, related_section, with_related
+from kbc.compile.graph import section_of, with_related
 from kbc.compile.graph_cache import MentionGraphCache
+from kbc.compile.graph_store import GraphStore
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.log_page import append_log
 from kbc.compile.manifest import Manifest, now
@@ -64,7 +66,7 @@ class Compiler:
                                   long_output=self.max_output if small else min(2 * self.max_output, window // 3))
         self.sources: list[Source] = []
         self.extracted: set[str] = set()
-        self._built = None  # (what evidence and graph were built from, (evidence, graph))
+        self._built = None  # (the identity evidence and graph were built for, (evidence, graph))
         self.identity = None  # concepts as consolidation left them this run
         self.consolidator = Consolidator(vault, llm, templates, self.manifest, self.report, self.max_output)
 
@@ -219,19 +221,16 @@ class Compiler:
     # -- articles ---------------------------------------------------------------------------
 
     def _jobs(self, identity):
-        """Evidence and graph, computed once a run: _write_related reuses what _write_concepts
-        built unless the identity they are built from changed in between."""
+        """Evidence and graph, computed once a run for one identity: _write_related reuses what
+        _write_concepts built (writing articles changes no claim, source, judgement or identity)."""
+        if self._built is not None and self._built[0] is identity:
+            return self._built[1]
         pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
         all_claims = self.manifest.claims()
         accepted = ClaimJudgements(self.vault.db, self.vault.db_lock).accepted(identity.concepts, identity.member_key,
                                                                               all_claims)
         relations = self.consolidator.relations(identity)
         relations += accepted_relations(accepted, identity.member_key, relations)
-        basis = (sorted(pages.items()), relations, sorted((k, [c.text for c in v]) for k, v in accepted.items()),
-                 [(k, c.name, c.definition, c.members, c.link_names, c.qualified)
-                  for k, c in sorted(identity.concepts.items())])
-        if self._built is not None and self._built[0] == basis:
-            return self._built[1]
         claims: dict[str, list] = {}
         for claim in all_claims:
             claims.setdefault(claim.member, []).append(claim)
@@ -239,12 +238,13 @@ class Compiler:
                                                                             self.sources)
         evidence = accepted_evidence(evidence, accepted, pages)
         mentions = MentionGraphCache(self.vault.db, self.vault.db_lock).mention_lists(identity.concepts, evidence)
-        graph = build_graph(identity.concepts, evidence, relations, self.consolidator.nearest(identity), mentions)
-        self._built = (basis, (evidence, graph))
-        return evidence, graph
+        stored = GraphStore(self.vault.db, self.vault.db_lock).graph(
+            identity.concepts, evidence, relations, self.consolidator.nearest(identity), mentions)
+        self._built = (identity, (evidence, stored))
+        return evidence, stored
 
     def _write_concepts(self, identity) -> None:
-        evidence, graph = self._jobs(identity)
+        evidence, stored = self._jobs(identity)
         concepts_dir = self.vault.wiki_dir / "concepts"
         jobs, bylines = [], self._bylines()
         for key, concept in sorted(identity.concepts.items()):
@@ -256,30 +256,31 @@ class Compiler:
             stale = self.options.stale and is_stale(concept.prompt_version, concept.model,
                                                     self.write_version, self.llm.model)
             if self.options.full or stale or concept.input_hash != digest or state == "missing":
-                related = [identity.concepts[e.other].page for e in graph.related(key)]
+                related = [identity.concepts[e.other].page for e in stored.graph.related(key)]
                 jobs.append(Job(concept, evidence[key], related, path, state, digest, bylines))
         if not jobs:
             return
+        # The pages' aliases are read only if a link names no page.
         resolver = LinkResolver(self.vault.note_names() + [c.page for c in identity.concepts.values()],
-                                {**self.vault.page_aliases(),
-                                 **{a: c.page for c in identity.concepts.values() for a in c.aliases}})
+                                lambda: {**self.vault.page_aliases(),
+                                         **{a: c.page for c in identity.concepts.values() for a in c.aliases}})
         ConceptWriter(self).write(jobs, resolver)
 
     def _write_related(self, identity) -> None:
         """Every concept page kbc owns gets a code-built `## Related` section."""
-        _, graph = self._jobs(identity)
-        memo = PageMemo(self.vault, RELATED_FILE)
+        _, stored = self._jobs(identity)
+        memo, folder = PageMemo(self.vault, RELATED_FILE), os.path.join(self.vault.wiki_dir, "concepts")
         for key, concept in identity.concepts.items():
-            path = self.vault.wiki_dir / "concepts" / f"{concept.page}.md"
-            section = related_section(graph, key, identity.concepts)
+            path = os.path.join(folder, concept.page + ".md")  # a str: a Path per page costs at 10,000
+            section = section_of(stored.listed(key), identity.concepts)
             if memo.holds(path, section):
                 continue
-            state, props, body = read_state(self.vault, path)
+            state, props, body = read_state(self.vault, Path(path))
             if state != "ours":
                 continue
             new = with_related(body.split("<!-- kbc:backlinks -->")[0].rstrip("\n") + "\n", section)
             if new.rstrip() != body.split("<!-- kbc:backlinks -->")[0].rstrip():
-                write_page(self.vault, path, props, new, "concept", str(props.get("kbc_prompt", "")),
+                write_page(self.vault, Path(path), props, new, "concept", str(props.get("kbc_prompt", "")),
                            str(props.get("kbc_model", "")))
             else:  # remembered only as found: a page written now is read once more next run
                 memo.saw(path, section)

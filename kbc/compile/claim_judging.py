@@ -71,12 +71,16 @@ class ClaimJudgements:
                  claims: list[Claim]) -> dict[str, list[Claim]]:
         """Concept key -> the claims judged about it that its extraction still holds, in claim order,
         none of its own."""
+        with self.lock:
+            rows = self.db.execute("select member, claim_id from claim_judgements where about = 1 "
+                                   "order by id").fetchall()
+        if not rows:  # no claim is hashed when none was accepted
+            return {}
         by_id = {claim_id(c): c for c in claims if c.kind == "claim"}
         out: dict[str, list[Claim]] = {}
-        for row in self.rows():
-            key, claim = member_key.get(row["member"]), by_id.get(row["claim_id"])
-            if row["about"] and key in concepts and claim and member_key.get(claim.member) != key \
-                    and claim not in out.get(key, []):
+        for member, judged in rows:
+            key, claim = member_key.get(member), by_id.get(judged)
+            if key in concepts and claim and member_key.get(claim.member) != key and claim not in out.get(key, []):
                 out.setdefault(key, []).append(claim)
         return out
 
@@ -311,6 +315,8 @@ def accepted_evidence(evidence: dict[str, list[Evidence]], accepted: dict[str, l
 def accepted_relations(accepted: dict[str, list[Claim]], member_key: dict[str, str],
                        relations: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """(concept, claim's concept, "related") where no decision links or parts them yet."""
+    if not accepted:
+        return []
     known = {frozenset((a, b)) for a, b, _ in relations}
     out = []
     for key, found in sorted(accepted.items()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kbc.compile.evidence import Naming, text_words
 from kbc.compile.rows import Concept, Evidence
@@ -36,6 +37,9 @@ class Graph:
     # key -> limit -> related(key, limit), until an edge of key changes: asked for every concept
     # by the orphan check, then again by each Related section
     _ranked: dict[str, dict[int, list[Edge]]] = field(default_factory=dict, repr=False, compare=False)
+    # key -> its edges as stored (graph_store): a graph kept between runs loads a concept's
+    # edges when first asked for, not all of them
+    load: Callable[[str], list[Edge]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         for pair in self.apart:
@@ -48,7 +52,7 @@ class Graph:
         if a == b or b in self._apart_of.get(a, ()):
             return
         self._ranked.pop(a, None)
-        mine = self._to.setdefault(a, {})
+        mine = self._out(a)
         edge = mine.get(b)
         if edge is not None:
             if _RANK.get(why, 0) > _RANK.get(edge.why, 0):
@@ -58,6 +62,19 @@ class Graph:
             return
         mine[b] = Edge(b, why, weight, why == KEEPS_LINKED)
         self.edges.setdefault(a, []).append(mine[b])
+
+    def _out(self, a: str) -> dict[str, Edge]:
+        mine = self._to.get(a)
+        if mine is None:
+            loaded = self.load(a) if self.load else []
+            mine = self._to[a] = {e.other: e for e in loaded}
+            if loaded:
+                self.edges[a] = loaded
+        return mine
+
+    def edges_of(self, key: str) -> list[Edge]:
+        self._out(key)
+        return self.edges.get(key, [])
 
     def apart_from(self, key: str) -> set[str]:
         """The keys of the pairs that hold `key` and are kept apart (`key` too), or none."""
@@ -71,7 +88,7 @@ class Graph:
         return list(kept[limit])
 
     def _related(self, key: str, limit: int) -> list[Edge]:
-        ranked = sorted(self.edges.get(key, []), key=lambda e: (-e.weight, e.other))
+        ranked = sorted(self.edges_of(key), key=lambda e: (-e.weight, e.other))
         shared = {id(e) for e in [e for e in ranked if e.why == "same source"
                                   and e.weight < 1 + SAME_PASSAGE][MAX_SAME_SOURCE:]}
         ranked = [e for e in ranked if e.keeps or id(e) not in shared]
@@ -132,11 +149,17 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
     for key, items in evidence.items():
         for e in items:
             by_source.setdefault(e.source_page, {}).setdefault(key, []).extend(cited_lines(e.lines))
-    for keys in by_source.values():
-        _add_same_source(graph, keys)
-    # No concept without a link from another concept page: its strongest neighbour, or the
-    # nearest concept by name and definition, links it.
-    inbound = {e.other for k in graph.edges for e in graph.related(k)}
+    for page in sorted(by_source):  # in page order: a weight is the same sum when kept (graph_store)
+        _add_same_source(graph, by_source[page])
+    link_orphans(graph, concepts, {e.other for k in graph.edges for e in graph.related(k)}, similar)
+    return graph
+
+
+def link_orphans(graph: Graph, concepts: dict[str, Concept], inbound: set[str], similar) -> set[str]:
+    """No concept without a link from another concept page: its strongest neighbour, or the
+    nearest concept by name and definition, links it. `inbound`: the keys some concept's
+    Related lists before this. The keys whose edges this changed."""
+    touched = set()
     for key in sorted(concepts):
         if key not in inbound and len(concepts) > 1:
             own = graph.related(key, 1)
@@ -146,7 +169,8 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
                 graph.add(other, key, KEEPS_LINKED, 0)
                 graph.add(key, other, KEEPS_LINKED, 0)
                 inbound |= {key, other}
-    return graph
+                touched |= {key, other}
+    return touched
 
 
 def _add_same_source(graph: Graph, keys: dict[str, list[int]]) -> None:
@@ -191,8 +215,15 @@ def _gap(ordered: list[int], x: int) -> int:
 
 
 def related_section(graph: Graph, key: str, concepts: dict[str, Concept]) -> str:
-    roles = {"part of": " (this is a part of it)", "has part": " (a part of this)"}
-    lines = [f"- [[{concepts[e.other].page}]]{roles.get(e.why, '')}" for e in graph.related(key)]
+    return section_of([(e.other, e.why) for e in graph.related(key)], concepts)
+
+
+_ROLES = {"part of": " (this is a part of it)", "has part": " (a part of this)"}
+
+
+def section_of(listed: list[tuple[str, str]], concepts: dict[str, Concept]) -> str:
+    """The `## Related` section of the (other, why) a concept's related() gives."""
+    lines = [f"- [[{concepts[other].page}]]{_ROLES.get(why, '')}" for other, why in listed]
     return "## Related\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 

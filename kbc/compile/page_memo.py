@@ -27,7 +27,7 @@ class PageMemo:
             self.seen = {}
         self.now: dict[str, list] = {}
 
-    def holds(self, path: Path, content) -> bool:
+    def holds(self, path: Path | str, content) -> bool:
         """Whether the page is as it was when it was last found to need nothing for `content`."""
         entry = self._entry(path, content)
         if entry is not None and self.seen.get(entry[0]) == entry[1]:
@@ -46,10 +46,10 @@ class PageMemo:
             self.vault.state_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(self.now, ensure_ascii=False))
 
-    def _entry(self, path: Path, content) -> tuple[str, list] | None:
+    def _entry(self, path: Path | str, content) -> tuple[str, list] | None:
         try:
             stat = os.stat(path)
         except OSError:
             return None
         digest = hashlib.sha256(stable_json(content).encode()).hexdigest()[:16]
-        return path.name, [stat.st_ino, stat.st_mtime_ns, stat.st_size, digest]
+        return os.path.basename(path), [stat.st_ino, stat.st_mtime_ns, stat.st_size, digest]

@@ -1,0 +1,153 @@
+"""The concept graph kept between runs: each concept's edges (before orphans are linked) with
+what they were built from, so a run builds again only the edges of the concepts whose inputs
+changed. The graph it gives is the one graph.build_graph gives from the same inputs.
+
+A concept's node is all its own edges depend on: its lines by source page, whom it mentions
+and who mentions it, its decided relations and the concepts kept apart from it (as JSON, with
+the graph code's digest). Its edges depend on its node and on the other concepts' lines on
+its pages: they are built again when its node changed or a concept's lines on one of its pages
+did (stored by page). Orphans are linked every run from the stored Related lists."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from kbc.compile import graph as graph_code
+from kbc.compile.graph import Edge, Graph, link_orphans, nearness
+from kbc.compile.rows import Concept, Evidence
+from kbc.vault.files import code_digest
+from kbc.vault.lines import cited_lines
+
+CODE = code_digest(graph_code)
+_CHUNK = 500  # keys per `in (...)` query
+
+
+@dataclass
+class StoredGraph:
+    graph: Graph
+    built: set[str]  # the keys whose related() the graph works out (built again, or orphans linked)
+    tops: dict[str, list]  # the others' (other, why) before orphans were linked, as stored
+
+    def listed(self, key: str) -> list[tuple[str, str]]:
+        """(other, why) of graph.related(key), without loading an unchanged key's edges."""
+        if key in self.built or key not in self.tops:
+            return [(e.other, e.why) for e in self.graph.related(key)]
+        return [tuple(entry) for entry in self.tops[key]]
+
+
+class GraphStore:
+    def __init__(self, db, lock):
+        self.db, self.lock = db, lock
+
+    def graph(self, concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
+              decided: list[tuple[str, str, str]], similar, mentions: dict[str, list[str]]) -> StoredGraph:
+        """As build_graph(concepts, evidence, decided, similar, mentions)."""
+        linked = {frozenset((a, b)) for a, b, relation in decided if relation != "different"}
+        apart = {frozenset((a, b)) for a, b, relation in decided if relation == "different"} - linked
+        nodes = _nodes(concepts, evidence, decided, mentions, apart)
+        with self.lock:
+            stored = {r[0]: (r[1], r[2]) for r in self.db.execute("select key, node, top from graph_nodes")}
+        changed = {k for k, text in nodes.items() if stored.get(k, (None,))[0] != text[0]}
+        gone = [k for k in stored if k not in nodes]
+        old = {k: json.loads(stored[k][0]) for k in changed | set(gone) if k in stored}
+        # A page where some concept's lines changed: every concept on it has other edges.
+        pages = {}
+        for key in changed | set(gone):
+            before, now = old.get(key, {}).get("p", {}), nodes[key][1]["p"] if key in nodes else {}
+            for page in before.keys() | now.keys():
+                if before.get(page) != now.get(page):
+                    pages.setdefault(page, {})[key] = now.get(page)
+        groups = self._groups(pages)
+        for page, keys in pages.items():
+            group = groups.setdefault(page, {})
+            for key, lines in keys.items():
+                if lines is None:
+                    group.pop(key, None)
+                else:
+                    group[key] = lines
+        rebuild = (changed | {k for page in pages for k in groups[page]}) & nodes.keys()
+        # their other pages' groups, as stored (unchanged)
+        groups.update(self._groups({p for k in rebuild for p in nodes[k][1]["p"] if p not in groups}))
+        built = {key: _edges(key, nodes[key][1], groups, apart) for key in rebuild}
+        rows = [(k, nodes[k][0], json.dumps([[e.other, e.why, e.weight] for e in built[k]])) for k in rebuild]
+        graph = Graph(apart=apart, load=self._edges)
+        graph.edges.update({k: v for k, v in built.items() if v})
+        graph._to.update({k: {e.other: e for e in v} for k, v in built.items()})
+        tops = {k: [[e.other, e.why] for e in graph.related(k)] for k in rebuild}
+        kept = {k: json.loads(row[1]) for k, row in stored.items() if k in nodes and k not in tops}
+        inbound = {o for top in (*kept.values(), *tops.values()) for o, _ in top}
+        linked = link_orphans(graph, concepts, inbound, similar)
+        with self.lock, self.db.conn:
+            self.db.conn.executemany("insert or replace into graph_nodes (key, node, edges, top) values (?, ?, ?, ?)",
+                                     [(*row, json.dumps(tops[row[0]])) for row in rows])
+            self.db.conn.executemany("delete from graph_nodes where key = ?", [(k,) for k in gone])
+            self.db.conn.executemany("insert or replace into graph_pages (page, keys) values (?, ?)",
+                                     [(p, json.dumps(groups[p])) for p in pages if groups.get(p)])
+            self.db.conn.executemany("delete from graph_pages where page = ?",
+                                     [(p,) for p in pages if not groups.get(p)])
+        return StoredGraph(graph, rebuild | linked, {**kept, **tops})
+
+    def _groups(self, pages) -> dict[str, dict[str, list[int]]]:
+        out = {}
+        pages = list(pages)
+        with self.lock:
+            for i in range(0, len(pages), _CHUNK):
+                part = pages[i:i + _CHUNK]
+                for page, keys in self.db.execute(f"select page, keys from graph_pages where page in "
+                                                  f"({','.join('?' * len(part))})", part):
+                    out[page] = json.loads(keys)
+        return out
+
+    def _edges(self, key: str) -> list[Edge]:
+        with self.lock:
+            row = self.db.execute("select edges from graph_nodes where key = ?", [key]).fetchone()
+        return [Edge(*e) for e in json.loads(row[0])] if row else []
+
+
+def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str, dict]]:
+    """key -> (its node as stored, the node)."""
+    decided_of: dict[str, list] = {}
+    for a, b, relation in decided:
+        if a in concepts and b in concepts and relation != "different":
+            there, back = (("part of", 5), ("has part", 4)) if relation == "part_of" else (("related", 4),) * 2
+            decided_of.setdefault(a, []).append([b, *there])
+            decided_of.setdefault(b, []).append([a, *back])
+    apart_of: dict[str, list] = {}
+    for pair in apart:
+        a, b = tuple(pair) if len(pair) == 2 else (*pair, *pair)
+        apart_of.setdefault(a, []).append(b)
+        apart_of.setdefault(b, []).append(a)
+    by: dict[str, list[str]] = {}
+    for key in evidence:
+        for other in mentions.get(key, ()):
+            by.setdefault(other, []).append(key)
+    out = {}
+    for key in concepts:
+        lines: dict[str, set[int]] = {}
+        for e in evidence.get(key, ()):
+            lines.setdefault(e.source_page, set()).update(cited_lines(e.lines))
+        node = {"c": CODE, "p": {page: sorted(found) for page, found in sorted(lines.items())},
+                "m": sorted(mentions.get(key, ()) if key in evidence else ()), "r": sorted(by.get(key, ())),
+                "d": sorted(decided_of.get(key, ())), "x": sorted(set(apart_of.get(key, ())))}
+        out[key] = (json.dumps(node, separators=(",", ":")), node)
+    return out
+
+
+def _edges(key: str, node: dict, groups: dict[str, dict[str, list[int]]], apart: set) -> list[Edge]:
+    """The key's edges before orphans are linked, as build_graph adds them: integer weights
+    first (decided, mentions), then shared sources in page order."""
+    graph = Graph()
+    kept = set(node["x"])
+    graph._apart_of[key] = kept
+    for other, why, weight in node["d"]:
+        graph.add(key, other, why, weight)
+    for other in node["m"]:
+        graph.add(key, other, "mentions", 3)
+    for other in node["r"]:
+        graph.add(key, other, "mentioned by", 2)
+    for page, mine in node["p"].items():
+        mine = set(mine)
+        for other, lines in groups[page].items():
+            if other != key and other not in kept:
+                graph.add(key, other, "same source", 1 + nearness(mine, lines))
+    return graph.edges.get(key, [])
