@@ -1,7 +1,8 @@
 """The identity carried on between runs (kbc/compile/identity_state.py) is the one a whole
 rebuild gives: after sources added, re-extracted, removed and put back, merges, renames, a
 kbc-merges.toml override and a rewritten decision, each run in a new process (a new Manifest
-and Tracker reading the stored file) and twice within one run."""
+and Tracker reading the stored file) and twice within one run. The rows a Manifest keeps in
+step with its writes are those the database holds."""
 import random
 from collections import Counter
 
@@ -68,10 +69,15 @@ def _run(vault: Vault, rng: random.Random, change, overrides: Overrides = Overri
     manifest = Manifest(vault)
     tracker = Tracker(vault, manifest)
     settled = set(manifest.concepts())
+    manifest.members(), manifest.claims(), manifest.sources()  # read before, as the catalogue is
     change(manifest)
     _sync(vault, tracker, manifest, overrides, settled)
     _decide(manifest, rng, 6)
-    return _sync(vault, tracker, manifest, overrides, settled), tracker
+    identity = _sync(vault, tracker, manifest, overrides, settled)
+    fresh = Manifest(vault)  # what the run kept in step with its writes is what the database holds
+    for read in ("members", "claims", "sources", "concepts", "decisions", "relating"):
+        assert getattr(manifest, read)() == getattr(fresh, read)(), read
+    return identity, tracker
 
 
 def test_carried_identity_is_the_rebuilt_one(tmp_path):

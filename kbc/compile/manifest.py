@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from kbc.compile.rows import RENAME, SAME, Claim, Concept, Decision, Member, SourceRow
@@ -21,17 +21,24 @@ class Manifest:
         self._relating: list[Decision] | None = None  # the part-of, related and different ones
         self.decisions_added = 0  # by this object: what was worked out from them may be kept till it grows
         # Every member, read once and kept in step with this object's writes (assign and
-        # mark_considered change the kept rows too; a source's new extraction drops them).
+        # mark_considered change the kept rows too; a source's new extraction replaces its own).
         self._members: list[Member] | None = None
         self._claims: list[Claim] | None = None  # likewise (changed only with a source's extraction)
         self._concepts: dict[str, Concept] | None = None  # likewise
+        self._sources: dict[str, SourceRow] | None = None  # likewise
+        # Sources extracted (or removed) since the lists were put together: path -> its rows.
+        self._pending: dict[str, tuple[list[Member], list[Claim]]] = {}
 
     # -- sources ----------------------------------------------------------------------------
 
     def sources(self) -> dict[str, SourceRow]:
-        with self.lock:
-            rows = self.db.execute(f"select {_SOURCE_COLUMNS} from sources").fetchall()
-        return {r[0]: SourceRow(*r) for r in rows}
+        """Read once, then kept in step with this object's writes. The rows are shared: read
+        them, never change them."""
+        if self._sources is None:
+            with self.lock:
+                rows = self.db.execute(f"select {_SOURCE_COLUMNS} from sources").fetchall()
+            self._sources = {r[0]: SourceRow(*r) for r in rows}
+        return dict(self._sources)
 
     def source(self, path: str) -> SourceRow | None:
         with self.lock:
@@ -51,7 +58,6 @@ class Manifest:
     def put_source(self, row: SourceRow, members: list[Member], claims: list[Claim]) -> None:
         """A source's extraction replaces its members and claims; members named the same
         way as before keep their concept and their consolidation history."""
-        self._members = self._claims = None
         with self.lock, self.db.conn:
             old = {m.id: m for m in self.members(row.path)}
             seq = self._next_seq()
@@ -69,16 +75,39 @@ class Manifest:
                 self.db["claims"].insert_all([{**asdict(c), "concept_key": _key_of(members, c.member)}
                                               for c in claims])
             self.db["sources"].upsert(asdict(row), pk="path")
+        self._replaced(row.path, row, [replace(m) for m in members], [replace(c) for c in claims])
 
     def remove_source(self, path: str) -> None:
-        self._members = self._claims = None
         with self.lock, self.db.conn:
             for table, column in (("claims", "source_path"), ("members", "source_path"), ("sources", "path")):
                 self.db.execute(f"delete from {table} where {column} = ?", [path])
+        self._replaced(path, None, [], [])
+
+    def _replaced(self, path: str, row: SourceRow | None, members: list[Member], claims: list[Claim]) -> None:
+        """The kept rows follow a source's new extraction (or its removal): the lists are
+        put together again when next asked for, once for any number of sources."""
+        if self._sources is not None:
+            if row is None:
+                self._sources.pop(path, None)
+            else:
+                self._sources[path] = replace(row)
+        self._pending[path] = (members, claims)
+
+    def _take_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        if self._members is not None:
+            kept = [m for m in self._members if m.source_path not in pending]
+            self._members = sorted(kept + [m for ms, _ in pending.values() for m in ms], key=lambda m: (m.seq, m.id))
+        if self._claims is not None:  # by source, then in the order stored (a source's new ones come last)
+            kept = [c for c in self._claims if c.source_path not in pending]
+            self._claims = sorted(kept + [c for _, cs in pending.values() for c in cs], key=lambda c: c.source_path)
 
     def rename_source(self, old: str, new: str) -> None:
         """A note moved or renamed with the same content: its members keep their concepts."""
-        self._decisions = self._relating = self._members = self._claims = None
+        self._decisions = self._relating = self._members = self._claims = self._sources = None
+        self._pending = {}
         with self.lock, self.db.conn:
             prefix = len(old) + 1
             self.db.execute("update members set source_path = ?, id = ? || substr(id, ?) "
@@ -99,6 +128,7 @@ class Manifest:
     # -- members and claims -----------------------------------------------------------------
 
     def members(self, source_path: str | None = None) -> list[Member]:
+        self._take_pending()
         if source_path is None and self._members is not None:
             return list(self._members)
         where, args = (" where source_path = ?", [source_path]) if source_path else ("", [])
@@ -114,6 +144,7 @@ class Manifest:
         return out
 
     def claims(self) -> list[Claim]:
+        self._take_pending()
         if self._claims is None:
             with self.lock:
                 rows = self.db.execute("select source_path, member, kind, text, lines from claims "
