@@ -5,7 +5,7 @@ import os
 
 from kbc.compile import grounding
 from kbc.compile.grounding import NameVocabulary, ungrounded
-from kbc.compile.page_vocabulary import VOCABULARY_FILE, page_vocabulary
+from kbc.compile.page_vocabulary import REWRITE_AFTER, VOCABULARY_FILE, page_vocabulary
 from kbc.vault import Vault, init_vault
 from kbc.vault.files import walk_files, walk_stems
 from kbc.vault.linkcheck import LinkResolver
@@ -35,32 +35,40 @@ def test_counted_vocabulary_is_the_union_of_each_names():
 def test_kept_vocabulary_follows_names_added_and_removed(tmp_path):
     init_vault(tmp_path)
     vault = Vault(tmp_path)
+    path = vault.state_dir / VOCABULARY_FILE
     first = page_vocabulary(vault, NAMES)
     assert fields(first) == reference(NAMES)
-    stored = (vault.state_dir / VOCABULARY_FILE).stat().st_mtime_ns
+    stored = path.read_text()
     assert fields(page_vocabulary(vault, list(reversed(NAMES)))) == reference(NAMES)
-    assert (vault.state_dir / VOCABULARY_FILE).stat().st_mtime_ns == stored  # same names: nothing written
+    assert path.read_text() == stored  # the same names: nothing written
     # "RAFT Protocol" goes (its acronym RAFT and the word "protocol" with it), "Raft (consensus)" keeps "raft"
     changed = [n for n in NAMES if n not in ("RAFT Protocol", "ML vs AI")] + ["Gossip Protocol", "BFT (source)"]
     kept = page_vocabulary(vault, changed)
     assert fields(kept) == reference(changed)
     assert "RAFT" not in kept.acronyms and "raft" in kept.words and "protocol" in kept.words
     assert "ML" not in kept.acronyms and "BFT" in kept.acronyms
-    data = json.loads((vault.state_dir / VOCABULARY_FILE).read_text())
-    assert 0 not in [n for kind in data["counts"].values() for n in kind.values()]  # features gone are dropped
+    assert path.read_text().startswith(stored) and len(path.read_text().splitlines()) == 2  # one line appended
+    again = [*changed, "Vector Clock"]
+    assert fields(page_vocabulary(vault, again)) == reference(again)  # read from the first line and both after
+    assert fields(page_vocabulary(vault, again)) == reference(again) and len(path.read_text().splitlines()) == 3
 
 
-def test_a_store_of_another_version_or_broken_is_counted_afresh(tmp_path):
+def test_the_kept_file_is_written_whole_after_many_names_or_a_line_cut_short(tmp_path):
     init_vault(tmp_path)
     vault = Vault(tmp_path)
-    page_vocabulary(vault, NAMES)
     path = vault.state_dir / VOCABULARY_FILE
+    page_vocabulary(vault, NAMES)
+    many = NAMES + [f"Note {i}" for i in range(REWRITE_AFTER + 1)]
+    assert fields(page_vocabulary(vault, many)) == reference(many)
+    assert len(path.read_text().splitlines()) == 1
+    page_vocabulary(vault, NAMES[1:])
+    with path.open("a") as log:
+        log.write('{"added": ["Cut Sh')  # a run killed while appending
+    assert fields(page_vocabulary(vault, NAMES[2:])) == reference(NAMES[2:])
+    assert len(path.read_text().splitlines()) == 1
+    assert fields(page_vocabulary(vault, NAMES[2:])) == reference(NAMES[2:])
     data = json.loads(path.read_text())
-    path.write_text(json.dumps({**data, "version": "another grounding"}))
-    assert fields(page_vocabulary(vault, NAMES[:3])) == reference(NAMES[:3])
-    for broken in ("{", "[]", json.dumps({**data, "counts": {"w": {"raft": "two"}}})):
-        path.write_text(broken)
-        assert fields(page_vocabulary(vault, NAMES[:4])) == reference(NAMES[:4])
+    assert all(n > 0 for kind in data["counts"].values() for n in kind.values())  # features gone are dropped
 
 
 def test_page_names_ground_words_and_acronyms():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Collection
 from importlib import metadata
 
 import snowballstemmer
@@ -97,15 +98,15 @@ def ungrounded(text: str, evidence: list[str], names: set[str], pages: NameVocab
 @dataclass(frozen=True)
 class NameVocabulary:
     """The words of many names (every page of the vault): each paragraph's _Vocabulary looks
-    them up here instead of folding them all again. Built from the names' features counted
-    (name_features, name_counts), so kbc/compile/page_vocabulary.py can keep the counts between
-    runs and update them from the names added and removed."""
-    keys: frozenset[str]
-    words: frozenset[str]
-    stems: frozenset[str]
-    prefixes: frozenset[str]
-    acronyms: frozenset[str]
-    initials: frozenset[str]
+    them up here instead of folding them all again. Each field is looked up only (`in`): it is
+    name_counts' count of that feature kind, so kbc/compile/page_vocabulary.py can keep the
+    counts between runs and update them from the names added and removed."""
+    keys: Collection[str]
+    words: Collection[str]
+    stems: Collection[str]
+    prefixes: Collection[str]
+    acronyms: Collection[str]
+    initials: Collection[str]
 
     @classmethod
     def of(cls, names) -> NameVocabulary:
@@ -113,33 +114,34 @@ class NameVocabulary:
 
     @classmethod
     def counted(cls, counts: dict[str, dict[str, int]]) -> NameVocabulary:
-        """From name_counts' features (a feature counted 0 times is none)."""
-        def kept(kind: str) -> frozenset[str]:
-            return frozenset(feature for feature, n in counts.get(kind, {}).items() if n > 0)
-
-        stems = kept("s")
-        return cls(kept("k"), kept("w"), stems, frozenset(stem[:6] for stem in stems if len(stem) >= 6),
-                   kept("a"), kept("i"))
+        """From name_counts' features, by kind (none counted 0 times: name_counts drops them)."""
+        return cls(*(counts.get(kind, {}) for kind in FEATURE_KINDS))
 
 
-# A name's features by kind: k its key, w its words, s their stems, a its acronyms, i its initials.
-FEATURE_KINDS = "kwsai"
+# A name's features by kind: its key, its words, their stems and stem prefixes, its acronyms,
+# its initials (NameVocabulary's fields, in order).
+FEATURE_KINDS = "kwspai"
 
 
-def name_features(name: str) -> dict[str, frozenset[str]]:
+def name_features(name: str) -> tuple[frozenset[str], ...]:
     words, stems, acronyms = _text_vocabulary(name)
-    return {"k": frozenset([_key(name)]), "w": words, "s": stems, "a": acronyms, "i": _text_initials(name)}
+    return (frozenset([_key(name)]), words, stems, frozenset(stem[:6] for stem in stems if len(stem) >= 6),
+            acronyms, _text_initials(name))
 
 
 def name_counts(names, counts: dict[str, dict[str, int]] | None = None, sign: int = 1) -> dict[str, dict[str, int]]:
     """`counts` (by kind, feature -> how many names have it) with `names` added (sign -1:
-    removed); a fresh count of `names` when `counts` is None."""
-    counts = counts if counts is not None else {kind: {} for kind in FEATURE_KINDS}
+    removed; a feature no name has any more is dropped); a fresh count when `counts` is None."""
+    counts = counts if counts is not None else {}
     for name in names:
-        for kind, features in name_features(name).items():
+        for kind, features in zip(FEATURE_KINDS, name_features(name)):
             counted = counts.setdefault(kind, {})
             for feature in features:
-                counted[feature] = counted.get(feature, 0) + sign
+                n = counted.get(feature, 0) + sign
+                if n > 0:
+                    counted[feature] = n
+                else:
+                    counted.pop(feature, None)
     return counts
 
 
