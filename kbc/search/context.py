@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
-from kbc.search import Searcher
+from kbc.search import Searcher, packformat
 from kbc.search.claims import line_claims
 from kbc.search.excerpts import Sentence, candidate_sentences, grouped, pick
 from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
@@ -32,6 +32,10 @@ LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own sc
 PAGE_SHARE = 0.05  # of the budget for pages (at least MIN_PAGE_ROOM); the rest for cited source sentences
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
+NAMED_ONLY = 3  # pages with no room for their text named in one line, at most
+LINES_FIRST = 1000  # a small pack's first tokens are all source lines: page text costs more per fact
+FIT_TRIES = 4  # picks of the source sentences, each in the room the last one left or overran
+FIT_SLACK = 15  # tokens under the budget that are not worth another pick
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SECTION = re.compile(r"^##\s+(.+)$", re.M)
@@ -59,31 +63,18 @@ class PackedPage:
     score: float
     text: str  # what is given: the page whole, or its best paragraphs
     whole: bool = True
-    links: list[str] = field(default_factory=list)  # pages it links that exist
+    links: list[str] = field(default_factory=list)  # pages it links that exist and the question matches
     sources: list[str] = field(default_factory=list)  # the source pages it cites
     note: str = ""  # for a source page: the raw note its excerpts come from
     excerpts: list[Excerpt] = field(default_factory=list)
     tokens: int = 0
 
-    def header(self) -> str:
-        # A page given only by its source's lines is opened by its name; its path would cost as much again.
-        meta = [self.kind] + ([self.path] if self.text else []) + ([] if self.whole else ["best paragraphs only"])
-        lines = [f"=== {self.name} ===", f"({'; '.join(meta)})"]
-        if self.links:
-            lines.append("Links: " + ", ".join(f"[[{n}]]" for n in self.links))
-        if self.sources:
-            lines.append("Cites: " + ", ".join(f"[[{n}]]" for n in self.sources))
-        return "\n".join(lines)
+    def header(self, ids: dict[str, str] | None = None) -> str:
+        return packformat.page_header(self, ids or {})
 
     def block(self) -> str:
-        """The page as the model or agent reads it: its text, then its cited source lines."""
-        parts = [self.text] if self.text else []
-        if self.excerpts:
-            lines = [f"From the source note `{self.note}`:"]
-            for excerpt in self.excerpts:
-                lines.append(f"lines {excerpt.lines}: {excerpt.text}")
-            parts.append("\n".join(lines))
-        return "\n\n".join(parts)
+        """The page as the model reads it: its text, then its cited source lines."""
+        return packformat.page_body(self, {})
 
     def to_dict(self) -> dict:
         data = dict(self.__dict__)
@@ -99,25 +90,25 @@ class Pack:
     see_also: list[str] = field(default_factory=list)  # saved answers and outputs: not evidence
     tokens: int = 0
 
+    def given(self) -> list[PackedPage]:
+        """The pages given (text or source lines), without those only named."""
+        return [p for p in self.pages if p.text or p.excerpts]
+
     def names(self) -> list[str]:
-        return [p.name for p in self.pages]
+        return [p.name for p in self.given()]
 
     def blocks(self) -> list[dict]:
-        return [{"name": p.name, "text": p.block()} for p in self.pages]
+        return [{"name": p.name, "text": p.block()} for p in self.given()]
 
     def to_dict(self) -> dict:
         return {"query": self.query, "budget": self.budget, "tokens": self.tokens,
                 "pages": [p.to_dict() for p in self.pages], "see_also": self.see_also}
 
     def render(self) -> str:
-        """Markdown an agent pastes instead of reading files. The query comes last, so packs of
-        one agent's turns share as long a prefix as their pages allow."""
-        out = [page.header() + "\n" + page.block() + "\n" for page in self.pages]
-        if self.see_also:
-            out.append("See also (saved answers and outputs, not evidence): "
-                       + ", ".join(f"[[{n}]]" for n in self.see_also) + "\n")
-        out.append(f"(kbc context for {self.query!r}: {len(self.pages)} pages)")
-        return "\n".join(out) + "\n"
+        """Markdown an agent pastes instead of reading files (kbc.search.packformat). The
+        closing line comes last, so packs of one agent's turns share as long a prefix as their
+        pages allow."""
+        return packformat.render(self)
 
 
 def _stem(word: str) -> str:
@@ -180,29 +171,41 @@ class Retriever:
         closing = count_tokens(Pack(query, budget, see_also=pack.see_also).render()) + 1
         spent = closing
         # Pages are summaries here; the source sentences carry the facts (and cost less per fact).
-        pages_room = min(max(int(budget * page_share), min(MIN_PAGE_ROOM, int(budget * SMALL_PAGE_SHARE))),
-                         budget - closing)
+        small = min(MIN_PAGE_ROOM, int(max(budget - LINES_FIRST, 0) * SMALL_PAGE_SHARE))
+        pages_room = min(max(int(budget * page_share), small), budget - closing)
+        named_only = []
         for key in relevant:
             # A fair share each, so one long page cannot crowd out the others the question needs.
             share = max(pages_room // PAGES_SHARING, MIN_PAGE_ROOM)
             room = min(PAGE_TOKENS, share, pages_room - spent + closing - BLOCK_OVERHEAD)
-            page = self._packed(evidence[key], scores[key], room, terms, count_tokens)
+            page = self._packed(evidence[key], scores[key], room, terms, count_tokens, set(scores))
             if page is not None:
                 chosen.append(page)
                 spent += page.tokens + count_tokens(page.header()) + 2
+            elif evidence[key].kind != "source-summary" and len(named_only) < NAMED_ONLY:
+                named_only.append(self._stub(evidence[key], scores[key]))
+        # Pages with no room for their text are named, for the agent to open (their sources' lines follow).
+        if named_only:
+            spent += count_tokens(packformat.named_line(named_only, {})) + 1
         # Pages that did not fit still vouch for the source lines they cite; every scored page
         # vouches for its claims' lines.
         sentences = self._sentences(chosen, [(scores[k], evidence[k]) for k in relevant], terms, scores)
         given = "\n".join(p.text for p in chosen)
         opening = self._opening(chosen, count_tokens)
-        room = budget - spent
-        while True:
+        room, fitted, tried = budget - spent, None, []
+        for _ in range(FIT_TRIES):
+            # The parts' estimates miss the whole by a little either way: pick again in what is left.
             picked = pick(sentences, room, count_tokens, given, opening) if room > 50 else []
-            pack.pages = self._with_excerpts(chosen, picked)
+            pack.pages = self._with_excerpts(chosen, picked) + named_only
             pack.tokens = count_tokens(pack.render())
-            if pack.tokens <= budget or not picked:
+            if pack.tokens <= budget and (fitted is None or pack.tokens > fitted[1]):
+                fitted = (pack.pages, pack.tokens)
+            if picked in tried or (pack.tokens <= budget and budget - pack.tokens < FIT_SLACK):
                 break
-            room -= pack.tokens - budget  # the parts' estimates fell short of the whole: pick again in less
+            tried.append(picked)
+            room += budget - pack.tokens
+        if fitted is not None:
+            pack.pages, pack.tokens = fitted
         while pack.tokens > budget and chosen:  # a budget too small for even the pages
             chosen.remove(min(chosen, key=lambda p: (p.score, p.name)))
             pack.pages = self._with_excerpts(chosen, [])
@@ -260,7 +263,8 @@ class Retriever:
 
     # -- what is given ----------------------------------------------------------------------
 
-    def _packed(self, info: PageInfo, score: float, room: int, terms, count_tokens) -> PackedPage | None:
+    def _packed(self, info: PageInfo, score: float, room: int, terms, count_tokens,
+                matched: set[str]) -> PackedPage | None:
         if room <= 50:
             return None
         text = info.body.strip()
@@ -272,11 +276,17 @@ class Retriever:
         links = []
         for key in info.links:
             target = self.pages.get(key) if key != link_key(info.name) else None
-            if target and target.evidence and key not in info.sources and target.name not in links:
+            # Only the links the question also matches: the rest are for another question.
+            if target and target.evidence and key in matched and key not in info.sources \
+                    and target.name not in links:
                 links.append(target.name)
         sources = [s.name for key in info.sources if (s := self.pages.get(key))]
         return PackedPage(info.name, info.kind, info.rel, round(score, 4), text, whole, links, sources,
                           note=info.note, tokens=count_tokens(text))
+
+    def _stub(self, info: PageInfo, score: float) -> PackedPage:
+        sources = [s.name for key in info.sources if (s := self.pages.get(key))]
+        return PackedPage(info.name, info.kind, info.rel, round(score, 4), "", False, sources=sources)
 
     def _sentences(self, chosen: list[PackedPage], relevant: list[tuple[float, PageInfo]], terms,
                    scores: dict[str, float]) -> list[Sentence]:
@@ -301,7 +311,7 @@ class Retriever:
         def cost(source_key: str) -> int:
             if source_key not in costs:
                 page = self._source_block(source_key)
-                line = count_tokens(f"From the source note `{page.note}`:") + 1
+                line = count_tokens(packformat.excerpts_header(page, {})) + 1
                 costs[source_key] = line + (0 if source_key in given else count_tokens(page.header()) + 2)
             return costs[source_key]
         return cost
