@@ -159,7 +159,7 @@ def test_pack_reads_named_pages_whole_and_the_cited_source_sentences(knowledge):
     from kbc.llm.backends import estimate_tokens
     from kbc.search.context import build_context
 
-    pack = build_context(knowledge, "How does Chubby use a lease?", 2000, estimate_tokens)
+    pack = build_context(knowledge, "How does Chubby use a lease?", 4000, estimate_tokens)
     names = pack.names()
     assert {"Chubby", "Lease"} <= set(names) and "Tomato" not in names
     lease = next(p for p in pack.pages if p.name == "Lease")
@@ -263,7 +263,7 @@ def test_an_answer_never_cites_a_saved_answer_as_a_source(knowledge, server):
 def test_context_command_text_and_json(knowledge, vault_dir, monkeypatch):
     monkeypatch.setenv("KBC_VAULT", str(vault_dir))
     runner = CliRunner()
-    text = runner.invoke(cli, ["context", "How does Chubby use a lease?", "--budget", "1500"])
+    text = runner.invoke(cli, ["context", "How does Chubby use a lease?", "--budget", "3000"])
     assert text.exit_code == 0 and text.output.startswith("=== ") and "Links: [[" in text.output
     data = json.loads(runner.invoke(cli, ["context", "chubby lease", "--json"]).output)
     assert set(data) == {"query", "budget", "tokens", "pages", "see_also"}

@@ -33,7 +33,7 @@ PAGE_SHARE = 0.05  # of the budget for pages (at least MIN_PAGE_ROOM); the rest 
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
 NAMED_ONLY = 3  # pages with no room for their text named in one line, at most
-LINES_FIRST = 1000  # a small pack's first tokens are all source lines: page text costs more per fact
+LINES_FIRST = 1500  # a small pack's first tokens are all source lines: page text costs more per fact
 FIT_TRIES = 4  # picks of the source sentences, each in the room the last one left or overran
 FIT_SLACK = 15  # tokens under the budget that are not worth another pick
 
