@@ -6,6 +6,7 @@ step with its writes are those the database holds."""
 import random
 from collections import Counter
 
+from kbc.compile.consolidate import Neighbourhood, candidate_pairs
 from kbc.compile.identity import Overrides, build
 from kbc.compile.identity_state import STATE_FILE, Tracker
 from kbc.compile.manifest import Manifest
@@ -53,6 +54,11 @@ def _sync(vault: Vault, tracker: Tracker, manifest: Manifest, overrides: Overrid
     weight = Counter(claim.member for claim in manifest.claims())
     rebuilt = build(members, manifest.decisions(), overrides, old, dict(weight), settled)
     assert _fields(carried) == _fields(rebuilt)
+    by_id, titles = {m.id: m for m in members}, {p: p.upper() for p in manifest.sources()}
+    near, again = Neighbourhood(), Neighbourhood()  # the profiles kept with the concepts are those made anew
+    assert candidate_pairs(carried.concepts, by_id, set(), titles, near, carried.memo) == \
+        candidate_pairs(rebuilt.concepts, by_id, set(), titles, again)
+    assert near.scores == again.scores and near.profiles.keys() == again.profiles.keys()
     for concept in carried.concepts.values():
         concept.page = concept.page or concept.key.title()
     for key in old:
@@ -74,6 +80,7 @@ def _run(vault: Vault, rng: random.Random, change, overrides: Overrides = Overri
     _sync(vault, tracker, manifest, overrides, settled)
     _decide(manifest, rng, 6)
     identity = _sync(vault, tracker, manifest, overrides, settled)
+    manifest.mark_considered([m.id for m in manifest.members()])
     fresh = Manifest(vault)  # what the run kept in step with its writes is what the database holds
     for read in ("members", "claims", "sources", "concepts", "decisions", "relating"):
         assert getattr(manifest, read)() == getattr(fresh, read)(), read

@@ -73,17 +73,47 @@ class Profile:
     sources: set[str]
     labels: list[str]  # duplicate_label of each name, computed once per run
     patterns: list[tuple[str, MentionPattern]]  # (casefolded name, its mention pattern), compiled when first used
+    text_words: set[str] = field(default_factory=set)  # the words of definition_text
+    starts: set[str] = field(default_factory=set)  # _name_starts
+
+    def __reduce__(self):  # kept with the identity (identity_state.py): stored without the patterns
+        values = [getattr(self, f) for f in _PROFILE_FIELDS]
+        return _profile, (values, [name for name, _ in self.patterns])
+
+
+_PROFILE_FIELDS = [f for f in Profile.__dataclass_fields__ if f != "patterns"]
+
+
+def _profile(values: list, patterns: list[str]) -> Profile:
+    return Profile(**dict(zip(_PROFILE_FIELDS, values)), patterns=[(n, MentionPattern(n)) for n in patterns])
 
 
 def profile(concept: Concept, members: dict[str, Member]) -> Profile:
     own = [members[m] for m in concept.members if m in members]
     names = list(dict.fromkeys([concept.name, *concept.aliases]))
     definition = " ".join(m.definition for m in own)
-    return Profile(concept.key, names, {concept_key(n) for n in names},
-                   {w for n in names for w in _words(n)}, {i for n in names if (i := _initials(n))},
-                   set(_words(definition)), definition.casefold(), {m.source_path for m in own},
-                   [duplicate_label(n) for n in names],
-                   [(n.casefold(), MentionPattern(n.casefold())) for n in names if len(n) >= 3])
+    out = Profile(concept.key, names, {concept_key(n) for n in names},
+                  {w for n in names for w in _words(n)}, {i for n in names if (i := _initials(n))},
+                  set(_words(definition)), definition.casefold(), {m.source_path for m in own},
+                  [duplicate_label(n) for n in names],
+                  [(n.casefold(), MentionPattern(n.casefold())) for n in names if len(n) >= 3])
+    out.text_words, out.starts = set(re.findall(r"\w+", out.definition_text)), _name_starts(out)
+    return out
+
+
+def profiles_of(concepts: dict[str, Concept], members: dict[str, Member], memo: dict | None) -> dict[str, Profile]:
+    """Each concept's profile; `memo`: key -> a dict kept while the concept's cluster stays
+    as it is (Identity.memo), where the profile a run made is found by the next."""
+    out = {}
+    for key, concept in concepts.items():
+        kept = memo.get(key) if memo else None
+        if kept is not None and "profile" in kept:
+            out[key] = kept["profile"]
+            continue
+        out[key] = profile(concept, members)
+        if kept is not None:
+            kept["profile"] = out[key]
+    return out
 
 
 def _mentions(patterns: list[tuple[str, re.Pattern]], text: str) -> bool:
@@ -144,8 +174,8 @@ class Blocks:
         self.by_name_key = _index(profiles, lambda p: p.name_keys)
         self.by_initials = _index(profiles, lambda p: p.initials)
         self.by_definition = _index(profiles, lambda p: p.definition)
-        self.by_name_start = _index(profiles, _name_starts)
-        self.by_text_word = _index(profiles, lambda p: set(re.findall(r"\w+", p.definition_text)))
+        self.by_name_start = _index(profiles, lambda p: p.starts)
+        self.by_text_word = _index(profiles, lambda p: p.text_words)
         self.labels = [(label, k) for k, p in profiles.items() for label in p.labels]
         self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
         # What a sweep of rapidfuzz over all names found, through indexes (kbc/compile/fuzzy_index.py).
@@ -168,9 +198,9 @@ class Blocks:
         for word in x.definition:
             if self.frequency[word] <= limit:
                 found |= self.by_definition[word]
-        for word in set(re.findall(r"\w+", x.definition_text)) | {""}:  # its names in x's definition
+        for word in x.text_words | {""}:  # its names in x's definition
             found |= self.by_name_start.get(word, none)
-        starts = _name_starts(x)  # x's names in their definitions
+        starts = x.starts  # x's names in their definitions
         if "" in starts:
             return set(self.profiles) - {key}
         for word in starts:
@@ -183,14 +213,17 @@ class Blocks:
         return found
 
 
-def anchors(concepts: dict[str, Concept], members: dict[str, Member], titles: dict[str, str]) -> dict[str, set[str]]:
-    """Per source, the concepts its sub-aspects are likely part of: the one it lists first
-    and those its title names ("MapReduce" in "MapReduce: Simplified Data Processing")."""
+def anchors(concepts: dict[str, Concept], members: dict[str, Member], titles: dict[str, str],
+            paths: set[str] | None = None) -> dict[str, set[str]]:
+    """Per source (of `paths`, if given), the concepts its sub-aspects are likely part of: the
+    one it lists first and those its title names ("MapReduce" in "MapReduce: Simplified Data
+    Processing")."""
     key_of = {m: k for k, c in concepts.items() for m in c.members}
     out: dict[str, set[str]] = {}
     by_source: dict[str, list[Member]] = {}  # grouped once: a scan of all members per source was quadratic
     for m in members.values():
-        by_source.setdefault(m.source_path, []).append(m)
+        if paths is None or m.source_path in paths:
+            by_source.setdefault(m.source_path, []).append(m)
     for path, own in by_source.items():
         own = sorted(own, key=lambda m: (m.seq, m.id))
         title = set(_words(titles.get(path, "")))
@@ -210,15 +243,15 @@ class Neighbourhood:
 
 def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
                     decided: set[frozenset], titles: dict[str, str],
-                    near: Neighbourhood | None = None) -> list[tuple[str, str]]:
+                    near: Neighbourhood | None = None, memo: dict | None = None) -> list[tuple[str, str]]:
     """Pairs (new, other) worth a decision, best first per new concept; `decided` holds
     pairs of concept keys already decided (by the model or a person): never asked again.
-    `near`, if given, is filled with what the blocking found."""
+    `near`, if given, is filled with what the blocking found; `memo`: see profiles_of."""
     new = [k for k, c in concepts.items() if any(not members[m].considered for m in c.members if m in members)]
     if not new:
         return []
-    main = anchors(concepts, members, titles)
-    profiles = {k: profile(c, members) for k, c in concepts.items()}
+    profiles = profiles_of(concepts, members, memo)
+    main = anchors(concepts, members, titles, {path for k in new for path in profiles[k].sources})
     frequency: dict[str, int] = {}
     for p in profiles.values():
         for token in p.tokens | p.definition:

@@ -65,6 +65,9 @@ class Identity:
     member_key: dict[str, str]  # member id -> concept key
     merged: dict[str, str]  # old concept key -> the key it was merged into
     renamed_from: dict[str, set[str]]  # key -> names it lost as not standing alone
+    # key -> what later steps worked out from the concept (consolidate.profiles_of), kept with
+    # its cluster's concept while that stays as it is, into the next run (identity_state.py)
+    memo: dict[str, dict] = field(default_factory=dict)
 
 
 def names_of(member: Member, renames: dict[str, str]) -> list[str]:
@@ -176,12 +179,13 @@ class Made:
     old_name: str | None  # the name the database gave `key` then
     fields: tuple  # the Concept's, in order: plain values read back at C speed (12,000 of them)
     lost: set[str]
+    memo: dict = field(default_factory=dict)  # see Identity.memo
 
     def concept(self) -> Concept:
         return Concept(*self.fields)
 
     def __reduce__(self):  # stored as a tuple: read back without pickle's per-object state
-        return Made, (self.key, self.first, self.old_name, self.fields, self.lost)
+        return Made, (self.key, self.first, self.old_name, self.fields, self.lost, self.memo)
 
     @property
     def members(self) -> list[str]:
@@ -209,7 +213,7 @@ def assign(by_id, clusters, renames, same_names: SameNames, old, weight, settled
     if callable(weight):  # claims are counted for the members of the clusters made again only
         weight = weight([m for _, cid, was in order if was is None for m in clusters[cid]])
     taken: set[str] = set()
-    concepts, member_key, merged, renamed_from, out = {}, {}, {}, {}, {}
+    concepts, member_key, merged, renamed_from, memo, out = {}, {}, {}, {}, {}, {}
     for first, cid, was in order:
         if was is None:
             was = _make(first, clusters[cid], by_id, renames, same_names, old, weight, settled, taken, merged)
@@ -224,10 +228,11 @@ def assign(by_id, clusters, renames, same_names: SameNames, old, weight, settled
             concept.model, concept.written_claims = previous.model, previous.written_claims
         concepts[key] = concept
         renamed_from[key] = was.lost
+        memo[key] = was.memo
         for member in concept.members:
             member_key[member] = key
         out[cid] = was
-    identity = Identity(concepts, member_key, merged, renamed_from)
+    identity = Identity(concepts, member_key, merged, renamed_from, memo)
     _names_are_their_own(identity.concepts)
     return identity, out
 

@@ -56,7 +56,7 @@ class Consolidator:
         decided = consolidate.decided_pairs(touching, identity.member_key)
         decided |= self._person_pairs(identity)
         near = consolidate.Neighbourhood()
-        pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles, near)
+        pairs = consolidate.candidate_pairs(identity.concepts, members, decided, titles, near, identity.memo)
         batches = consolidate.batches(pairs, fresh, identity.concepts, members, titles, self.templates,
                                       self.max_output)
         claims = ClaimQuestions(self.vault, self.llm, self.templates, self.manifest, self.max_output)
