@@ -107,3 +107,18 @@ def test_many_random_histories_keep_the_fresh_graph(vault_dir):
             related = {k: [(e.other, e.why) for e in fresh.related(k)] for k in world.concepts}
             assert {k: kept.listed(k) for k in world.concepts} == related, seed
             assert edges(kept.graph, world.concepts) == edges(fresh, world.concepts), seed
+
+
+def test_rows_of_another_graph_code_are_built_again(vault_dir):
+    vault = Vault(vault_dir, env={})
+    store, world = GraphStore(vault.db, vault.db_lock), World(3)
+    store.graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+    with vault.db.conn:  # as an older kbc stored them, one of them about a concept since merged away
+        vault.db.execute("update graph_nodes set node = '{\"c\": \"old\"}'")
+        vault.db.execute("insert into graph_pages (page, keys) values ('Gone (source)', '{\"gone\": [1]}')")
+    world.merge(*sorted(world.concepts)[:2])
+    world.add_source()
+    fresh = build_graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+    kept = store.graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+    assert edges(kept.graph, world.concepts) == edges(fresh, world.concepts)
+    assert not list(vault.db.query("select page from graph_pages where page = 'Gone (source)'"))

@@ -21,7 +21,7 @@ from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPT
                                  extract_requests, members_of, merge_parts)
 from kbc.compile.graph import section_of, with_related
 from kbc.compile.graph_cache import MentionGraphCache
-from kbc.compile.graph_store import GraphStore
+from kbc.compile.graph_store import GraphStore, collector_paused
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.log_page import append_log
 from kbc.compile.manifest import Manifest, now
@@ -225,6 +225,11 @@ class Compiler:
         _write_concepts built (writing articles changes no claim, source, judgement or identity)."""
         if self._built is not None and self._built[0] is identity:
             return self._built[1]
+        with collector_paused():
+            self._built = (identity, self._evidence_and_graph(identity))
+        return self._built[1]
+
+    def _evidence_and_graph(self, identity):
         pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
         all_claims = self.manifest.claims()
         accepted = ClaimJudgements(self.vault.db, self.vault.db_lock).accepted(identity.concepts, identity.member_key,
@@ -240,26 +245,29 @@ class Compiler:
         mentions = MentionGraphCache(self.vault.db, self.vault.db_lock).mention_lists(identity.concepts, evidence)
         stored = GraphStore(self.vault.db, self.vault.db_lock).graph(
             identity.concepts, evidence, relations, self.consolidator.nearest(identity), mentions)
-        self._built = (identity, (evidence, stored))
         return evidence, stored
 
     def _write_concepts(self, identity) -> None:
         evidence, stored = self._jobs(identity)
         concepts_dir = self.vault.wiki_dir / "concepts"
-        jobs, bylines = [], self._bylines()
-        for key, concept in sorted(identity.concepts.items()):
-            path = concepts_dir / f"{concept.page}.md"
-            state = page_state(self.vault, path)
-            if state == "manual":
-                continue
-            digest = input_hash(concept, evidence[key])
-            stale = self.options.stale and is_stale(concept.prompt_version, concept.model,
-                                                    self.write_version, self.llm.model)
-            if self.options.full or stale or concept.input_hash != digest or state == "missing":
-                related = [identity.concepts[e.other].page for e in stored.graph.related(key)]
-                jobs.append(Job(concept, evidence[key], related, path, state, digest, bylines))
+        present = _files_in(concepts_dir)  # one listing: a page_state per concept cost seconds at 10,000
+        jobs, bylines = [], {}
+        with collector_paused():
+            for key, concept in sorted(identity.concepts.items()):
+                digest = input_hash(concept, evidence[key])
+                stale = self.options.stale and is_stale(concept.prompt_version, concept.model,
+                                                        self.write_version, self.llm.model)
+                changed = self.options.full or stale or concept.input_hash != digest
+                if not changed and concept.page + ".md" in present:
+                    continue  # its page is there and nothing it is written from changed
+                path = concepts_dir / f"{concept.page}.md"
+                state = page_state(self.vault, path)
+                if state != "manual" and (changed or state == "missing"):
+                    related = [identity.concepts[e.other].page for e in stored.graph.related(key)]
+                    jobs.append(Job(concept, evidence[key], related, path, state, digest, bylines))
         if not jobs:
             return
+        bylines.update(self._bylines())  # every job's
         # The pages' aliases are read only if a link names no page.
         resolver = LinkResolver(self.vault.note_names() + [c.page for c in identity.concepts.values()],
                                 lambda: {**self.vault.page_aliases(),
@@ -270,11 +278,15 @@ class Compiler:
         """Every concept page kbc owns gets a code-built `## Related` section."""
         _, stored = self._jobs(identity)
         memo, folder = PageMemo(self.vault, RELATED_FILE), os.path.join(self.vault.wiki_dir, "concepts")
+        with collector_paused():
+            held = {key for key, concept in identity.concepts.items()  # a str path: a Path each costs at 10,000
+                    if memo.holds(os.path.join(folder, concept.page + ".md"),
+                                  section_of(stored.listed(key), identity.concepts))}
         for key, concept in identity.concepts.items():
-            path = os.path.join(folder, concept.page + ".md")  # a str: a Path per page costs at 10,000
-            section = section_of(stored.listed(key), identity.concepts)
-            if memo.holds(path, section):
+            if key in held:
                 continue
+            path = os.path.join(folder, concept.page + ".md")
+            section = section_of(stored.listed(key), identity.concepts)
             state, props, body = read_state(self.vault, Path(path))
             if state != "ours":
                 continue
@@ -315,6 +327,15 @@ class Compiler:
             "write_prompt_tokens_about": write_tokens,
             "total_prompt_tokens_about": prompt_tokens + consolidate_tokens + write_tokens,
         }
+
+
+def _files_in(folder: Path) -> set[str]:
+    """The names of the regular files in `folder` (none if it is not there)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name for entry in entries if entry.is_file()}
+    except OSError:
+        return set()
 
 
 def compile_vault(vault: Vault, llm: LLM, templates: Templates,

@@ -155,15 +155,17 @@ def build_graph(concepts: dict[str, Concept], evidence: dict[str, list[Evidence]
     return graph
 
 
-def link_orphans(graph: Graph, concepts: dict[str, Concept], inbound: set[str], similar) -> set[str]:
+def link_orphans(graph: Graph, concepts: dict[str, Concept], inbound: set[str], similar,
+                 strongest=None) -> set[str]:
     """No concept without a link from another concept page: its strongest neighbour, or the
     nearest concept by name and definition, links it. `inbound`: the keys some concept's
-    Related lists before this. The keys whose edges this changed."""
+    Related lists before this; `strongest(key)`: the first of them, if known without its edges
+    (an orphan's edges are as they were before this). The keys whose edges this changed."""
     touched = set()
     for key in sorted(concepts):
         if key not in inbound and len(concepts) > 1:
-            own = graph.related(key, 1)
-            other = own[0].other if own else similar(key, graph.apart_from(key))
+            own = strongest(key) if strongest else next((e.other for e in graph.related(key, 1)), None)
+            other = own or similar(key, graph.apart_from(key))
             if other:
                 # add() merges with an edge an earlier concept's fallback made: never two lines
                 graph.add(other, key, KEEPS_LINKED, 0)

@@ -9,8 +9,12 @@ its pages: they are built again when its node changed or a concept's lines on on
 did (stored by page). Orphans are linked every run from the stored Related lists."""
 from __future__ import annotations
 
+import gc
 import json
-from dataclasses import dataclass, field
+from ast import literal_eval
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 
 from kbc.compile import graph as graph_code
 from kbc.compile.graph import Edge, Graph, link_orphans, nearness
@@ -47,17 +51,21 @@ class GraphStore:
         nodes = _nodes(concepts, evidence, decided, mentions, apart)
         with self.lock:
             stored = {r[0]: (r[1], r[2]) for r in self.db.execute("select key, node, top from graph_nodes")}
+        # Rows of another graph code (or stored another way) are all built again, pages too.
+        anew = any(not row[0].startswith(f"({CODE!r},") for row in stored.values())
+        if anew:
+            stored = {}
         changed = {k for k, text in nodes.items() if stored.get(k, (None,))[0] != text[0]}
         gone = [k for k in stored if k not in nodes]
-        old = {k: json.loads(stored[k][0]) for k in changed | set(gone) if k in stored}
+        old = {k: dict(literal_eval(stored[k][0])[1]) for k in changed | set(gone) if k in stored}
         # A page where some concept's lines changed: every concept on it has other edges.
         pages = {}
         for key in changed | set(gone):
-            before, now = old.get(key, {}).get("p", {}), nodes[key][1]["p"] if key in nodes else {}
+            before, now = old.get(key, {}), nodes[key][1]["p"] if key in nodes else {}
             for page in before.keys() | now.keys():
                 if before.get(page) != now.get(page):
                     pages.setdefault(page, {})[key] = now.get(page)
-        groups = self._groups(pages)
+        groups = {} if anew else self._groups(pages)
         for page, keys in pages.items():
             group = groups.setdefault(page, {})
             for key, lines in keys.items():
@@ -67,7 +75,8 @@ class GraphStore:
                     group[key] = lines
         rebuild = (changed | {k for page in pages for k in groups[page]}) & nodes.keys()
         # their other pages' groups, as stored (unchanged)
-        groups.update(self._groups({p for k in rebuild for p in nodes[k][1]["p"] if p not in groups}))
+        if not anew:
+            groups.update(self._groups({p for k in rebuild for p in nodes[k][1]["p"] if p not in groups}))
         built = {key: _edges(key, nodes[key][1], groups, apart) for key in rebuild}
         rows = [(k, nodes[k][0], json.dumps([[e.other, e.why, e.weight] for e in built[k]])) for k in rebuild]
         graph = Graph(apart=apart, load=self._edges)
@@ -76,8 +85,13 @@ class GraphStore:
         tops = {k: [[e.other, e.why] for e in graph.related(k)] for k in rebuild}
         kept = {k: json.loads(row[1]) for k, row in stored.items() if k in nodes and k not in tops}
         inbound = {o for top in (*kept.values(), *tops.values()) for o, _ in top}
-        linked = link_orphans(graph, concepts, inbound, similar)
+        everyone = {**kept, **tops}
+        linked = link_orphans(graph, concepts, inbound, similar,
+                              lambda key: everyone[key][0][0] if everyone.get(key) else None)
         with self.lock, self.db.conn:
+            if anew:
+                self.db.execute("delete from graph_nodes")
+                self.db.execute("delete from graph_pages")
             self.db.conn.executemany("insert or replace into graph_nodes (key, node, edges, top) values (?, ?, ?, ?)",
                                      [(*row, json.dumps(tops[row[0]])) for row in rows])
             self.db.conn.executemany("delete from graph_nodes where key = ?", [(k,) for k in gone])
@@ -85,7 +99,7 @@ class GraphStore:
                                      [(p, json.dumps(groups[p])) for p in pages if groups.get(p)])
             self.db.conn.executemany("delete from graph_pages where page = ?",
                                      [(p,) for p in pages if not groups.get(p)])
-        return StoredGraph(graph, rebuild | linked, {**kept, **tops})
+        return StoredGraph(graph, rebuild | linked, everyone)
 
     def _groups(self, pages) -> dict[str, dict[str, list[int]]]:
         out = {}
@@ -105,13 +119,14 @@ class GraphStore:
 
 
 def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str, dict]]:
-    """key -> (its node as stored, the node)."""
+    """key -> (its node as stored, the node by part: c(ode), p(ages' lines), m(entions),
+    r(everse mentions), d(ecided), x (apart))."""
     decided_of: dict[str, list] = {}
     for a, b, relation in decided:
         if a in concepts and b in concepts and relation != "different":
             there, back = (("part of", 5), ("has part", 4)) if relation == "part_of" else (("related", 4),) * 2
-            decided_of.setdefault(a, []).append([b, *there])
-            decided_of.setdefault(b, []).append([a, *back])
+            decided_of.setdefault(a, []).append((b, *there))
+            decided_of.setdefault(b, []).append((a, *back))
     apart_of: dict[str, list] = {}
     for pair in apart:
         a, b = tuple(pair) if len(pair) == 2 else (*pair, *pair)
@@ -125,12 +140,22 @@ def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str,
     for key in concepts:
         lines: dict[str, set[int]] = {}
         for e in evidence.get(key, ()):
-            lines.setdefault(e.source_page, set()).update(cited_lines(e.lines))
-        node = {"c": CODE, "p": {page: sorted(found) for page, found in sorted(lines.items())},
-                "m": sorted(mentions.get(key, ()) if key in evidence else ()), "r": sorted(by.get(key, ())),
-                "d": sorted(decided_of.get(key, ())), "x": sorted(set(apart_of.get(key, ())))}
-        out[key] = (json.dumps(node, separators=(",", ":")), node)
+            lines.setdefault(e.source_page, set()).update(_cited(e.lines))
+        # a tuple of strings and numbers: its repr is what is stored and compared (cheaper than JSON)
+        node = (CODE, tuple((page, tuple(sorted(found))) for page, found in sorted(lines.items())),
+                tuple(sorted(mentions.get(key, ()))) if key in evidence else (), _sorted(by.get(key)),
+                _sorted(decided_of.get(key)), _sorted(set(apart_of[key])) if key in apart_of else ())
+        out[key] = (repr(node), dict(zip("cpmrdx", node), p=dict(node[1])))
     return out
+
+
+def _sorted(items) -> tuple:
+    return tuple(sorted(items)) if items else ()
+
+
+@lru_cache(maxsize=1 << 16)
+def _cited(lines: str) -> tuple[int, ...]:
+    return tuple(cited_lines(lines))  # a few thousand distinct citations over 100,000 items
 
 
 def _edges(key: str, node: dict, groups: dict[str, dict[str, list[int]]], apart: set) -> list[Edge]:
@@ -151,3 +176,17 @@ def _edges(key: str, node: dict, groups: dict[str, dict[str, list[int]]], apart:
             if other != key and other not in kept:
                 graph.add(key, other, "same source", 1 + nearness(mine, lines))
     return graph.edges.get(key, [])
+
+
+@contextmanager
+def collector_paused():
+    """No cyclic garbage collection within: building hundreds of thousands of short-lived
+    objects beside the millions a run at 10,000 sources holds made the collector half the
+    cost of evidence and graph (each full pass walks every object); collected after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
