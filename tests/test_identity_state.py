@@ -67,6 +67,7 @@ def _sync(vault: Vault, tracker: Tracker, manifest: Manifest, overrides: Overrid
     manifest.put_concepts(list(carried.concepts.values()), old)
     before = {m.id: m.concept_key for m in members}
     manifest.assign({m: k for m, k in carried.member_key.items() if before.get(m) != k})
+    tracker.save()
     return carried
 
 

@@ -10,9 +10,11 @@ The file is trusted only with the token the database holds (identity_basis): a d
 back, or a file left by another run, is never mixed with the other's."""
 from __future__ import annotations
 
+import gc
 import hashlib
 import pickle
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,7 @@ class Tracker:
         self.manifest = manifest
         self.state: State | None = None
         self._code: str | None = None
+        self._unsaved = False
 
     def identity(self, members: list[Member], overrides: Overrides, old: dict[str, Concept],
                  settled: set[str]) -> Identity:
@@ -72,9 +75,22 @@ class Tracker:
         identity, state.made = assign(by_id, state.clusters, state.renames, state.same_names, old,
                                       self.manifest.weights, settled, state.made, dirty)
         self.state = state
-        if dirty or changed or not self.path.exists():
-            self._save(state)
+        self._unsaved = self._unsaved or bool(dirty or changed) or not self.path.exists()
         return identity
+
+    def save(self) -> None:
+        """Stores the identity last worked out, if it changed (once a run: 12,000 concepts)."""
+        if self.state is None or not self._unsaved:
+            return
+        state = self.state
+        state.token = uuid.uuid4().hex
+        with _no_gc():
+            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        # The file first, then the token that vouches for it: a run stopped in between
+        # leaves a file no token vouches for, rebuilt next time.
+        atomic_write(self.path, data)
+        self.manifest.set_identity_token(state.token, state.log_id)
+        self._unsaved = False
 
     # -- bringing the clusters up to date ----------------------------------------------------
 
@@ -154,7 +170,8 @@ class Tracker:
 
     def _load(self) -> State | None:
         try:
-            state = pickle.loads(self.path.read_bytes())
+            with _no_gc():
+                state = pickle.loads(self.path.read_bytes())
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
             return None
         if not isinstance(state, State) or state.code != self._code_hash() \
@@ -162,10 +179,16 @@ class Tracker:
             return None
         return state
 
-    def _save(self, state: State) -> None:
-        """The file first, then the token that vouches for it: a run stopped in between
-        leaves a file no token vouches for, rebuilt next time."""
-        state.token = uuid.uuid4().hex
-        atomic_write(self.path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
-        self.manifest.set_identity_token(state.token, state.log_id)
 
+
+@contextmanager
+def _no_gc():
+    """Pickle makes or reads some 300,000 containers: the cyclic collector, run again and
+    again meanwhile, finds no garbage among them and costs four times the reading."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

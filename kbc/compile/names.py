@@ -75,7 +75,7 @@ class PageNames:
         self.vault = vault
         self.claimed = claimed  # () -> names the database gives to concepts and sources now
         self._files: dict[str, Callable[[str], bool]] = {}  # kind -> taken(key), see _taken_files
-        self._markdown: list[tuple[Path, list[str]]] | None = None
+        self._markdown: list[tuple[Path, list[tuple[str, str]]]] | None = None  # (folder, [(name, its key)])
         # The keys of the claimed names, read once and kept up to date with each name given
         # (and claim()) until release(): rebuilt per new name, that was quadratic in a run.
         self._claimed: set[str] | None = None
@@ -91,16 +91,16 @@ class PageNames:
             own = self.vault.wiki_dir / ("concepts" if kind == "concept" else "sources")
             adoptable = ("ours", "edited") if kind == "concept" else ("ours",)
             if self._markdown is None:  # one walk for both kinds
-                self._markdown = _markdown_files(self.vault.root)
+                self._markdown = [(folder, [(name, link_key(name[:-3] if len(name) > 3 else name)) for name in names])
+                                  for folder, names in _markdown_files(self.vault.root)]
             elsewhere: set[str] = set()
             mine: dict[str, list[str]] = {}
             for folder, names in self._markdown:
-                for name in names:
-                    key = link_key(name[:-3] if len(name) > 3 else name)
-                    if folder == own:
+                if folder == own:
+                    for name, key in names:
                         mine.setdefault(key, []).append(name)
-                    else:
-                        elsewhere.add(key)
+                else:
+                    elsewhere.update(key for _, key in names)
             looked: dict[str, bool] = {}
 
             def taken(key: str) -> bool:

@@ -2,7 +2,6 @@
 and the pages follow the identity the decisions give (page names, redirects, dropped pages)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from rapidfuzz import fuzz
 
@@ -37,7 +36,7 @@ class Consolidator:
         if self._reserved is None:
             return self.manifest.claimed_pages()
         if self._summaries is None:
-            self._summaries = {Path(page).stem for page in self.manifest.summary_pages()}
+            self._summaries = self.manifest.summary_names()
         return self._reserved | self._summaries
 
     # -- asking -----------------------------------------------------------------------------
@@ -45,10 +44,11 @@ class Consolidator:
     def run(self, overrides: Overrides, titles: dict[str, str], sources: list | None = None) -> Identity:
         """Asks about new members' pairs (and, in the same requests, whether some claims of
         other sources are about them); returns the identity that follows (for the run to reuse)."""
-        identity = self.sync(overrides)
+        identity = self.sync(overrides, keep=False)  # the sync after the questions stores it
         members = {m.id: m for m in self.manifest.members()}
         new = {m.id for m in members.values() if not m.considered}
         if not new:
+            self.tracker.save()
             return identity
         fresh = [k for k, c in identity.concepts.items() if any(m in new for m in c.members)]
         # Only pairs with a new concept in them are asked about: the decisions about those count.
@@ -79,6 +79,8 @@ class Consolidator:
 
     def _person_pairs(self, identity: Identity) -> set[frozenset]:
         """Pairs a person decided in kbc-merges.toml: never asked."""
+        if not (self.overrides.same or self.overrides.different):
+            return set()
         by_name = {}
         for key, concept in identity.concepts.items():
             for name in [concept.name, concept.page, *concept.aliases]:
@@ -93,7 +95,8 @@ class Consolidator:
 
     # -- following the decisions ------------------------------------------------------------
 
-    def sync(self, overrides: Overrides | None) -> Identity:
+    def sync(self, overrides: Overrides | None, keep: bool = True) -> Identity:
+        """`keep`: store the identity for the next run (identity_state.py) now."""
         if overrides is not None:
             self.overrides = overrides
         old = self.manifest.concepts()
@@ -142,6 +145,8 @@ class Consolidator:
             self.manifest.assign(changed)
         self._reserved = self._summaries = None
         self.names.release()
+        if keep:
+            self.tracker.save()
         return identity
 
     def _report_merges(self, identity: Identity, before: dict[str, str], members: list) -> None:
