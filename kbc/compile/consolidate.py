@@ -11,8 +11,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
+from kbc.compile.blocking import NEAR_DUPLICATE, Blocks, name_starts
 from kbc.compile.concepts import MentionPattern, concept_key
-from kbc.compile.fuzzy_index import RatioIndex, TokenSetIndex
 from kbc.compile.rows import (A_PART_OF_B, B_PART_OF_A, DIFFERENT, RELATED, RELATIONS, RENAME, SAME, Concept,
                               Decision, Member)
 from kbc.llm import Request
@@ -26,7 +26,6 @@ PAIRS_PER_CONCEPT = 6  # candidates per new concept, best first (same names alwa
 MIN_SCORE = 12
 TOKENS_PER_DECISION = 20  # of the answer, to size batches
 DEFINITION_CHARS = 320  # a definition's whole first sentence: cut mid-sentence, the distinction is often lost
-NEAR_DUPLICATE = 85  # names this alike are always put to the model, and lint flags them if never decided
 
 CONSOLIDATE_SCHEMA = obj(
     "concept_decisions",
@@ -97,7 +96,7 @@ def profile(concept: Concept, members: dict[str, Member]) -> Profile:
                   set(_words(definition)), definition.casefold(), {m.source_path for m in own},
                   [duplicate_label(n) for n in names],
                   [(n.casefold(), MentionPattern(n.casefold())) for n in names if len(n) >= 3])
-    out.text_words, out.starts = set(re.findall(r"\w+", out.definition_text)), _name_starts(out)
+    out.text_words, out.starts = set(re.findall(r"\w+", out.definition_text)), name_starts(out)
     return out
 
 
@@ -140,77 +139,6 @@ def score(x: Profile, y: Profile, weight) -> float:
     if common:
         value += 40 * sum(weight(t) for t in common) / (30 * math.sqrt(len(x.definition | y.definition)))
     return value
-
-
-DEFINITION_BLOCK = 12  # see Blocks.of
-
-
-def _index(profiles: dict[str, Profile], values) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for key, p in profiles.items():
-        for value in values(p):
-            out.setdefault(value, set()).add(key)
-    return out
-
-
-def _name_starts(p: Profile) -> set[str]:
-    """The word a text holds wherever it mentions one of p's names (see _mentions): a longer
-    name's first word; a one-word name's word, maybe plural; "" for a name without one."""
-    out = set()
-    for name, _ in p.patterns:
-        words = re.findall(r"\w+", name)
-        out |= {words[0]} if len(words) > 1 else {words[0], words[0] + "s", words[0] + "es"} if words else {""}
-    return out
-
-
-class Blocks:
-    """The concepts one concept can score MIN_SCORE with at all, found through indexes
-    (names, their words and initials, definition words, mentions, names within rapidfuzz's
-    reach): scoring only those gives the pairs scoring every concept would."""
-
-    def __init__(self, profiles: dict[str, Profile], frequency: dict[str, int]):
-        self.profiles, self.frequency = profiles, frequency
-        self.by_token = _index(profiles, lambda p: p.tokens)
-        self.by_name_key = _index(profiles, lambda p: p.name_keys)
-        self.by_initials = _index(profiles, lambda p: p.initials)
-        self.by_definition = _index(profiles, lambda p: p.definition)
-        self.by_name_start = _index(profiles, lambda p: p.starts)
-        self.by_text_word = _index(profiles, lambda p: p.text_words)
-        self.labels = [(label, k) for k, p in profiles.items() for label in p.labels]
-        self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
-        # What a sweep of rapidfuzz over all names found, through indexes (kbc/compile/fuzzy_index.py).
-        self.near_labels = RatioIndex([label for label, _ in self.labels], NEAR_DUPLICATE)
-        self.near_name_keys = TokenSetIndex([name_key for name_key, _ in self.name_keys], 80,
-                                            [profiles[k].tokens for _, k in self.name_keys])
-
-    def of(self, key: str) -> set[str]:
-        x, none = self.profiles[key], set()
-        found: set[str] = set()
-        for token in x.tokens:
-            found |= self.by_token[token]
-        for name_key in x.name_keys:
-            found |= self.by_name_key[name_key] | self.by_initials.get(name_key, none)
-        for initials in x.initials:
-            found |= self.by_name_key.get(initials, none)
-        # Definition words shared by more concepts than this weigh under 30 / sqrt(limit)
-        # each: however many of them two definitions share, score() gives them < MIN_SCORE.
-        limit = DEFINITION_BLOCK * len(x.definition)
-        for word in x.definition:
-            if self.frequency[word] <= limit:
-                found |= self.by_definition[word]
-        for word in x.text_words | {""}:  # its names in x's definition
-            found |= self.by_name_start.get(word, none)
-        starts = x.starts  # x's names in their definitions
-        if "" in starts:
-            return set(self.profiles) - {key}
-        for word in starts:
-            found |= self.by_text_word.get(word, none)
-        for label in x.labels:
-            found |= {self.labels[i][1] for i in self.near_labels.near(label)}
-        for name_key in x.name_keys:  # those sharing one of x.tokens are in by_token already
-            found |= {self.name_keys[i][1] for i in self.near_name_keys.near(name_key, x.tokens)}
-        found.discard(key)
-        return found
 
 
 def anchors(concepts: dict[str, Concept], members: dict[str, Member], titles: dict[str, str],

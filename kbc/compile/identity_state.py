@@ -10,15 +10,14 @@ The file is trusted only with the token the database holds (identity_basis): a d
 back, or a file left by another run, is never mixed with the other's."""
 from __future__ import annotations
 
-import gc
 import hashlib
 import pickle
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.compile.identity import Identity, Made, Overrides, SameNames, _Union, assign, cluster
+from kbc.compile.manifest import quiet_gc
 from kbc.compile.rows import RENAME, SAME, Concept, Member
 from kbc.vault.files import atomic_write
 
@@ -84,7 +83,7 @@ class Tracker:
             return
         state = self.state
         state.token = uuid.uuid4().hex
-        with _no_gc():
+        with quiet_gc():
             data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         # The file first, then the token that vouches for it: a run stopped in between
         # leaves a file no token vouches for, rebuilt next time.
@@ -170,7 +169,7 @@ class Tracker:
 
     def _load(self) -> State | None:
         try:
-            with _no_gc():
+            with quiet_gc():
                 state = pickle.loads(self.path.read_bytes())
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
             return None
@@ -178,17 +177,3 @@ class Tracker:
                 or state.token != self.manifest.identity_token():
             return None
         return state
-
-
-
-@contextmanager
-def _no_gc():
-    """Pickle makes or reads some 300,000 containers: the cyclic collector, run again and
-    again meanwhile, finds no garbage among them and costs four times the reading."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

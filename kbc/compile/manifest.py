@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from kbc.compile.rows import RENAME, SAME, Claim, Concept, Decision, Member, SourceRow
 from kbc.vault import Vault
+
+
+@contextmanager
+def quiet_gc():
+    """Reading a table makes some 100,000 objects, none of them garbage: the cyclic collector,
+    run again and again meanwhile, costs more than the reading (with pickle, four times)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def now() -> str:
@@ -34,9 +49,9 @@ class Manifest:
         """Read once, then kept in step with this object's writes. The rows are shared: read
         them, never change them."""
         if self._sources is None:
-            with self.lock:
+            with self.lock, quiet_gc():
                 rows = self.db.execute(f"select {_SOURCE_COLUMNS} from sources").fetchall()
-            self._sources = {r[0]: SourceRow(*r) for r in rows}
+                self._sources = {r[0]: SourceRow(*r) for r in rows}
         return dict(self._sources)
 
     def source(self, path: str) -> SourceRow | None:
@@ -140,12 +155,12 @@ class Manifest:
         if source_path is None and self._members is not None:
             return list(self._members)
         where, args = (" where source_path = ?", [source_path]) if source_path else ("", [])
-        with self.lock:
+        with self.lock, quiet_gc():
             rows = self.db.execute("select id, source_path, name, aliases, definition, category, concept_key, "
                                    f"considered, seq from members{where} order by seq, id", args).fetchall()
-        # Plain tuples: a dict per row costs more than the rest of the read at 10,000 sources.
-        out = [Member(i, path, name, json.loads(aliases or "[]"), definition, category, key, bool(considered), seq)
-               for i, path, name, aliases, definition, category, key, considered, seq in rows]
+            # Plain tuples: a dict per row costs more than the rest of the read at 10,000 sources.
+            out = [Member(i, path, name, json.loads(aliases or "[]"), definition, category, key, bool(considered),
+                          seq) for i, path, name, aliases, definition, category, key, considered, seq in rows]
         if source_path is None:
             self._members = out
             return list(out)
@@ -154,10 +169,10 @@ class Manifest:
     def claims(self) -> list[Claim]:
         self._take_pending()
         if self._claims is None:
-            with self.lock:
+            with self.lock, quiet_gc():
                 rows = self.db.execute("select source_path, member, kind, text, lines from claims "
                                        "order by source_path, id").fetchall()
-            self._claims = [Claim(*r) for r in rows]
+                self._claims = [Claim(*r) for r in rows]
         return list(self._claims)
 
     def assign(self, mapping: dict[str, str]) -> None:
@@ -184,11 +199,11 @@ class Manifest:
         """Read once, then kept in step with this object's writes (the concepts table has no
         other writer). The rows are shared: read them, never change them."""
         if self._concepts is None:
-            with self.lock:
+            with self.lock, quiet_gc():
                 rows = self.db.execute("select key, name, aliases, definition, category, page, input_hash, "
                                        "prompt_version, model, written_claims from concepts").fetchall()
-            self._concepts = {r[0]: Concept(r[0], r[1], json.loads(r[2] or "[]"), *r[3:9], r[9] or "")
-                              for r in rows}
+                self._concepts = {r[0]: Concept(r[0], r[1], json.loads(r[2] or "[]"), *r[3:9], r[9] or "")
+                                  for r in rows}
         return dict(self._concepts)
 
     def put_concepts(self, concepts: list[Concept], old: dict[str, Concept]) -> None:
@@ -221,9 +236,9 @@ class Manifest:
         """Read once, then kept: a run asks for them several times (sync, relations, pairs)
         and changes them only through this object."""
         if self._decisions is None:
-            with self.lock:
+            with self.lock, quiet_gc():
                 rows = self.db.execute("select a, b, relation, name, origin from decisions order by id").fetchall()
-            self._decisions = [Decision(*r) for r in rows]
+                self._decisions = [Decision(*r) for r in rows]
         return list(self._decisions)
 
     def relating(self) -> list[Decision]:
@@ -233,10 +248,10 @@ class Manifest:
             if self._decisions is not None:
                 self._relating = [d for d in self._decisions if d.relation not in (SAME, RENAME)]
             else:
-                with self.lock:
+                with self.lock, quiet_gc():
                     rows = self.db.execute("select a, b, relation, name, origin from decisions "
                                            "where relation not in (?, ?) order by id", [SAME, RENAME]).fetchall()
-                self._relating = [Decision(*r) for r in rows]
+                    self._relating = [Decision(*r) for r in rows]
         return list(self._relating)
 
     def add_decisions(self, decisions: list[Decision]) -> None:
