@@ -22,7 +22,8 @@ from kbc.compile.rows import RENAME, SAME, Concept, Member
 from kbc.vault.files import atomic_write
 
 STATE_FILE = "identity.pickle"
-_CODE = [Path(__file__), Path(__file__).with_name("identity.py"), Path(__file__).with_name("rows.py")]
+# The code whose objects the file holds (consolidate's profiles ride along, Identity.memo).
+_CODE = [Path(__file__).with_name(name) for name in ("identity_state.py", "identity.py", "rows.py", "consolidate.py")]
 
 
 @dataclass
