@@ -22,12 +22,13 @@ def _snapshot(vault: Vault) -> dict:
 
 
 def _afresh(root, copy) -> Vault:
-    """A copy of the vault that remembers no page: every page is read again."""
+    """A copy of the vault that remembers no page and no link: every page is read again, every
+    link resolved again (which pages were linked with which terms is kept: test_link_memo)."""
     shutil.copytree(root, copy)
     vault = Vault(copy, env={})
     with vault.db.conn:
-        vault.db.execute("delete from page_index")
-        vault.db.execute("delete from source_scan")
+        for table in ("page_index", "source_scan", "page_words", "wiki_links", "wiki_resolver"):
+            vault.db.execute(f"delete from {table}")
     return vault
 
 
@@ -92,3 +93,54 @@ def test_scan_sources_from_what_it_remembers_equals_a_scan_afresh(tmp_path):
     assert [s.title for s in got[0]] == ["Note A, renamed", "Heading B", "d"]
     assert "Body of B." in got[0][1].body and got[1][0].path == "raw/broken.md"
     assert vault.db.conn.execute("select count(*) from source_scan where path = 'raw/c.md'").fetchone()[0] == 0
+
+
+def _same_as_afresh(vault: Vault, tmp_path, round_: int) -> list[str]:
+    """Refresh the vault from what it remembers, and a copy of it from nothing: the same."""
+    expected_vault = _afresh(vault.root, tmp_path / f"afresh{round_}")
+    expected = (sorted(refresh_wiki(expected_vault)), _snapshot(expected_vault))
+    got = (sorted(refresh_wiki(vault)), _snapshot(vault))
+    assert got == expected, round_
+    return got[0]
+
+
+def _foreign(vault: Vault, name: str, text: str) -> None:
+    """A page a person wrote (no kbc hash): read, never written."""
+    (vault.wiki_dir / f"{name}.md").write_text(f"# {name}\n\n{text}\n")
+
+
+def test_terms_aliases_and_links_that_move_give_what_a_refresh_afresh_gives(tmp_path):
+    vault = Vault(tmp_path / "vault", env={})
+    (vault.root / "raw").mkdir(parents=True)
+    _concept(vault, "Paxos", "Paxos needs a quorum of acceptors and a leader.")
+    _concept(vault, "Raft", "Raft elects a leader; see [[Doomed]] and [[Gossip]].")
+    _concept(vault, "Gossip", "Gossip spreads state without any coordinator.")
+    _concept(vault, "Doomed", "Doomed is about Paxos.")
+    _foreign(vault, "My notes", "I keep [[Future Page]] and [[Quorum Notes]] in mind, and [[Paxos]].")
+    write_page(vault, vault.wiki_dir / "log.md", {"title": "Log", "kind": "log"},
+               "# Log\n\n- Wrote [[Doomed]] and [[Raft]].\n", "log")
+    _same_as_afresh(vault, tmp_path, 0)
+
+    # A term added that unchanged pages hold (found through page_words), an alias another page says.
+    _concept(vault, "Quorum", "A quorum is a majority of acceptors.")
+    _concept(vault, "Coordinator", "The node that leads.", aliases=["leader"])
+    assert {"Paxos", "Raft"} <= set(_same_as_afresh(vault, tmp_path, 1))
+    assert "[[Quorum|quorum]]" in (vault.wiki_dir / "concepts" / "Paxos.md").read_text()
+
+    # A page removed that an unchanged page links to; a page named as a person's page links (to no page till now).
+    (vault.wiki_dir / "concepts" / "Doomed.md").unlink()
+    _concept(vault, "Future Page", "Arrives late.")
+    (vault.root / "raw" / "Quorum Notes.md").write_text("# Quorum Notes\n\nA raw note.\n")
+    _same_as_afresh(vault, tmp_path, 2)
+    assert "[[Doomed]]" not in (vault.wiki_dir / "concepts" / "Raft.md").read_text()
+    assert "Wrote Doomed and [[Raft]]" in (vault.wiki_dir / "log.md").read_text()  # navigation mended too
+    assert "- [[My notes]]" in (vault.wiki_dir / "concepts" / "Future Page.md").read_text()
+
+    # An alias moved to another page; a term removed; a page renamed in case only.
+    _concept(vault, "Coordinator", "The node that leads.")
+    _concept(vault, "Raft", "Raft elects a leader; see [[Gossip]].", aliases=["leader"])
+    (vault.wiki_dir / "concepts" / "Quorum.md").unlink()
+    gossip = vault.wiki_dir / "concepts" / "Gossip.md"
+    gossip.rename(gossip.with_name("gossip.md"))
+    _same_as_afresh(vault, tmp_path, 3)
+    _same_as_afresh(vault, tmp_path, 4)  # and a run with nothing changed changes nothing

@@ -19,8 +19,8 @@ def test_the_saved_graph_is_the_one_serve_computes_and_a_changed_page_voids_it(s
     assert saved is not None and saved.inbound  # the compile saved it, for the pages as they are
     assert saved == _computed(vault)
     site = Site(vault)
-    name = next(iter(saved.inbound))
-    page = next(p for p in vault.wiki_pages().values() if p.stem.casefold() == name)
+    name, page = next((key, p) for key in saved.inbound for p in vault.wiki_pages().values()
+                      if p.stem.casefold() == key)  # a page's (raw notes are linked to too)
     assert site.page(page.stem)[0] == 200 and site._graph == saved.inbound
 
     edited = next(p for p in (vault.wiki_dir / "concepts").glob("*.md"))
@@ -33,7 +33,7 @@ def test_the_saved_graph_is_the_one_serve_computes_and_a_changed_page_voids_it(s
 
 def test_a_damaged_graph_file_is_no_graph(sample_vault, server):
     vault = open_vault(sample_vault, server)
-    save_graph(vault, LinkGraph({}, {}))
+    save_graph(vault, {}, wiki_stamp(vault))
     assert load_graph(vault, wiki_stamp(vault)) == LinkGraph({}, {})
     (vault.state_dir / GRAPH_FILE).write_text("{not json")
     assert load_graph(vault, wiki_stamp(vault)) is None

@@ -41,9 +41,10 @@ VERSION = 1
 _NOT_INPUTS = {"base_url", "api_key", "concurrency", "budget", "ask_context_tokens", "prices"}
 # Tables no compile reads: the ledger, the response cache (a run with nothing to do asks
 # nothing), search, ask and lint state, the stamp's own, and what is remembered of the files
-# the stamp covers (the page index, the notes as scan_sources parsed them).
+# the stamp covers (the page index, the notes as scan_sources parsed them, the links refresh saw).
 _NOT_READ = {"requests", "responses", "chunks", "indexed_files", "search_words", "search_words_counted",
-             "ask_sessions", "lint_checks", "run_stamp", "db_generation", "page_index", "source_scan"}
+             "ask_sessions", "lint_checks", "run_stamp", "db_generation", "page_index", "source_scan",
+             "wiki_links", "wiki_resolver"}
 
 Stat = tuple  # (inode, mtime_ns, ctime_ns, size); () for a broken link
 

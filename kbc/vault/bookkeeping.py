@@ -2,18 +2,21 @@
 closed-world links and backlinks. No LLM involved."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kbc.vault import Vault
 from kbc.vault.autolink import MentionLinker
-from kbc.vault.indexes import index_entry_for, write_indexes
-from kbc.vault.link_graph import LinkGraph, inbound_lists, save_graph
+from kbc.vault.files import walk_paths, walk_stems
+from kbc.vault.indexes import index_entry, write_indexes
+from kbc.vault.link_graph import save_graph
 from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, body_of
 from kbc.vault.links import link_key, link_target
-from kbc.vault.page_index import PageRecord, links_of, page_record, page_records, save_index
+from kbc.vault.page_index import holding_words, links_of, mtimes, page_record, page_snaps, save_index
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
+from kbc.vault.wiki_links import WikiLinks
 
 
 LOG_ARCHIVE = "Log of "  # the log's pages of older runs: "Log of 2026-12"
@@ -39,31 +42,40 @@ def source_titles(props: dict[str, dict]) -> list[str]:
             for name, page in props.items() if page.get("kind") == "source-summary"]
 
 
-def _records(vault: Vault, pages: dict[str, Path]) -> dict[str, PageRecord]:
-    """Page name -> its record, for the readable pages (lint reports the others; an unreadable
-    page is never rewritten)."""
-    stems = {str(path): path.stem for path in pages.values()}
-    return {stems[path]: record for path, record in page_records(vault, stems).items() if record.readable}
+def _stem(path: str) -> str:
+    return path.rpartition(os.sep)[2][:-3]  # the pages are the .md files
 
 
-def _relisted(pages: dict[str, Path], written: set[Path], removed: set[Path]) -> dict[str, Path]:
+def _listed(vault: Vault) -> dict[str, str]:
+    """vault.wiki_pages(), as path strings."""
+    if not vault.wiki_dir.is_dir():
+        return {}
+    return {link_key(_stem(path)): path for path in walk_paths(vault.wiki_dir, within=vault.root, suffix=".md")}
+
+
+def _relisted(pages: dict[str, str], written: set[Path], removed: set[Path]) -> dict[str, str]:
     """The wiki's pages after write_indexes (which wrote and removed only index pages), as
     vault.wiki_pages() would list them."""
-    paths = (set(pages.values()) - removed) | written
-    return {link_key(path.stem): path for path in sorted(paths, key=lambda p: p.parts)}
+    listed = set(pages.values())
+    new, gone = {str(p) for p in written} - listed, {str(p) for p in removed} & listed
+    if not new and not gone:  # the index pages there were, rewritten or not: the same list
+        return pages
+    paths = (listed - gone) | new
+    return {link_key(_stem(path)): path for path in sorted(paths, key=lambda p: p.split(os.sep))}
 
 
-def _read(path: Path) -> tuple[dict, str] | None:
+def _read(path: str) -> tuple[dict, str] | None:
     try:
-        return read_page(path)
+        return read_page(Path(path))
     except (OSError, UnicodeDecodeError, FrontMatterError):
         return None
 
 
-def _body(path: Path) -> str:
+def _body(path: str) -> str:
     """The page's body, its front matter not parsed (only looked through for changed terms)."""
     try:
-        return body_of(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            return body_of(handle.read())
     except (OSError, UnicodeDecodeError):
         return ""
 
@@ -73,23 +85,38 @@ def refresh_wiki(vault: Vault) -> list[str]:
     mention of every concept in them, and refresh every backlinks section. Pages a person
     edited are read, never written. Returns the names of the pages whose links changed.
 
-    Whole-wiki work from the page index: a page is read only when it changed, holds a link to
-    mend, a mention to link, or backlinks to update."""
-    pages = vault.wiki_pages()
-    records = _records(vault, pages)
-    entries = [e for e in (index_entry_for(vault.wiki_dir / f"{name}.md", r.props) for name, r in records.items()) if e]
+    Work in proportion to what changed: every page is stat'ed, but a page is read only when it
+    changed, holds a link that may now resolve elsewhere, or a word a changed term begins;
+    the links of the others, and whom they reach, are as the last refresh left them
+    (wiki_links), and a backlinks section is compared only where what links to it changed."""
+    pages = _listed(vault)
+    snaps = page_snaps(vault, pages.values())
+    entries = [e for e in (index_entry(_stem(path), snaps[path].light) for path in pages.values()
+                           if path in snaps and snaps[path].readable) if e]
     written, removed = write_indexes(vault, entries, vault.settings.index_max_tokens)
     pages = _relisted(pages, written, removed)
-    records.update(_records(vault, {link_key(p.stem): p for p in written}))
-    records = {path.stem: records[path.stem] for path in pages.values() if path.stem in records}
-    props = {name: record.props for name, record in records.items()}
-    aliases = vault.page_aliases(props)
-    resolver = LinkResolver(vault.note_names(pages), aliases)
-    repaired = []
-    inbound: dict[str, set[str]] = {}
-    linker = MentionLinker(concept_terms(props), source_titles(props))
+    snaps.update(page_snaps(vault, [str(p) for p in written]))
+    names = {key: _stem(path) for key, path in pages.items()}
+    readable = {key: snaps[path] for key, path in pages.items() if path in snaps and snaps[path].readable}
+    light = {names[key]: snap.light for key, snap in readable.items()}
+    aliases = vault.page_aliases(light)
+    resolver = LinkResolver([*names.values(), *_raw_names(vault)], aliases)
+    linker = MentionLinker(concept_terms(light), source_titles(light))
     memo = LinkMemo(vault.db, vault.db_lock, linker)  # pages linked before and unchanged are skipped
-    names = {key: path.stem for key, path in pages.items()}
+    graph = WikiLinks(vault)
+    moved = graph.moved(resolver.pages, resolver.aliases)
+    # The pages whose links are worked out again: changed since the last refresh, linking to
+    # a name or alias that moved (or by a fuzzy match, or to no page, when any did), navigation.
+    look = {key for key, snap in readable.items() if graph.seen.get(key) != snap.rev or not snap.rev}
+    look |= graph.reaching(moved) | (graph.loose if moved else set())
+    look &= readable.keys()
+
+    def suspect(link: str) -> bool:
+        """May the link resolve elsewhere than at the last refresh? (Navigation links to no
+        page's backlinks, so only its own links say it may need mending.)"""
+        key = link_key(link_target(link))
+        return key in moved or (key not in resolver.pages and key not in resolver.aliases)
+    holders = None if None in memo.tokens else holding_words(vault, memo.tokens) if memo.probe else set()
     mends: dict[str, bool] = {}  # link as written -> whether the resolver rewrites it (pages share most links)
 
     def mend(link: str) -> bool:
@@ -101,44 +128,68 @@ def refresh_wiki(vault: Vault) -> list[str]:
     # removed or moved since they were last linked), then link them with one focused linker.
     todo: dict[str, tuple[dict, str, str, bool]] = {}  # key -> properties, body, body mended, relink
     for key, path in pages.items():
-        record = records.get(names[key])
-        if record is None or record.state != "ours":
+        snap = readable.get(key)
+        if snap is None or snap.state != "ours":
             continue
-        relink = record.kind in LINKED_KINDS and memo.needed(names[key], record.digest, lambda: _body(path))
-        if relink or any(mend(link) for link in record.links):
+        may_hold = holders is None or path in holders
+        relink = snap.light.get("kind") in LINKED_KINDS and memo.needed(names[key], snap.digest,
+                                                                        lambda: _body(path), may_hold)
+        checked = key in look or (moved and is_navigation(names[key]))
+        if relink or (checked and any(mend(link) for link in _links(vault, path) if key in look or suspect(link))):
             page = _read(path)
             if page is not None and state_of(*page) == "ours":
                 todo[key] = (*page, resolver.fix(page[1]), relink)
     linker.focus([fixed for _, _, fixed, _ in todo.values()])
+    repaired = []
     for key, path in pages.items():
-        name = names[key]
-        if name not in records:
+        if key not in readable or (key not in look and key not in todo):
             continue
-        links = records[name].links
+        name = names[key]
+        links: tuple[str, ...] = ()
         if key in todo:
             props_now, body, fixed, relink = todo[key]
             if props_now.get("kind") in LINKED_KINDS and (fixed != body or relink):
                 fixed = linker.link(fixed, name)
                 memo.linked(name, fixed)
             if fixed != body:
-                write_page(vault, path, props_now, fixed, str(props_now.get("kind", "page")),
+                write_page(vault, Path(path), props_now, fixed, str(props_now.get("kind", "page")),
                            str(props_now.get("kbc_prompt", "")), str(props_now.get("kbc_model", "")))
                 repaired.append(name)
             links = links_of(fixed)
-        if is_navigation(name):
+        elif not is_navigation(name):
+            links = _links(vault, path)
+        if is_navigation(name):  # linked from everywhere, and linking to no backlinks
+            graph.relink(key, name, [], False)
             continue
-        for link in links:  # a backlinks list is not a link of its page
-            target = resolver.resolve(link_target(link))
-            if target and link_key(target) != key:
-                inbound.setdefault(link_key(target), set()).add(name)
-    for key, path in pages.items():
-        if is_navigation(names[key]):
-            continue
-        wanted = sorted(inbound.get(key, ()))
-        record = page_record(vault, path)  # as it is now: rewritten above, or not
-        if record is not None and record.state == "ours" and list(record.backlinks) != wanted:
-            set_backlinks(vault, path, wanted)
+        targets = [link_target(link) for link in links]
+        reached = {link_key(t) for t in map(resolver.resolve, targets) if t} - {key}
+        loose = any(link_key(t) not in resolver.pages and link_key(t) not in resolver.aliases for t in targets)
+        graph.relink(key, name, sorted(reached), loose)
+    for key in set(graph.seen) - readable.keys():
+        graph.drop(key)
+    # A backlinks section changes only where the pages linking to it did, or where its page did.
+    for key in sorted((graph.touched | look) & readable.keys()):
+        path = pages[key]
+        if not is_navigation(names[key]):
+            wanted = sorted(graph.inbound(key))
+            record = page_record(vault, Path(path))  # as it is now: rewritten above, or not
+            if record is not None and record.state == "ours" and list(record.backlinks) != wanted:
+                set_backlinks(vault, Path(path), wanted)
+        now = page_snaps(vault, [path]).get(path)
+        graph.saw(key, now.rev if now is not None else "")
     memo.save(set(names.values()))
-    save_graph(vault, LinkGraph(inbound_lists(inbound), aliases), pages)  # for kbc serve, with the pages' stamp
+    graph.save(resolver.pages, resolver.aliases)
+    stamp = tuple(sorted(mtimes(vault, pages.values()).items()))  # as wiki_stamp() gives it, no page stat'ed again
+    save_graph(vault, aliases, stamp)  # for kbc serve
     save_index(vault, pages.values())  # the pages' records the run read again, for the next one
     return repaired
+
+
+def _links(vault: Vault, path: str) -> tuple[str, ...]:
+    record = page_record(vault, Path(path))
+    return record.links if record is not None else ()
+
+
+def _raw_names(vault: Vault) -> list[str]:
+    """The raw notes' names, as vault.note_names() lists them after the wiki's pages."""
+    return walk_stems(vault.raw_dir, within=vault.root) if vault.raw_dir.is_dir() else []

@@ -223,6 +223,26 @@ def m018_page_index(db: sqlite_utils.Database) -> None:
     db.execute("create table source_scan (path text primary key, sha256 text, title text, kind text, byline text)")
 
 
+@migration
+def m019_search_digest(db: sqlite_utils.Database) -> None:
+    # The digest of what a page's search chunks are made from (kbc/search/__init__.py): a page
+    # rewritten with the same (its backlinks changed) keeps its chunks.
+    db["indexed_files"].add_column("digest", str)
+
+
+@migration
+def m020_wiki_links(db: sqlite_utils.Database) -> None:
+    # What refresh_wiki derived, kept so a run redoes only what changed (kbc/vault/wiki_links.py):
+    # each page's content hash and the properties the whole-wiki passes read (page_index.rev,
+    # light), its words for finding the pages a new term may link (page_words), and per page
+    # key the pages it links to and those linking to it, as of the content refresh last saw.
+    db.execute("alter table page_index add column rev text")
+    db.execute("alter table page_index add column light text")
+    db.execute("create virtual table page_words using fts5(path unindexed, words)")
+    db.execute("create table wiki_links (key text primary key, seen text, out text, inb text, loose integer)")
+    db.execute("create table wiki_resolver (id integer primary key, names text, aliases text)")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
@@ -236,10 +256,14 @@ def open_db(path: Path) -> sqlite_utils.Database:
 def migrate(db: sqlite_utils.Database) -> None:
     if "_migrations" not in db.table_names():
         db["_migrations"].create({"number": int, "name": str}, pk="number")
-    done = {row["number"] for row in db["_migrations"].rows}
-    for number, step in enumerate(MIGRATIONS, start=1):
-        if number in done:
+    # By name: migrations appended in another order by work done side by side (a vault that
+    # ran m020 before m019 was written) each run once, in the order they were met.
+    rows = list(db["_migrations"].rows)
+    done, number = {row["name"] for row in rows}, max((row["number"] for row in rows), default=0)
+    for step in MIGRATIONS:
+        if step.__name__ in done:
             continue
+        number += 1
         with db.conn:
             step(db)
             db["_migrations"].insert({"number": number, "name": step.__name__})

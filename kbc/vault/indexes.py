@@ -86,13 +86,13 @@ def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> t
     home_lines = []
     budget = max_tokens - 200  # room for the heading and description
     for section, (title, about) in SECTIONS.items():
-        chosen = [e for e in entries if e.section == section]
+        chosen = [(e, e.line()) for e in entries if e.section == section]
         if not chosen and section in ("answers", "outputs"):
             continue
-        lines = sorted((e.line() for e in chosen), key=str.casefold)
+        lines = sorted((line for _, line in chosen), key=str.casefold)
         groups: dict[str, list[str]] = {}
-        for entry in chosen:
-            groups.setdefault(entry.group or "other", []).append(entry.line())
+        for entry, line in chosen:
+            groups.setdefault(entry.group or "other", []).append(line)
         if sum(estimate_tokens(line) + 1 for line in lines) <= budget or len(groups) < 2:
             _listing(vault, title, about, lines, budget, wanted)
         else:
@@ -123,9 +123,15 @@ def index_entry_for(path: Path, props: dict | None = None) -> IndexEntry | None:
             props, _ = read_page(path)
         except Exception:
             return None
+    return index_entry(path.stem, props)
+
+
+def index_entry(name: str, props: dict) -> IndexEntry | None:
+    """What an index lists for the page `name` with these properties (page_index.LIGHT holds
+    all it reads)."""
     section = {"concept": "concepts", "source-summary": "sources", "answer": "answers",
                "slides": "outputs", "chart": "outputs", "report": "outputs"}.get(props.get("kind"))
     if not section:
         return None
     blurb = props.get("description") or props.get("question") or ""
-    return IndexEntry(section, path.stem, str(blurb), str(props.get("category") or ""))
+    return IndexEntry(section, name, str(blurb), str(props.get("category") or ""))

@@ -11,6 +11,8 @@ from kbc.vault import autolink, term_trie
 from kbc.vault.autolink import MentionLinker, term_pattern
 from kbc.vault.files import code_digest
 from kbc.vault.page_index import body_digest
+from kbc.vault.page_words import probe_tokens
+from kbc.vault.term_trie import term_ending
 
 # The linker's own code is part of what a page was linked with.
 CODE = code_digest(autolink, term_trie)
@@ -35,14 +37,18 @@ class LinkMemo:
         alternatives = [term_pattern(spelled) for spelled in sorted(spellings, key=len, reverse=True)] + \
             [re.escape(t).replace(r"\ ", r"\s+") for t in sorted(titles)]
         self.probe = re.compile("(?:" + "|".join(alternatives) + ")", re.I) if alternatives else None
+        # Per changed term or title, the words a page where it can be found holds (None: no such words).
+        self.tokens = {probe_tokens(term_ending(spelled)[0], True) for spelled in spellings} | \
+            {probe_tokens(title, False) for title in titles}
         self._done: dict[str, str] = {}
 
-    def needed(self, page: str, digest: str, body: Callable[[], str]) -> bool:
+    def needed(self, page: str, digest: str, body: Callable[[], str], may_hold: bool = True) -> bool:
         """`digest`: the page's own body's digest as read (before any fix); `body` reads that
-        body, only when a changed term must be looked for in it."""
+        body, only when a changed term must be looked for in it; `may_hold`: False when the
+        page holds none of `tokens`' sets of words (page_words), so no changed term can be found there."""
         if self.bodies.get(page) != digest:
             return True
-        return bool(self.probe and self.probe.search(body()))
+        return bool(may_hold and self.probe and self.probe.search(body()))
 
     def linked(self, page: str, body: str) -> None:
         digest = body_digest(body)

@@ -28,6 +28,7 @@ from kbc.vault.files import SETTLED_NS
 from kbc.vault.frontmatter import body_of, copied, split
 from kbc.vault.links import WIKILINK
 from kbc.vault.page_text import BACKLINKS_END, BACKLINKS_START, own_body, state_of
+from kbc.vault.page_words import words_of
 
 _BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r"(.*?)" + re.escape(BACKLINKS_END), re.S)
 _OLD_FILES = ("page_index.json", "page_states.json")  # where this index was kept before m018
@@ -66,13 +67,28 @@ def links_of(body: str) -> tuple[str, ...]:
 
 
 _UNREADABLE = PageRecord("edited", {}, (), (), "", readable=False)
-_STAT = "path, ino, mtime_ns, size, hash, state, readable"  # what a run loads of every page
-_WRITE = "insert or replace into page_index (path, ino, mtime_ns, size, hash, state, readable, " \
-         "props, links, backlinks, digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# What a run loads of every page: its stat, state, content hash and light properties.
+_STAT = "path, ino, mtime_ns, size, hash, state, readable, digest, rev, light"
+_COLUMNS = ("path", "ino", "mtime_ns", "size", "hash", "state", "readable", "digest", "rev", "light",
+            "props", "links", "backlinks")
+_WRITE = f"insert into page_index ({', '.join(_COLUMNS)}) values ({', '.join('?' * len(_COLUMNS))}) " \
+         f"on conflict (path) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+# The properties whole-wiki passes read of every page (indexes, aliases, terms, titles).
+LIGHT = ("kind", "title", "aliases", "description", "question", "category")
+
+
+@dataclass(frozen=True)
+class PageSnap:
+    """What a run knows of every page without loading its record."""
+    state: str
+    readable: bool
+    digest: str  # of its own body
+    rev: str  # of its whole text: any change to the file changes it
+    light: dict  # its LIGHT properties
 
 
 def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 class _Index:
@@ -83,9 +99,11 @@ class _Index:
         self.prefix = str(vault.root) + os.sep
         with vault.db_lock:
             rows = vault.db.conn.execute(f"select {_STAT} from page_index").fetchall()
-        self.stats: dict[str, tuple] = {row[0]: row[1:] for row in rows}  # key -> (ino, mtime, size, hash, state, readable)
+        # key -> (ino, mtime, size, hash (of a racy entry), state, readable, digest, rev, light)
+        self.stats: dict[str, tuple] = {row[0]: row[1:] for row in rows}
         self.records: dict[str, PageRecord] = {}
         self.dirty: dict[str, tuple] = {}
+        self.words: dict[str, str] = {}  # key -> the words of a page whose own body changed
 
     def key(self, path) -> str:
         """The path relative to the vault (so a vault moved or copied keeps its rows' names)."""
@@ -96,7 +114,8 @@ class _Index:
         """Does the index vouch for the file as it stats now? A racy entry only if the file's
         content still has its hash (then, settled by now, it is trusted by stat from here on)."""
         seen = self.stats.get(key)
-        if seen is None or seen[0] != stat.st_ino or seen[1] != stat.st_mtime_ns or seen[2] != stat.st_size:
+        if seen is None or seen[0] != stat.st_ino or seen[1] != stat.st_mtime_ns or seen[2] != stat.st_size \
+                or seen[7] is None:  # a row from before m020: read again, for its hash and words
             return False
         if not seen[3]:
             return True
@@ -111,7 +130,7 @@ class _Index:
         if record is None:
             return False
         if time.time_ns() - stat.st_mtime_ns > SETTLED_NS:
-            self._keep(key, stat, record, "")
+            self._keep(key, stat, record, seen[7], racy=False)
         return True
 
     def record(self, vault, key: str) -> PageRecord | None:
@@ -143,42 +162,53 @@ class _Index:
 
     def _loaded(self, key: str, row: tuple) -> PageRecord:
         props, links, backlinks, digest = row
-        state, readable = self.stats[key][4:6]
+        state, readable = self.stats[key][4], self.stats[key][5]
         return PageRecord(state, json.loads(props), tuple(json.loads(links)), tuple(json.loads(backlinks)),
                           digest, bool(readable))
 
     def read(self, key: str, path) -> PageRecord | None:
         """Read and parse the page, and remember it (None: there is none)."""
+        return self.read_kept(key, path)[0]
+
+    def read_kept(self, key: str, path) -> tuple[PageRecord | None, bool]:
+        """read(), and whether the index remembers what it read."""
         try:
             with open(path, "rb") as handle:
                 stat, data = os.fstat(handle.fileno()), handle.read()
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return None, False
         except OSError:
-            return _UNREADABLE
+            return _UNREADABLE, False
+        body = ""
         try:
-            record = record_of(*split(data.decode("utf-8")))
+            props, body = split(data.decode("utf-8"))
+            record = record_of(props, body)
         except Exception:  # unreadable or broken front matter: a person's to mend, never ours to rewrite
             record = _UNREADABLE
-        self.remember(key, stat, record, data)
-        return record
+        return record, self.remember(key, stat, record, data, body)
 
-    def remember(self, key: str, stat: os.stat_result, record: PageRecord, data: bytes) -> None:
+    def remember(self, key: str, stat: os.stat_result, record: PageRecord, data: bytes, body: str) -> bool:
         try:
             props = json.loads(json.dumps(record.props))  # the index's own copy, as it will be read back
         except (TypeError, ValueError):
-            return
+            return False
         if props != record.props:
-            return
+            return False
+        seen, rev = self.stats.get(key), _digest(data)
+        if seen is None or seen[7] != rev:
+            self.words[key] = words_of(body)
         racy = time.time_ns() - stat.st_mtime_ns <= SETTLED_NS
-        self._keep(key, stat, replace(record, props=props), _digest(data) if racy else "")
+        self._keep(key, stat, replace(record, props=props), rev, racy)
+        return True
 
-    def _keep(self, key: str, stat: os.stat_result, record: PageRecord, content_hash: str) -> None:
-        self.stats[key] = (stat.st_ino, stat.st_mtime_ns, stat.st_size, content_hash, record.state, record.readable)
+    def _keep(self, key: str, stat: os.stat_result, record: PageRecord, rev: str, racy: bool) -> None:
+        light = json.dumps({k: record.props[k] for k in LIGHT if k in record.props}, ensure_ascii=False)
+        self.stats[key] = (stat.st_ino, stat.st_mtime_ns, stat.st_size, rev if racy else "", record.state,
+                           record.readable, record.digest, rev, light)
         self.records[key] = record
         self.dirty[key] = (key, *self.stats[key], json.dumps(record.props, ensure_ascii=False),
                            json.dumps(record.links, ensure_ascii=False),
-                           json.dumps(record.backlinks, ensure_ascii=False), record.digest)
+                           json.dumps(record.backlinks, ensure_ascii=False))
 
 
 _INDEXES: dict[str, _Index] = {}
@@ -230,26 +260,59 @@ def page_state(vault, path: Path) -> str:
     return "missing" if record is None else record.state
 
 
-def page_records(vault, paths: Iterable) -> dict[str, PageRecord]:
-    """path (as given, str) -> its record, for the pages there are, with one query for the
-    rows the index vouches for."""
+def page_snaps(vault, paths: Iterable[str]) -> dict[str, PageSnap]:
+    """path -> what the index knows of it, for the pages there are (read again only if
+    changed): no record loaded, so a look at every page of the wiki costs a stat each."""
     index = _index(vault)
-    stats = {}
+    found, kept = {}, []
     for path in paths:
+        key = index.key(path)
         try:
-            stats[os.fspath(path)] = os.stat(path)
+            stat = os.stat(path)
         except OSError:
             continue
-    keys = {path: index.key(path) for path in stats}
-    index.preload(vault, list(keys.values()))
-    found = {}
-    for path, stat in stats.items():
-        key = keys[path]
-        record = index.record(vault, key) if index.known(vault, key, stat, path) else None
-        record = record if record is not None else index.read(key, path)
-        if record is not None:
-            found[path] = record
+        if not index.known(vault, key, stat, path):
+            record, remembered = index.read_kept(key, path)
+            if record is None:
+                continue
+            if not remembered:  # properties JSON cannot hold: no hash to compare, read each time
+                found[path] = PageSnap(record.state, record.readable, record.digest, "",
+                                       {k: record.props[k] for k in LIGHT if k in record.props})
+                continue
+        kept.append((path, index.stats[key]))
+    lights = json.loads("[" + ",".join(seen[8] for _, seen in kept) + "]")  # one parse, not one a page
+    for (path, seen), light in zip(kept, lights):
+        found[path] = PageSnap(seen[4], bool(seen[5]), seen[6], seen[7], light)
     return found
+
+
+def mtimes(vault, paths: Iterable[str]) -> dict[str, int]:
+    """path -> its mtime as the index last saw it (stat'ed if it holds none)."""
+    index = _index(vault)
+    found = {}
+    for path in paths:
+        seen = index.stats.get(index.key(path))
+        if seen is not None:
+            found[path] = seen[1]
+            continue
+        try:
+            found[path] = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+    return found
+
+
+def holding_words(vault, groups: set[tuple[str, ...]]) -> set[str]:
+    """The paths of the pages with, for one of `groups`, a word beginning with each of its
+    tokens, as page_words holds them; and of those whose words this run has not saved yet."""
+    index = _index(vault)
+    found = set(index.words)
+    if groups:
+        query = " OR ".join("(" + " AND ".join(f'"{token}"*' for token in group) + ")" for group in sorted(groups))
+        with vault.db_lock:
+            found |= {row[0] for row in vault.db.conn.execute(
+                "select path from page_words where page_words match ?", [query])}
+    return {key if os.path.isabs(key) else index.prefix + key for key in found}
 
 
 def wrote(vault, path: Path, text: str) -> None:
@@ -258,10 +321,10 @@ def wrote(vault, path: Path, text: str) -> None:
     index = _index(vault)
     try:
         stat = os.stat(path)
-        record = record_of(*split(text))
+        props, body = split(text)
     except Exception:  # gone already, or front matter no reader can parse: read it when asked
         return
-    index.remember(index.key(path), stat, record, text.encode("utf-8"))
+    index.remember(index.key(path), stat, record_of(props, body), text.encode("utf-8"), body)
 
 
 def read_with_body(vault, path: Path) -> tuple[PageRecord, str] | None:
@@ -292,7 +355,7 @@ def read_with_body(vault, path: Path) -> tuple[PageRecord, str] | None:
         return _UNREADABLE, ""
     record = record_of(props, body)
     if same:
-        index.remember(key, after, record, data)
+        index.remember(key, after, record, data, body)
     return record, body
 
 
@@ -309,9 +372,15 @@ def save_index(vault, present: Iterable | None = None) -> None:
         wiki = index.key(vault.wiki_dir) + os.sep
         gone = [key for key in index.stats if key.startswith(wiki) and key not in here]
     rows, index.dirty = list(index.dirty.values()), {}
+    words, index.words = index.words, {}
+    stale = [*words, *gone]
     with vault.db_lock, vault.db.conn:
         vault.db.conn.executemany(_WRITE, rows)
         vault.db.conn.executemany("delete from page_index where path = ?", [[key] for key in gone])
+        for at in range(0, len(stale), 500):
+            part = stale[at:at + 500]
+            vault.db.conn.execute(f"delete from page_words where path in ({','.join('?' * len(part))})", part)
+        vault.db.conn.executemany("insert into page_words (path, words) values (?, ?)", words.items())
     for key in gone:
         index.stats.pop(key, None)
         index.records.pop(key, None)
