@@ -6,7 +6,8 @@ step with its writes are those the database holds."""
 import random
 from collections import Counter
 
-from kbc.compile.consolidate import Neighbourhood, candidate_pairs
+from kbc.compile.blocking import Blocks
+from kbc.compile.consolidate import Neighbourhood, candidate_pairs, profile
 from kbc.compile.identity import Overrides, build
 from kbc.compile.identity_state import STATE_FILE, Tracker
 from kbc.compile.manifest import Manifest
@@ -119,6 +120,12 @@ def test_carried_identity_is_the_rebuilt_one(tmp_path):
     _run(vault, rng, lambda m: m.rename_source("note2", "moved/note2"))  # decisions rewritten
     identity, _ = _run(vault, rng, add("note22"))
     assert any(len(c.members) > 1 for c in identity.concepts.values())
+    # The few names of a +1 are swept, not indexed: the blocks are the same.
+    members = {m.id: m for m in Manifest(vault).members()}
+    profiles = {k: profile(c, members) for k, c in identity.concepts.items()}
+    frequency = Counter(t for p in profiles.values() for t in p.tokens | p.definition)
+    indexed, swept = Blocks(profiles, frequency), Blocks(profiles, frequency, asked=1)
+    assert all(indexed.of(k) == swept.of(k) for k in profiles)
 
 
 def test_a_file_no_token_vouches_for_is_not_read(tmp_path):

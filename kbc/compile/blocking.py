@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz import fuzz, process
+
 from kbc.compile.fuzzy_index import RatioIndex, TokenSetIndex
 
 NEAR_DUPLICATE = 85  # names this alike are always put to the model, and lint flags them if never decided
 
 DEFINITION_BLOCK = 12  # see Blocks.of
+SWEEP_UPTO = 48  # name keys asked about: up to this many, a sweep is cheaper than the index
 
 
 def _index(profiles: dict, values) -> dict[str, set[str]]:
@@ -35,7 +38,8 @@ class Blocks:
     (names, their words and initials, definition words, mentions, names within rapidfuzz's
     reach): scoring only those gives the pairs scoring every concept would."""
 
-    def __init__(self, profiles: dict, frequency: dict[str, int]):
+    def __init__(self, profiles: dict, frequency: dict[str, int], asked: int | None = None):
+        """`asked`: how many name keys the blocks will be asked about (all, if not given)."""
         self.profiles, self.frequency = profiles, frequency
         self.by_token = _index(profiles, lambda p: p.tokens)
         self.by_name_key = _index(profiles, lambda p: p.name_keys)
@@ -47,8 +51,10 @@ class Blocks:
         self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
         # What a sweep of rapidfuzz over all names found, through indexes (kbc/compile/fuzzy_index.py).
         self.near_labels = RatioIndex([label for label, _ in self.labels], NEAR_DUPLICATE)
-        self.near_name_keys = TokenSetIndex([name_key for name_key, _ in self.name_keys], 80,
-                                            [profiles[k].tokens for _, k in self.name_keys])
+        texts = [name_key for name_key, _ in self.name_keys]
+        # A few new concepts (a +1) sweep the names in C; the index pays from some 50 on.
+        self.near_name_keys = _Sweep(texts, 80) if asked is not None and asked <= SWEEP_UPTO else \
+            TokenSetIndex(texts, 80, [profiles[k].tokens for _, k in self.name_keys])
 
     def of(self, key: str) -> set[str]:
         x, none = self.profiles[key], set()
@@ -78,3 +84,15 @@ class Blocks:
             found |= {self.name_keys[i][1] for i in self.near_name_keys.near(name_key, x.tokens)}
         found.discard(key)
         return found
+
+
+class _Sweep:
+    """TokenSetIndex's answers and more, by a sweep over all the texts (in C): those it leaves
+    out share a strong token with the query, found by the caller's own index anyway."""
+
+    def __init__(self, texts: list[str], cutoff: float):
+        self.texts, self.cutoff = texts, cutoff
+
+    def near(self, query: str, strong: set[str]) -> list[int]:
+        hits = process.extract(query, self.texts, scorer=fuzz.token_set_ratio, score_cutoff=self.cutoff, limit=None)
+        return sorted(i for _, _, i in hits)

@@ -104,9 +104,12 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     A neighbour of the same name is left to the pair's own decision: one concept (merged) or
     two senses of one word, whose claims are about the other sense."""
     by_key: dict[str, list[Claim]] = {}
+    keys_at: dict[str, set[str]] = {}  # source path -> the concepts with claims from it
     for claim in claims:
         if claim.kind == "claim" and claim.member in member_key:
-            by_key.setdefault(member_key[claim.member], []).append(claim)
+            key = member_key[claim.member]
+            by_key.setdefault(key, []).append(claim)
+            keys_at.setdefault(claim.source_path, set()).add(key)
     pairs: dict[tuple[str, str], float] = {}  # (concept, neighbour whose claims are asked) -> pair score
     for key, others in near.scores.items():
         for other, value in others.items():
@@ -129,7 +132,8 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     involved = set(neighbours) | {other for n in neighbours.values() for _, other in n}
     words = {id(c): set(_words(c.text)) for k in involved for c in by_key.get(k, [])}
     idf = _idf(list(words.values()))
-    subjects = TitleSubjects(concepts, by_key, titles or {})
+    asked_at = {c.source_path for k in involved for c in by_key.get(k, [])}  # the claims asked about's sources
+    subjects = TitleSubjects(concepts, by_key, titles or {}, {path: keys_at[path] for path in asked_at})
     found: dict[str, list[Question]] = {}
     for key, near_ones in neighbours.items():
         profile = near.profiles[key]

@@ -22,16 +22,26 @@ _OPENING = re.compile(r"^(?:(?:in|on|at|for|during|after|with)\b[^,]{0,60},\s*|[
 class TitleSubjects:
     """Per source, the names of its concepts its title names (the source is about them)."""
 
-    def __init__(self, concepts: dict[str, Concept], by_key: dict[str, list[Claim]], titles: dict[str, str]):
+    def __init__(self, concepts: dict[str, Concept], by_key: dict[str, list[Claim]], titles: dict[str, str],
+                 paths: dict[str, set[str]] | None = None):
+        """`paths`: source path -> the concepts with claims from it, for the sources asked
+        about only (all of by_key's, if not given)."""
+        if paths is None:
+            paths = {}
+            for key, own in by_key.items():
+                for claim in own:
+                    paths.setdefault(claim.source_path, set()).add(key)
         self.names: dict[str, list[str]] = {}  # source path -> its title subjects' names, casefolded
-        for key, own in by_key.items():
-            concept = concepts.get(key)
-            if concept is None:
+        for path, keys in paths.items():
+            title = set(_words(titles.get(path, "")))
+            if not title:
                 continue
-            for path in {c.source_path for c in own}:
-                title = set(_words(titles.get(path, "")))
+            for key in keys:
+                concept = concepts.get(key)
+                if concept is None:
+                    continue
                 names = [n for n in [concept.name, *concept.aliases] if len(n) >= 3]
-                if title and any(set(_words(n)) and set(_words(n)) <= title for n in names):
+                if any(set(_words(n)) and set(_words(n)) <= title for n in names):
                     self.names.setdefault(path, []).extend(n.casefold() for n in names)
         # One pattern per source, compiled once: its subjects at the opening, or as "X's" anywhere.
         self.patterns: dict[str, tuple[re.Pattern, re.Pattern]] = {}

@@ -188,7 +188,7 @@ def candidate_pairs(concepts: dict[str, Concept], members: dict[str, Member],
     def weight(token: str) -> float:  # a word shared by many concepts says little
         return 30 / math.sqrt(frequency.get(token, 1))
 
-    blocks = Blocks(profiles, frequency)
+    blocks = Blocks(profiles, frequency, sum(len(profiles[k].name_keys) for k in new))
     if near is not None:
         near.profiles = profiles
     pairs: dict[frozenset, float] = {}
