@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbc.compile.articles import WRITE_TEMPLATE, Job, input_hash
+from kbc.compile.articles import WRITE_TEMPLATE, Job
 from kbc.compile.bookkeeping import CompileReport, read_state, stale_pages, write_summary
 from kbc.compile.claim_judging import ClaimJudgements, accepted_evidence, accepted_relations
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
@@ -23,6 +23,7 @@ from kbc.compile.graph import section_of, with_related
 from kbc.compile.graph_cache import MentionGraphCache
 from kbc.compile.graph_store import GraphStore, collector_paused
 from kbc.compile.identity import MERGES_FILE, load_overrides
+from kbc.compile.input_hashes import InputHashes
 from kbc.compile.log_page import append_log
 from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
@@ -128,7 +129,7 @@ class Compiler:
     def _bylines(self) -> dict[str, list[str]]:
         """Source page -> its authors and site: names an article may use though no claim does."""
         by_path = {s.path: s for s in self.sources}
-        return {Path(row.summary_page).stem: by_path[path].byline_names
+        return {_stem(row.summary_page): by_path[path].byline_names
                 for path, row in self.manifest.sources().items() if path in by_path}
 
     def _titles(self) -> dict[str, str]:
@@ -230,7 +231,7 @@ class Compiler:
         return self._built[1]
 
     def _evidence_and_graph(self, identity):
-        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        pages = {path: _stem(row.summary_page) for path, row in self.manifest.sources().items()}
         all_claims = self.manifest.claims()
         accepted = ClaimJudgements(self.vault.db, self.vault.db_lock).accepted(identity.concepts, identity.member_key,
                                                                               all_claims)
@@ -251,10 +252,10 @@ class Compiler:
         evidence, stored = self._jobs(identity)
         concepts_dir = self.vault.wiki_dir / "concepts"
         present = _files_in(concepts_dir)  # one listing: a page_state per concept cost seconds at 10,000
-        jobs, bylines = [], {}
+        jobs, bylines, hashes = [], {}, InputHashes(self.vault)
         with collector_paused():
             for key, concept in sorted(identity.concepts.items()):
-                digest = input_hash(concept, evidence[key])
+                digest = hashes.of(concept, evidence[key])
                 stale = self.options.stale and is_stale(concept.prompt_version, concept.model,
                                                         self.write_version, self.llm.model)
                 changed = self.options.full or stale or concept.input_hash != digest
@@ -265,6 +266,7 @@ class Compiler:
                 if state != "manual" and (changed or state == "missing"):
                     related = [identity.concepts[e.other].page for e in stored.graph.related(key)]
                     jobs.append(Job(concept, evidence[key], related, path, state, digest, bylines))
+        hashes.save()
         if not jobs:
             return
         bylines.update(self._bylines())  # every job's
@@ -327,6 +329,13 @@ class Compiler:
             "write_prompt_tokens_about": write_tokens,
             "total_prompt_tokens_about": prompt_tokens + consolidate_tokens + write_tokens,
         }
+
+
+def _stem(path: str) -> str:
+    """Path(path).stem of a vault-relative path, without a Path (10,000 of them a run)."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _files_in(folder: Path) -> set[str]:

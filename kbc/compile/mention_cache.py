@@ -72,9 +72,11 @@ class MentionCache:
                     self.db["concept_mentions"].upsert_all(updates, pk="concept_key")
                 for key in gone:
                     self.db.execute("delete from concept_mentions where concept_key = ?", [key])
-                self.db.execute("delete from mention_sources")
-                self.db["mention_sources"].insert_all(
-                    [{"path": p, "sha256": sha, "page": page} for p, (sha, page) in current.items()], pk="path")
+                # the changed sources only: rewriting all 10,000 rows was a tenth of a second a run
+                self.db.conn.executemany("delete from mention_sources where path = ?",
+                                         [(p,) for p in changed if p not in current])
+                self.db.conn.executemany("insert or replace into mention_sources (path, sha256, page) "
+                                         "values (?, ?, ?)", [(p, *current[p]) for p in changed if p in current])
         return out
 
 
