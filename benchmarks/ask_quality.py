@@ -57,6 +57,30 @@ at any budget or wording, a 6K pack 4,582 tokens (was 4,837; reworded 5,076, was
 3K and up, and at 1-1.5K, where raw@pack is near 10x, the budget binds first; 10x at recall 0.94
 needs the facts in the first ~1.5K tokens of the ranking (they lie within the first ~4K). At 1K
 a quarter of a pack is headers, link and citation lists, note names and the query (233 of 981).
+Then (issue 12, fourth pass: a denser pack, kbc/search/packformat.py). Kept: each quoted source
+gets a short id ([S1]) given once on its block beside its note; pages say "cites [S1]" and their
+text's links to it read [S1]; excerpts read "12-13: text"; a page's links are only the pages the
+question also matches; no "# Title" under the block's header; the query is not repeated. A
+pack's first 1,500 tokens are all source lines (page text, 100-300 tokens of a small pack, held
+fewer facts per token than the lines it displaced); the pages that get no room are named in one
+line ("Pages on this, not given here: [[Chubby]] (cites [S1], [S2])"). Sentences are picked again
+in what the last pick left or overran, so a pack spends its budget (denser, it ran 40-60 under).
+At 1K the scaffolding is 149 of 991 tokens (was 233 of 981, plus 101 of page text); a 1K pack
+holds 0.700 / reworded 0.686 of the facts, 12.5x / 12.1x raw@pack (was 0.671 / 0.600, 11.8x /
+8.7x); 1.5K 0.814 / 0.757, 9.3x / 8.2x (was 0.743 / 0.686, 9.1x / 8.1x); 2K 0.871 / 0.771;
+4K and 6K unchanged (0.943 / 0.886, 0.971 / 0.943). Page text's share of a small pack measured
+at 0.05-0.3 of the budget and from the first 1,000, 1,500 and 2,000 tokens (2,000 lost a fact at
+3K). Rejected by measurement (each within one or two facts of the above, up on one wording or
+budget and down on another): a sentence's score decayed by 0.93-0.97 for each sentence before it
+from the same source (turns between sources: down 1-8 facts), its paragraph's BM25 added to its
+own (0.3, 0.6), its paragraph's best other sentence's score added (0.15, 0.3), the question's
+terms weighted by their presence in the best 2-8 pages (pseudo-relevance feedback: graded with a
+floor of 0.3-0.5, by page score, or present in any), a term's weight within a source's sentences
+by its rarity there (the title's words say nothing about which of a paper's sentences matters;
+mixed 0.5 and 1.0). Still short of 10x at 1.5K: raw@pack there is 13.6K / 11.9K of 16.3K, so
+the multi-source questions miss their second source's facts (Dynamo's ring and its partitioning
+strategies, Chubby's master lease and 12s extension rank 60-120th), and a reworded question's
+instruction words ("define", "explain", "role") are rare in the wiki and weigh most.
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
