@@ -2,6 +2,7 @@
 titles and aliases weighted up, typo tolerance from the index's own vocabulary."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sqlite3
@@ -72,6 +73,11 @@ def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
 
 def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str, str]]]:
     """(title, aliases, [(heading, chunk text)]) with wikilinks shown as their text."""
+    return chunks_of(*page_source(text, fallback_title))
+
+
+def page_source(text: str, fallback_title: str) -> tuple[str, str, str]:
+    """(title, aliases, body) as chunk_page indexes them: what a page's chunks are made from."""
     try:
         props, body = split(text)
     except Exception:
@@ -81,7 +87,14 @@ def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str
     aliases = " | ".join(str(a) for a in props.get("aliases") or [] if a)
     # Backlinks are navigation, not content: they would make pages match what links to them.
     body = WIKILINK.sub(lambda m: m["shown"] or m["target"], own_body(body))
-    body = re.sub(r"<!--.*?-->", " ", body, flags=re.S)  # page markers and other comments
+    return title, aliases, re.sub(r"<!--.*?-->", " ", body, flags=re.S)  # page markers and other comments
+
+
+def source_digest(source: tuple[str, str, str]) -> str:
+    return hashlib.sha256("\0".join(source).encode("utf-8")).hexdigest()[:32]
+
+
+def chunks_of(title: str, aliases: str, body: str) -> tuple[str, str, list[tuple[str, str]]]:
     chunks, heading, start = [], "", 0
     for match in _HEADING.finditer(body):
         if body[start:match.start()].strip():
@@ -110,6 +123,14 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
             gone = sorted(set(known) - set(files))
             stale = [rel for rel, stat in files.items() if not (
                 rel in known and known[rel]["mtime_ns"] == stat.st_mtime_ns and known[rel]["size"] == stat.st_size)]
+            # A page whose chunks would be the same (most a compile rewrites changed only their
+            # backlinks) keeps them: only its stat is noted.
+            sources = {rel: _source(vault, rel) for rel in stale if rel in known and known[rel]["digest"]}
+            same = {rel for rel, source in sources.items() if source_digest(source) == known[rel]["digest"]}
+            for rel in same:
+                db.execute("update indexed_files set mtime_ns = ?, size = ? where path = ?",
+                           [files[rel].st_mtime_ns, files[rel].st_size, rel])
+            stale = [rel for rel in stale if rel not in same]
             # `path` is an unindexed FTS column: each delete scans every chunk, so delete
             # all of a run's pages in a few statements, not one scan per page.
             dropped = gone + stale
@@ -125,22 +146,26 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
                 db.execute("delete from indexed_files where path = ?", [rel])
                 changed += 1
             for rel in stale:
-                stat, path = files[rel], vault.root / rel
-                title, aliases, chunks = chunk_page(path.read_text(encoding="utf-8", errors="replace"), path.stem)
+                stat, source = files[rel], sources.pop(rel, None) or _source(vault, rel)
+                title, aliases, chunks = chunks_of(*source)
                 if counted:
                     for heading, text in chunks:
                         words.update(chunk_words(title, aliases, heading, text))
                 db.conn.executemany(
                     "insert into chunks (title, aliases, heading, body, path, scope) values (?,?,?,?,?,?)",
                     [(title, aliases, heading, text, rel, scope) for heading, text in chunks])
-                db.execute("insert or replace into indexed_files (path, scope, mtime_ns, size) values (?,?,?,?)",
-                           [rel, scope, stat.st_mtime_ns, stat.st_size])
+                db.execute("insert or replace into indexed_files (path, scope, mtime_ns, size, digest) "
+                           "values (?,?,?,?,?)", [rel, scope, stat.st_mtime_ns, stat.st_size, source_digest(source)])
                 changed += 1
             if counted:
                 add_words(db, scope, words)
             else:
                 count_all(db, scope)
     return changed
+
+
+def _source(vault: Vault, rel: str) -> tuple[str, str, str]:
+    return page_source((vault.root / rel).read_text(encoding="utf-8", errors="replace"), Path(rel).stem)
 
 
 def reindex(vault: Vault, scopes: tuple[str, ...] = ("wiki", "raw")) -> int:
