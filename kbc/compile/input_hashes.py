@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import fields
+from operator import attrgetter
 
 from kbc.compile import articles
 from kbc.compile.articles import input_hash
@@ -16,6 +18,8 @@ from kbc.vault.files import atomic_write, code_digest
 
 FILE = "input_hashes.json"
 CODE = code_digest(articles, prompts, files)  # input_hash, stable_json, sha256_text
+_FIELDS = tuple(f.name for f in fields(Evidence))
+_VALUES = attrgetter(*_FIELDS)  # every field of an evidence item, as a tuple
 
 
 class InputHashes:
@@ -30,7 +34,7 @@ class InputHashes:
 
     def of(self, concept: Concept, evidence: list[Evidence]) -> str:
         """input_hash(concept, evidence)."""
-        key = hashlib.sha256(repr((CODE, concept.name, concept.aliases, [tuple(vars(e).items()) for e in evidence]))
+        key = hashlib.sha256(repr((CODE, _FIELDS, concept.name, concept.aliases, list(map(_VALUES, evidence))))
                              .encode()).hexdigest()[:32]
         hit = self.seen.get(concept.key)
         digest = hit[1] if isinstance(hit, list) and len(hit) == 2 and hit[0] == key else input_hash(concept, evidence)
