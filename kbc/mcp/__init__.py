@@ -64,9 +64,11 @@ class WikiTools:
 
     def context(self, query: str, budget: int = CONTEXT_BUDGET) -> str:
         from kbc.llm.backends import estimate_tokens
+        from kbc.search.context import LINES_FIRST
 
         with self.vault.db_lock:
-            pack = self.retriever.pack(query, max(500, min(budget, 32_000)), estimate_tokens)
+            pack = self.retriever.pack(query, max(500, min(budget, 32_000)), estimate_tokens,
+                                       lines_first=LINES_FIRST)
         if not pack.pages:
             return "The wiki holds nothing on this yet." + (
                 " See also: " + ", ".join(f"[[{n}]]" for n in pack.see_also) if pack.see_also else "")

@@ -33,7 +33,9 @@ PAGE_SHARE = 0.05  # of the budget for pages (at least MIN_PAGE_ROOM); the rest 
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
 NAMED_ONLY = 3  # pages with no room for their text named in one line, at most
-LINES_FIRST = 1500  # a small pack's first tokens are all source lines: page text costs more per fact
+# An agent's pack spends its first tokens on source lines alone (page text holds fewer facts per
+# token) and names the pages, which an agent can open itself; a model reading a pack cannot.
+LINES_FIRST = 1500
 FIT_TRIES = 4  # picks of the source sentences, each in the room the last one left or overran
 FIT_SLACK = 15  # tokens under the budget that are not worth another pick
 
@@ -137,7 +139,9 @@ class Retriever:
         self._df: dict[str, int] = {}
 
     def pack(self, query: str, budget: int, count_tokens, exclude: set[str] = frozenset(),
-             page_share: float = PAGE_SHARE) -> Pack:
+             page_share: float = PAGE_SHARE, lines_first: int = 0) -> Pack:
+        """`lines_first`: tokens of a small pack that go to source lines before any page text
+        (LINES_FIRST for an agent's pack)."""
         pack = Pack(query, budget)
         hits = self.searcher.search(query, limit=40)
         self.pages.refresh()
@@ -171,7 +175,7 @@ class Retriever:
         closing = count_tokens(Pack(query, budget, see_also=pack.see_also).render()) + 1
         spent = closing
         # Pages are summaries here; the source sentences carry the facts (and cost less per fact).
-        small = min(MIN_PAGE_ROOM, int(max(budget - LINES_FIRST, 0) * SMALL_PAGE_SHARE))
+        small = min(MIN_PAGE_ROOM, int(max(budget - lines_first, 0) * SMALL_PAGE_SHARE))
         pages_room = min(max(int(budget * page_share), small), budget - closing)
         named_only = []
         for key in relevant:
@@ -365,13 +369,15 @@ def _best_blocks(text: str, room: int, terms, count_tokens) -> str:
 
 
 def build_context(vault: Vault, query: str, budget: int, count_tokens,
-                  exclude: set[str] = frozenset(), page_share: float = PAGE_SHARE) -> Pack:
-    return Retriever(vault).pack(query, budget, count_tokens, exclude, page_share)
+                  exclude: set[str] = frozenset(), page_share: float = PAGE_SHARE,
+                  lines_first: int = LINES_FIRST) -> Pack:
+    """An agent's pack (`kbc context`, MCP's context tool); `gather` reads pages whole for a model."""
+    return Retriever(vault).pack(query, budget, count_tokens, exclude, page_share, lines_first)
 
 
 def gather(vault: Vault, question: str, budget: int, count_tokens,
            exclude: set[str] = frozenset()) -> list[dict]:
     """The pack's pages as prompt blocks ({"name", "text"}) without source lines: outputs check
     what they draw against the pages they cite, and line numbers are no data for a chart."""
-    pack = build_context(vault, question, budget, count_tokens, exclude, page_share=1.0)
+    pack = build_context(vault, question, budget, count_tokens, exclude, page_share=1.0, lines_first=0)
     return [{"name": p.name, "text": p.text} for p in pack.pages if p.text]
