@@ -14,14 +14,13 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from kbc.compile.claim_subjects import TitleSubjects
 from kbc.compile.concepts import concept_key
 from kbc.compile.consolidate import (CLAIM_TOKENS_PER_CONCEPT, MIN_SCORE, Batch, Neighbourhood, Profile, _words,
                                      concept_line, consolidation_request)
 from kbc.compile.evidence import Naming, _fold, mentions, text_words
-from kbc.compile.manifest import now
+from kbc.compile.manifest import now, page_stem
 from kbc.compile.rows import DIFFERENT, Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.vault.text import clip
@@ -391,7 +390,7 @@ class ClaimQuestions:
         return todo
 
     def _drawn(self, identity, sources: list[Source]):
-        pages = {path: Path(row.summary_page).stem for path, row in self.manifest.sources().items()}
+        pages = {path: page_stem(row.summary_page) for path, row in self.manifest.sources().items()}
         return drawn_on(sources, identity.concepts, pages)
 
     def _line_of(self, identity, titles: dict[str, str]):

@@ -202,11 +202,13 @@ def assign(by_id, clusters, renames, same_names: SameNames, old, weight, settled
     still hold its key, and no other member, gets the same concept. `weight`: a dict, or a
     function of the member ids it is asked for (those of the clusters made again). Returns
     the identity and the Made of each cluster."""
-    holders = Counter(m.concept_key for m in by_id.values()) if made else {}
+    holders: dict[str, set[str]] = {}  # concept key -> the members holding it
+    for member in by_id.values() if made else ():
+        holders.setdefault(member.concept_key, set()).add(member.id)
     order = []
     for cid, members in clusters.items():
         was = made.get(cid) if made and cid not in dirty else None
-        if was is not None and not _kept(was, members, by_id, holders, old):
+        if was is not None and not _kept(was, members, holders, old):
             was = None
         order.append((was.first if was else min((by_id[m].seq, m) for m in members), cid, was))
     order.sort(key=lambda o: o[0])
@@ -241,13 +243,12 @@ def _fields_of(concept: Concept) -> tuple:
     return tuple(getattr(concept, f.name) for f in fields(Concept))
 
 
-def _kept(was: Made, members, by_id, holders, old) -> bool:
+def _kept(was: Made, members: set[str], holders: dict[str, set[str]], old) -> bool:
     """A cluster whose concept comes out as it did: the same members, each holding its key,
     which no other member holds, with the same name in the database."""
-    key = was.key
-    return (holders.get(key) == len(members) == len(was.members) and key in old
-            and old[key].name == was.old_name and all(by_id[m].concept_key == key for m in members)
-            and members.issuperset(was.members))
+    key = was.key  # (a cluster whose members changed is dirty: identity_state._follow)
+    return (len(members) == len(was.members) and key in old and old[key].name == was.old_name
+            and holders.get(key) == members)
 
 
 def _make(first, cluster, by_id, renames, same_names: SameNames, old, weight, settled, taken, merged) -> Made:

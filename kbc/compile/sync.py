@@ -124,7 +124,8 @@ class Consolidator:
             self._reserved.add(concept.page)
             self.names.claim(concept.page)
         before = {m.id: m.concept_key for m in members}
-        self._report_merges(identity, before, members)
+        changed = {m: k for m, k in identity.member_key.items() if before.get(m) != k}
+        self._report_merges(identity, before, members, {changed[m] for m in changed})
         for old_key, into in identity.merged.items():
             page = old[old_key].page
             # A page minted this run and never written was never linked: no redirect for it.
@@ -140,7 +141,6 @@ class Consolidator:
             elif key in identity.merged:
                 self.manifest.drop_concept(key)
         self.manifest.put_concepts(list(identity.concepts.values()), old)
-        changed = {m: k for m, k in identity.member_key.items() if before.get(m) != k}
         if changed:
             self.manifest.assign(changed)
         self._reserved = self._summaries = None
@@ -149,9 +149,11 @@ class Consolidator:
             self.tracker.save()
         return identity
 
-    def _report_merges(self, identity: Identity, before: dict[str, str], members: list) -> None:
+    def _report_merges(self, identity: Identity, before: dict[str, str], members: list, joined: set[str]) -> None:
+        """`joined`: the concepts some member came to (the others merged nothing)."""
         members = {m.id: m for m in members}  # as sync read them: assigned only after this
-        for key, concept in identity.concepts.items():
+        for key in [k for k in identity.concepts if k in joined]:
+            concept = identity.concepts[key]
             origins = {before.get(m) or m for m in concept.members}
             if len(origins) < 2 or all(before.get(m) == key for m in concept.members):
                 continue
