@@ -107,3 +107,32 @@ def test_a_pack_stops_where_what_is_left_scores_far_below_the_best_unless_pages_
     # Both far under the best; only the one the citing pages and claims vote for is evidence.
     next(s for s in sentences if s.text.startswith("Chubby")).vote = 0.5
     assert [s.text for s in pick(sentences, 1000, estimate_tokens, "")] == [lines[0], lines[4]]
+
+
+def test_a_pack_names_each_quoted_source_once_and_an_agents_small_pack_names_its_pages(vault_dir, server):
+    from kbc.search.context import build_context
+
+    (vault_dir / "raw" / "Lease manual.md").write_text(
+        "---\ntitle: Lease manual\n---\nA holder renews its lease well before the lease expires.\n"
+        "A lease that is not renewed lapses after twelve seconds.\n")
+    source = vault_dir / "wiki" / "sources" / "Lease manual (source).md"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("---\ntitle: Lease manual\nkind: source-summary\nsource: '[[Lease manual]]'\n---\n\n"
+                      "# Lease manual\n\nRules for lease renewal.\n")
+    concept(vault_dir, "Tomato", "A garden plant.")
+    (vault_dir / "wiki" / "concepts" / "Lease.md").write_text(
+        "---\ntitle: Lease\nkind: concept\nsources: ['[[Lease manual (source)]]']\n---\n\n# Lease\n\n"
+        "A lease is renewed by its holder before it expires. ([[Lease manual (source)]])\n\n"
+        "Unlike a [[Tomato]], it lapses. ([[Lease manual (source)]])\n\n## Sources\n\n"
+        "- [[Lease manual (source)]]: lines 1-2\n")
+    vault = open_vault(vault_dir, server)
+    question = "When does a holder renew its lease before it expires?"
+    text = build_context(vault, question, 3000, estimate_tokens).render()
+    # The source's name is given once, on its own block; the page cites it by its short id.
+    assert "=== Lease ===\n(concept; cites [S1])" in text and "[S1] lines of `raw/Lease manual.md`:" in text
+    assert "1: A holder renews its lease" in text and "it expires. ([S1])" in text
+    assert text.count("Lease manual (source)") == 1 and "Links:" not in text  # the tomato is not the question's
+    # An agent's small pack is source lines; the page is named for the agent to open.
+    small = build_context(vault, question, 400, estimate_tokens)
+    assert "Pages on this, not given here: [[Lease]] (cites [S1])" in small.render()
+    assert small.names() == ["Lease manual (source)"] and small.tokens <= 400

@@ -210,9 +210,12 @@ class Retriever:
             room += budget - pack.tokens
         if fitted is not None:
             pack.pages, pack.tokens = fitted
-        while pack.tokens > budget and chosen:  # a budget too small for even the pages
-            chosen.remove(min(chosen, key=lambda p: (p.score, p.name)))
-            pack.pages = self._with_excerpts(chosen, [])
+        while pack.tokens > budget and (chosen or named_only):  # a budget too small for even the pages
+            if named_only:
+                named_only.pop()
+            else:
+                chosen.remove(min(chosen, key=lambda p: (p.score, p.name)))
+            pack.pages = self._with_excerpts(chosen, []) + named_only
             pack.tokens = count_tokens(pack.render())
         return pack
 

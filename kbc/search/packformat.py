@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from kbc.vault.links import link_key
+
 if TYPE_CHECKING:
     from kbc.search.context import Pack, PackedPage
 
@@ -81,4 +83,5 @@ def _without_title(text: str) -> str:
 def _short_links(text: str, ids: dict[str, str]) -> str:
     if not ids:
         return text
-    return _LINK.sub(lambda m: f"[{ids[m[1].strip()]}]" if m[1].strip() in ids else m[0], text)
+    by_key = {link_key(name): short for name, short in ids.items()}
+    return _LINK.sub(lambda m: f"[{by_key[key]}]" if (key := link_key(m[1])) in by_key else m[0], text)
