@@ -12,7 +12,7 @@ from pathlib import Path
 from kbc.vault.bibliography import bibliography
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault import frontmatter
-from kbc.vault.files import Skipped, code_digest, sha256_text, walk_files
+from kbc.vault.files import Skipped, code_digest, sha256_text, walk_paths
 from kbc.vault.frontmatter import FrontMatterError, body_of, split
 
 
@@ -72,37 +72,40 @@ def scan_sources(vault: Vault) -> tuple[list[Source], list[Unreadable]]:
     attachments = os.path.join(str(vault.raw_dir), ATTACHMENTS) + os.sep
     start = len(str(vault.root)) + 1
     plain = not os.path.islink(vault.raw_dir)
-    for path in walk_files(vault.raw_dir, within=vault.root, suffix=".md", skipped=skipped):
-        full = str(path)
+    found: list[tuple] = []  # (path, title, body, hash, kind, byline or its JSON): bylines parsed at once, below
+    for full in walk_paths(vault.raw_dir, within=vault.root, suffix=".md", skipped=skipped):
         if full.startswith(attachments):
             continue
         # A path within the vault, no link on the way: its name relative to the vault without resolve()
-        rel = full[start:].replace(os.sep, "/") if plain and not os.path.islink(full) else vault.rel(path)
+        rel = full[start:].replace(os.sep, "/") if plain and not os.path.islink(full) else vault.rel(Path(full))
         try:
             with open(full, encoding="utf-8") as handle:
                 text = handle.read()
             digest = f"{_PARSER}:{sha256_text(text)}"
             seen = known.get(rel)
             if seen is not None and seen[0] == digest:
-                body, title, kind, about = body_of(text), seen[1], seen[2], json.loads(seen[3])
+                body, title, kind, about = body_of(text), seen[1], seen[2], seen[3]
             else:
                 props, body = split(text)
-                title = " ".join(str(props.get("title") or _first_heading(body) or path.stem).split())
+                stem = full.rpartition(os.sep)[2][:-3]
+                title = " ".join(str(props.get("title") or _first_heading(body) or stem).split())
                 kind, about = str(props.get("kind") or "note"), byline(props)
                 parsed.append((rel, digest, title, kind, json.dumps(about, ensure_ascii=False)))
         except UnicodeDecodeError:
-            errors.append(Unreadable(vault.rel(path), "not UTF-8 text"))
+            errors.append(Unreadable(vault.rel(Path(full)), "not UTF-8 text"))
             continue
         except FrontMatterError as exc:
-            errors.append(Unreadable(vault.rel(path), str(exc)))
+            errors.append(Unreadable(vault.rel(Path(full)), str(exc)))
             continue
         except (OSError, ValueError) as exc:  # unreadable file; a YAML date like 2024-13-45
-            errors.append(Unreadable(vault.rel(path), f"cannot be read ({exc})"))
+            errors.append(Unreadable(vault.rel(Path(full)), f"cannot be read ({exc})"))
             continue
         if not body.strip():
-            errors.append(Unreadable(vault.rel(path), "empty note"))
+            errors.append(Unreadable(vault.rel(Path(full)), "empty note"))
             continue
-        sources.append(Source(rel, title, body, digest.split(":", 1)[1], kind, **about))
+        found.append((rel, title, body, digest.split(":", 1)[1], kind, about))
+    remembered = iter(json.loads("[" + ",".join(row[5] for row in found if isinstance(row[5], str)) + "]"))
+    sources = [Source(*row[:5], **(next(remembered) if isinstance(row[5], str) else row[5])) for row in found]
     _remember(vault, parsed, set(known) - {s.path for s in sources})
     errors += [Unreadable(link.path.relative_to(vault.root).as_posix(), link.reason) for link in skipped]
     return sources, errors

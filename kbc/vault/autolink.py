@@ -3,6 +3,7 @@ case- and plural-tolerant, never inside code, headings, link lists, existing lin
 or a source's title, and never to the page itself."""
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -41,6 +42,7 @@ def _singular(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=65536)  # the linker keys every concept's name twice, and each match again
 def term_key(term: str) -> str:
     words = " ".join(term.split()).casefold().split(" ")
     return " ".join(words[:-1] + [_singular(words[-1])])

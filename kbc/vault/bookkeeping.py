@@ -14,7 +14,8 @@ from kbc.vault.link_memo import LinkMemo
 from kbc.vault.linkcheck import LinkResolver
 from kbc.vault.frontmatter import FrontMatterError, body_of
 from kbc.vault.links import link_key, link_target
-from kbc.vault.page_index import holding_words, links_of, mtimes, page_record, page_snaps, save_index
+from kbc.vault.page_index import holding_words, links_of, mtimes, page_record, page_snaps, preload, save_index
+from kbc.vault.page_words import LINKED_KINDS
 from kbc.vault.pages import read_page, set_backlinks, state_of, write_page
 from kbc.vault.wiki_links import WikiLinks
 
@@ -27,7 +28,6 @@ def is_navigation(name: str) -> bool:
     return name in ("index", "log", "health") or name.startswith(("Index of ", LOG_ARCHIVE))
 
 
-LINKED_KINDS = ("concept", "source-summary", "answer")  # prose pages whose mentions get linked
 
 
 def concept_terms(props: dict[str, dict]) -> dict[str, list[str]]:
@@ -110,6 +110,8 @@ def refresh_wiki(vault: Vault) -> list[str]:
     look = {key for key, snap in readable.items() if graph.seen.get(key) != snap.rev or not snap.rev}
     look |= graph.reaching(moved) | (graph.loose if moved else set())
     look &= readable.keys()
+    graph.load(look)
+    preload(vault, [pages[key] for key in look])
 
     def suspect(link: str) -> bool:
         """May the link resolve elsewhere than at the last refresh? (Navigation links to no
@@ -168,7 +170,10 @@ def refresh_wiki(vault: Vault) -> list[str]:
     for key in set(graph.seen) - readable.keys():
         graph.drop(key)
     # A backlinks section changes only where the pages linking to it did, or where its page did.
-    for key in sorted((graph.touched | look) & readable.keys()):
+    compared = sorted((graph.touched | look) & readable.keys())
+    graph.load(compared)
+    preload(vault, [pages[key] for key in compared])
+    for key in compared:
         path = pages[key]
         if not is_navigation(names[key]):
             wanted = sorted(graph.inbound(key))

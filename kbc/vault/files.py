@@ -103,9 +103,10 @@ def walk_files(folder: Path, within: Path | None = None, suffix: str = "",
     return sorted(map(Path, _walk(folder, within, suffix, skipped)), key=lambda p: p.parts)
 
 
-def walk_paths(folder: Path, within: Path | None = None, suffix: str = "") -> list[str]:
+def walk_paths(folder: Path, within: Path | None = None, suffix: str = "",
+               skipped: list[Skipped] | None = None) -> list[str]:
     """walk_files' files as path strings, in its order, with no Path made per file."""
-    return [os.sep.join(parts) for parts in sorted(path.split(os.sep) for path in _walk(folder, within, suffix, None))]
+    return [os.sep.join(parts) for parts in sorted(path.split(os.sep) for path in _walk(folder, within, suffix, skipped))]
 
 
 def walk_stems(folder: Path, within: Path | None = None, extension: str = ".md") -> list[str]:

@@ -78,13 +78,19 @@ def _front(text: str) -> tuple[str | None, str]:
     """(the front matter's YAML, or None when there is none; the body)."""
     if not text.startswith("---"):
         return None, text
-    lines = text.split("\n")
-    if lines[0].strip() != "---":
+    end = text.find("\n")
+    if end < 0 or text[:end].strip() != "---":
         return None, text
-    for index in range(1, len(lines)):
-        if lines[index].strip() == "---":
-            return "\n".join(lines[1:index]), "\n".join(lines[index + 1:]).lstrip("\n")
-    return None, text
+    # Line by line through the front matter only: splitting the whole text was most of a read.
+    start = at = end + 1
+    while True:
+        stop = text.find("\n", at)
+        line = text[at:] if stop < 0 else text[at:stop]
+        if line.strip() == "---":
+            return (text[start:at - 1] if at > start else ""), ("" if stop < 0 else text[stop + 1:]).lstrip("\n")
+        if stop < 0:
+            return None, text
+        at = stop + 1
 
 
 def split(text: str) -> tuple[dict, str]:

@@ -1,11 +1,13 @@
 """Index pages written by code, each kept under a token limit by splitting alphabetically."""
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbc.vault import Vault
-from kbc.vault.files import page_name
+from kbc.vault import Vault, text
+from kbc.vault.files import atomic_write, code_digest, page_name
 from kbc.vault.pages import read_page, registered_pages, remove_page, write_page
 from kbc.vault.text import clip
 
@@ -85,8 +87,9 @@ def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> t
     wanted: set[Path] = set()
     home_lines = []
     budget = max_tokens - 200  # room for the heading and description
+    lines_of = _Lines(vault)
     for section, (title, about) in SECTIONS.items():
-        chosen = [(e, e.line()) for e in entries if e.section == section]
+        chosen = [(e, lines_of.line(e)) for e in entries if e.section == section]
         if not chosen and section in ("answers", "outputs"):
             continue
         lines = sorted((line for _, line in chosen), key=str.casefold)
@@ -112,7 +115,38 @@ def write_indexes(vault: Vault, entries: list[IndexEntry], max_tokens: int) -> t
     removed = {vault.root / rel for rel in registered_pages(vault, "index")} - wanted
     for path in removed:
         remove_page(vault, path)
+    lines_of.save()
     return wanted, removed
+
+
+_CODE = code_digest(sys.modules[__name__], text)
+
+
+class _Lines:
+    """Each entry's line as the last run rendered it, by page name and blurb (.kbc/index_lines.json,
+    for this code): clipping 22,000 blurbs to whole sentences was a third of writing the indexes."""
+    FILE = "index_lines.json"
+
+    def __init__(self, vault: Vault):
+        self.path = vault.state_dir / self.FILE
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        self.known = data.get("lines", {}) if isinstance(data, dict) and data.get("code") == _CODE else {}
+        self.used: dict[str, list[str]] = {}
+
+    def line(self, entry: IndexEntry) -> str:
+        seen = self.known.get(entry.name)
+        if not (isinstance(seen, list) and len(seen) == 2 and seen[0] == entry.blurb):
+            seen = [entry.blurb, entry.line()]
+        self.used[entry.name] = seen
+        return seen[1]
+
+    def save(self) -> None:
+        if self.used != self.known:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps({"code": _CODE, "lines": self.used}, ensure_ascii=False))
 
 
 def index_entry_for(path: Path, props: dict | None = None) -> IndexEntry | None:

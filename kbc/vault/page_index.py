@@ -28,7 +28,7 @@ from kbc.vault.files import SETTLED_NS
 from kbc.vault.frontmatter import body_of, copied, split
 from kbc.vault.links import WIKILINK
 from kbc.vault.page_text import BACKLINKS_END, BACKLINKS_START, own_body, state_of
-from kbc.vault.page_words import words_of
+from kbc.vault.page_words import LINKED_KINDS, words_of
 
 _BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r"(.*?)" + re.escape(BACKLINKS_END), re.S)
 _OLD_FILES = ("page_index.json", "page_states.json")  # where this index was kept before m018
@@ -103,12 +103,15 @@ class _Index:
         self.stats: dict[str, tuple] = {row[0]: row[1:] for row in rows}
         self.records: dict[str, PageRecord] = {}
         self.dirty: dict[str, tuple] = {}
-        self.words: dict[str, str] = {}  # key -> the words of a page whose own body changed
+        self.words: dict[str, str] = {}  # key -> the words of a page whose text changed
+        self.keys: dict[str, str] = {}  # path -> key: whole-wiki passes ask for every page's, often
 
     def key(self, path) -> str:
         """The path relative to the vault (so a vault moved or copied keeps its rows' names)."""
         text = os.fspath(path)
-        return text[len(self.prefix):] if text.startswith(self.prefix) else text
+        if text not in self.keys:
+            self.keys[text] = text[len(self.prefix):] if text.startswith(self.prefix) else text
+        return self.keys[text]
 
     def known(self, vault, key: str, stat: os.stat_result, path) -> bool:
         """Does the index vouch for the file as it stats now? A racy entry only if the file's
@@ -195,8 +198,8 @@ class _Index:
         if props != record.props:
             return False
         seen, rev = self.stats.get(key), _digest(data)
-        if seen is None or seen[7] != rev:
-            self.words[key] = words_of(body)
+        if seen is None or seen[7] != rev:  # only pages the auto-linker links are looked through for words
+            self.words[key] = words_of(body) if record.kind in LINKED_KINDS else ""
         racy = time.time_ns() - stat.st_mtime_ns <= SETTLED_NS
         self._keep(key, stat, replace(record, props=props), rev, racy)
         return True
@@ -300,6 +303,12 @@ def mtimes(vault, paths: Iterable[str]) -> dict[str, int]:
         except OSError:
             continue
     return found
+
+
+def preload(vault, paths: Iterable[str]) -> None:
+    """Load the records of these pages, where the index vouches for them, with one query."""
+    index = _index(vault)
+    index.preload(vault, [index.key(path) for path in paths])
 
 
 def holding_words(vault, groups: set[tuple[str, ...]]) -> set[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 
 
+# Prose pages whose mentions get linked: the only pages whose words are kept.
+LINKED_KINDS = ("concept", "source-summary", "answer")
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"[a-z0-9]+")  # what FTS5's unicode61 tokenizer keeps of an ASCII word
 _FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "K": "k"})

@@ -57,16 +57,23 @@ class WikiLinks:
 
     def load(self, keys) -> None:
         wanted = [key for key in keys if key not in self.rows]
-        for at in range(0, len(wanted), 500):
-            part = wanted[at:at + 500]
+        if len(wanted) > 2000:  # most of the wiki (a first refresh): one query
             with self.vault.db_lock:
-                found = self.vault.db.conn.execute(
-                    f"select key, seen, out, inb, loose from wiki_links where key in ({','.join('?' * len(part))})",
-                    part).fetchall()
-            for key, seen, out, inb, loose in found:
-                linked = json.loads(out) if out else {}
-                self.rows[key] = Linked(seen, linked.get("name", ""), linked.get("to", []), set(json.loads(inb or "[]")),
-                                        bool(loose))
+                parts = [self.vault.db.conn.execute("select key, seen, out, inb, loose from wiki_links").fetchall()]
+        else:
+            parts = []
+            for at in range(0, len(wanted), 500):
+                part = wanted[at:at + 500]
+                with self.vault.db_lock:
+                    parts.append(self.vault.db.conn.execute(
+                        f"select key, seen, out, inb, loose from wiki_links where key in ({','.join('?' * len(part))})",
+                        part).fetchall())
+        for key, seen, out, inb, loose in (row for found in parts for row in found):
+            if key in self.rows:
+                continue
+            linked = json.loads(out) if out else {}
+            self.rows[key] = Linked(seen, linked.get("name", ""), linked.get("to", []), set(json.loads(inb or "[]")),
+                                    bool(loose))
         for key in wanted:
             self.rows.setdefault(key, Linked())
 
