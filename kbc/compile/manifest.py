@@ -14,16 +14,12 @@ from kbc.vault import Vault
 @contextmanager
 def quiet_gc():
     """Reading a table makes some 100,000 objects, none of them garbage: the cyclic collector,
-    run again and again meanwhile, costs more than the reading (with pickle, four times). They
-    are kept for the run, so they are left out of its later sweeps too (gc.freeze): each full
-    sweep went over the millions of them (2 s of a +1 at 10,000 sources). Rows hold no
-    cycles: what is dropped of them is still freed, by its reference count."""
+    run again and again meanwhile, costs more than the reading (with pickle, four times)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
         if enabled:
             gc.enable()
 
