@@ -17,8 +17,10 @@ from kbc.vault.files import walk_files
 from kbc.vault.frontmatter import FrontMatterError, split
 
 DB_NAME = "kbc.db"
-# Remade from the files by the search stage; never copied from a damaged database.
-REMADE = {"chunks", "indexed_files", "_migrations"}
+# Remade from the files (by the search stage; by compile: the page index, the words of pages,
+# the link graph refresh keeps, the notes as scanned); never copied from a damaged database.
+REMADE = {"chunks", "indexed_files", "_migrations", "page_index", "page_words", "wiki_links", "wiki_resolver",
+          "source_scan"}
 # Whose loss costs tokens or history, so worth a row-by-row salvage.
 PRECIOUS = ("responses", "requests")
 
@@ -98,7 +100,7 @@ def rebuild(vault: Vault) -> RebuildReport:
 
 
 def _salvage(old_path: Path, db, report: RebuildReport) -> None:
-    tables = [name for name in db.table_names() if name not in REMADE and not name.startswith("chunks")]
+    tables = [name for name in db.table_names() if name not in REMADE and not name.startswith(("chunks", "page_words"))]
     try:
         old = sqlite3.connect(f"file:{old_path}?mode=ro", uri=True)
         old.row_factory = sqlite3.Row
