@@ -77,7 +77,9 @@ own (0.3, 0.6), its paragraph's best other sentence's score added (0.15, 0.3), t
 terms weighted by their presence in the best 2-8 pages (pseudo-relevance feedback: graded with a
 floor of 0.3-0.5, by page score, or present in any), a term's weight within a source's sentences
 by its rarity there (the title's words say nothing about which of a paper's sentences matters;
-mixed 0.5 and 1.0). Still short of 10x at 1.5K: raw@pack there is 13.6K / 11.9K of 16.3K, so
+mixed 0.5 and 1.0), a term's wiki weight times (or the geometric mean with) its rarity among the
+raw notes, against instruction words the wiki lacks ("define", "explain"): reworded 4K 0.929 and
+6K 0.957, but 1-1.5K down 2-3 facts on both wordings. Still short of 10x at 1.5K: raw@pack there is 13.6K / 11.9K of 16.3K, so
 the multi-source questions miss their second source's facts (Dynamo's ring and its partitioning
 strategies, Chubby's master lease and 12s extension rank 60-120th), and a reworded question's
 instruction words ("define", "explain", "role") are rare in the wiki and weigh most.

@@ -15,7 +15,9 @@ from kbc.cli import cli, emit_json, make_llm, open_vault
 def context_command(ctx, query, budget, as_json):
     """Print the context pack for QUERY: the wiki pages that matter (whole when they fit),
     with their links, citations and the cited source lines, for an agent to paste instead
-    of reading files. Needs no model. Same wiki and query give the same bytes.
+    of reading files; a pack of 1,500 tokens or less gives source lines and names the pages.
+    [S1] stands for the source named on its block. Needs no model. Same wiki and query give
+    the same bytes.
 
     \b
     Example:
