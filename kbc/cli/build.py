@@ -88,6 +88,7 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, 
       kbc compile --explain                # why concepts were merged or kept apart
     """
     from kbc.compile import CompileOptions, compile_vault
+    from kbc.compile.collector import run_collection
     from kbc.search import refresh_index
 
     vault = open_vault(ctx, base_url=base_url, model=model, budget=budget)
@@ -102,12 +103,13 @@ def compile_command(ctx, base_url, model, budget, stale, full, estimate, batch, 
             click.echo("\n".join(lines) if lines else "no merge decisions stored yet")
         return
     llm = make_llm(vault, quiet=as_json, batch_sink="api" if batch and not estimate else None)
-    report = compile_vault(vault, llm, templates_for(vault),
-                           CompileOptions(stale=stale, full=full, estimate=estimate))
-    if sys.stderr.isatty() and llm.totals.requests and not as_json:
-        click.echo("", err=True)
-    if not estimate:
-        refresh_index(vault)
+    with run_collection():  # the search index's refresh too: a full pass after the run walks all it left
+        report = compile_vault(vault, llm, templates_for(vault),
+                               CompileOptions(stale=stale, full=full, estimate=estimate))
+        if sys.stderr.isatty() and llm.totals.requests and not as_json:
+            click.echo("", err=True)
+        if not estimate:
+            refresh_index(vault)
     totals = llm.totals
     if as_json:
         emit_json({**report.to_dict(), "tokens": totals.__dict__})

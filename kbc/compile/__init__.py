@@ -15,17 +15,18 @@ from pathlib import Path
 from kbc.compile.articles import WRITE_TEMPLATE, Job
 from kbc.compile.bookkeeping import CompileReport, read_state, stale_pages, write_summary
 from kbc.compile.claim_judging import ClaimJudgements, accepted_evidence, accepted_relations
+from kbc.compile.collector import run_collection
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
                                  extract_requests, members_of, merge_parts)
 from kbc.compile.graph import section_of, with_related
 from kbc.compile.graph_cache import MentionGraphCache
-from kbc.compile.graph_store import GraphStore, collector_paused
+from kbc.compile.graph_store import GraphStore
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.input_hashes import InputHashes
 from kbc.compile.log_page import append_log
-from kbc.compile.manifest import Manifest, now
+from kbc.compile.manifest import Manifest, now, quiet_gc
 from kbc.compile.mention_cache import MentionCache
 from kbc.compile.page_memo import RELATED_FILE, SUMMARIES_FILE, PageMemo
 from kbc.compile.plan import is_stale, plan_sources
@@ -226,7 +227,7 @@ class Compiler:
         _write_concepts built (writing articles changes no claim, source, judgement or identity)."""
         if self._built is not None and self._built[0] is identity:
             return self._built[1]
-        with collector_paused():
+        with quiet_gc():
             self._built = (identity, self._evidence_and_graph(identity))
         return self._built[1]
 
@@ -253,7 +254,7 @@ class Compiler:
         concepts_dir = self.vault.wiki_dir / "concepts"
         present = _files_in(concepts_dir)  # one listing: a page_state per concept cost seconds at 10,000
         jobs, bylines, hashes = [], {}, InputHashes(self.vault)
-        with collector_paused():
+        with quiet_gc():
             for key, concept in sorted(identity.concepts.items()):
                 digest = hashes.of(concept, evidence[key])
                 stale = self.options.stale and is_stale(concept.prompt_version, concept.model,
@@ -280,7 +281,7 @@ class Compiler:
         """Every concept page kbc owns gets a code-built `## Related` section."""
         _, stored = self._jobs(identity)
         memo, folder = PageMemo(self.vault, RELATED_FILE), os.path.join(self.vault.wiki_dir, "concepts")
-        with collector_paused():
+        with quiet_gc():
             held = {key for key, concept in identity.concepts.items()  # a str path: a Path each costs at 10,000
                     if memo.holds(os.path.join(folder, concept.page + ".md"),
                                   section_of(stored.listed(key), identity.concepts))}
@@ -349,4 +350,5 @@ def _files_in(folder: Path) -> set[str]:
 
 def compile_vault(vault: Vault, llm: LLM, templates: Templates,
                   options: CompileOptions | None = None) -> CompileReport:
-    return Compiler(vault, llm, templates, options or CompileOptions()).run()
+    with run_collection():
+        return Compiler(vault, llm, templates, options or CompileOptions()).run()

@@ -1,0 +1,42 @@
+"""A compile runs with the cyclic collector's young passes only (kbc/compile/collector.py): no
+full pass over the run's long-lived objects within it, and the thresholds given back after."""
+import gc
+
+from kbc.compile import compile_vault
+from kbc.compile.collector import RUN_THRESHOLDS
+from tests.conftest import make_llm, open_vault, templates
+from tests.scripted import ScriptedModel, ScriptedServer
+
+
+class ThresholdsSeen(ScriptedModel):
+    """Answers as the scripted model does, noting the collector's thresholds when asked (the
+    server answers in the compiling process, so mid-run)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = set()
+
+    def answer(self, body: dict) -> str:
+        self.seen.add(gc.get_threshold())
+        return super().answer(body)
+
+
+def test_a_compile_makes_no_full_collection_and_restores_the_thresholds(sample_vault):
+    model = ThresholdsSeen()
+    passes = []  # generations collected while the compile ran
+
+    def note(phase, info):
+        if phase == "start":
+            passes.append(info["generation"])
+
+    before = gc.get_threshold()
+    with ScriptedServer(model) as server:
+        vault = open_vault(sample_vault, server)
+        gc.callbacks.append(note)
+        try:
+            report = compile_vault(vault, make_llm(vault, server), templates(vault))
+        finally:
+            gc.callbacks.remove(note)
+    assert report.written and not report.errors
+    assert model.seen == {RUN_THRESHOLDS} and 2 not in passes
+    assert gc.get_threshold() == before
