@@ -9,10 +9,8 @@ its pages: they are built again when its node changed or a concept's lines on on
 did (stored by page). Orphans are linked every run from the stored Related lists."""
 from __future__ import annotations
 
-import gc
 import json
 from ast import literal_eval
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -176,17 +174,3 @@ def _edges(key: str, node: dict, groups: dict[str, dict[str, list[int]]], apart:
             if other != key and other not in kept:
                 graph.add(key, other, "same source", 1 + nearness(mine, lines))
     return graph.edges.get(key, [])
-
-
-@contextmanager
-def collector_paused():
-    """No cyclic garbage collection within: building hundreds of thousands of short-lived
-    objects beside the millions a run at 10,000 sources holds made the collector half the
-    cost of evidence and graph (each full pass walks every object); collected after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
