@@ -79,7 +79,8 @@ floor of 0.3-0.5, by page score, or present in any), a term's weight within a so
 by its rarity there (the title's words say nothing about which of a paper's sentences matters;
 mixed 0.5 and 1.0), a term's wiki weight times (or the geometric mean with) its rarity among the
 raw notes, against instruction words the wiki lacks ("define", "explain"): reworded 4K 0.929 and
-6K 0.957, but 1-1.5K down 2-3 facts on both wordings. Still short of 10x at 1.5K: raw@pack there is 13.6K / 11.9K of 16.3K, so
+6K 0.957, but 1-1.5K down 2-3 facts on both wordings; a concept's aliases in its claims' words
+(down 1-2 facts at 1-2K). Still short of 10x at 1.5K: raw@pack there is 13.6K / 11.9K of 16.3K, so
 the multi-source questions miss their second source's facts (Dynamo's ring and its partitioning
 strategies, Chubby's master lease and 12s extension rank 60-120th), and a reworded question's
 instruction words ("define", "explain", "role") are rare in the wiki and weigh most.
