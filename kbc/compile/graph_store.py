@@ -3,8 +3,8 @@ what they were built from, so a run builds again only the edges of the concepts 
 changed. The graph it gives is the one graph.build_graph gives from the same inputs.
 
 A concept's node is all its own edges depend on: its lines by source page, whom it mentions
-and who mentions it, its decided relations and the concepts kept apart from it (as JSON, with
-the graph code's digest). Its edges depend on its node and on the other concepts' lines on
+and who mentions it, its decided relations and the concepts kept apart from it (the repr of a
+tuple, led by the graph code's digest). Its edges depend on its node and on the other concepts' lines on
 its pages: they are built again when its node changed or a concept's lines on one of its pages
 did (stored by page). Orphans are linked every run from the stored Related lists."""
 from __future__ import annotations
