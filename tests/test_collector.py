@@ -1,4 +1,4 @@
-"""A compile runs with the cyclic collector's young passes only (kbc/compile/collector.py): no
+"""A compile runs the cyclic collector in large batches (kbc/compile/collector.py): no
 full pass over the run's long-lived objects within it, and the thresholds given back after."""
 import gc
 
