@@ -125,7 +125,8 @@ class WikiLinks:
                 gone.append([key])
             else:
                 out = json.dumps({"name": row.name, "to": row.to}, ensure_ascii=False) if row.seen is not None else None
-                keep.append((key, row.seen, out, json.dumps(sorted(row.inb), ensure_ascii=False), int(row.loose)))
+                inb = json.dumps(sorted(row.inb, key=str.casefold), ensure_ascii=False)  # as kbc serve lists them
+                keep.append((key, row.seen, out, inb, int(row.loose)))
         with self.vault.db_lock, self.vault.db.conn:
             self.vault.db.conn.executemany("insert or replace into wiki_links (key, seen, out, inb, loose) "
                                            "values (?, ?, ?, ?, ?)", keep)
@@ -136,7 +137,9 @@ class WikiLinks:
 
 
 def saved_inbound(vault) -> dict[str, list[str]]:
-    """Page key -> the pages linking to it, sorted case-insensitively, as refresh last left them."""
+    """Page key -> the pages linking to it, sorted case-insensitively (as saved), as refresh last
+    left them."""
     with vault.db_lock:
         rows = vault.db.conn.execute("select key, inb from wiki_links where inb != '[]'").fetchall()
-    return {key: sorted(json.loads(inb), key=str.casefold) for key, inb in rows}
+    lists = json.loads("[" + ",".join(inb for _, inb in rows) + "]")  # one parse, not one a row
+    return {key: names for (key, _), names in zip(rows, lists)}
