@@ -141,3 +141,23 @@ def test_a_file_no_token_vouches_for_is_not_read(tmp_path):
     manifest = Manifest(vault)
     assert Tracker(vault, manifest)._load() is None
     _run(vault, rng, lambda m: _source(m, "n10", rng, rng.sample(NAMES, 4)))  # and the result is right
+
+
+def test_an_identity_file_makes_no_other_object(tmp_path):
+    """A file in .kbc/ made to run code when read is refused, and the identity rebuilt."""
+    import os
+    import pickle
+
+    init_vault(tmp_path)
+    vault = Vault(tmp_path)
+    rng = random.Random(5)
+    _run(vault, rng, lambda m: [_source(m, f"n{i}", rng, rng.sample(NAMES, 3)) for i in range(4)])
+    marker = tmp_path / "ran"
+
+    class Planted:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    (vault.state_dir / STATE_FILE).write_bytes(pickle.dumps(Planted()))
+    assert Tracker(vault, Manifest(vault))._load() is None and not marker.exists()
+    _run(vault, rng, lambda m: _source(m, "n9", rng, rng.sample(NAMES, 3)))
