@@ -5,7 +5,6 @@ import functools
 import importlib.util
 import json
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -59,36 +58,13 @@ class OpenAIBackend:
 
     @functools.cached_property
     def client(self):
-        """The OpenAI SDK's client, for the Batch API's files and batches (kbc/llm/batch.py).
-        Made on first use: importing openai takes half a second. Local servers accept any key;
-        the client insists on one."""
+        """Made on first use: importing openai takes most of a second, and a run with nothing
+        to ask never needs it. Local servers accept any key; the client insists on one. Retries
+        are ours (below), so that a 429 can also slow the whole run down."""
         import openai
 
+        self._openai = openai
         return openai.OpenAI(**self._client_options, max_retries=0)
-
-    @functools.cached_property
-    def http(self):
-        """The connection pool chat completions go through: the SDK's own HTTP client (httpx2)
-        with the SDK's settings, without the SDK, whose import (its types of every API) was a
-        tenth of a +1 source's CPU at 10,000 sources. Retries are ours (below), so that a 429
-        can also slow the whole run down."""
-        # httpcore2 (loaded by the first client) imports trio whenever it is installed (a test
-        # dependency here; a quarter of a second), for async code kbc never runs: it is seen as
-        # not installed meanwhile.
-        hide = "trio" not in sys.modules
-        if hide:
-            sys.modules["trio"] = None
-        try:
-            import httpx2
-
-            self._httpx = httpx2
-            options = self._client_options
-            return httpx2.Client(base_url=options["base_url"], timeout=options["timeout"], follow_redirects=True,
-                                 headers={"Authorization": f"Bearer {options['api_key']}"},
-                                 limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
-        finally:
-            if hide:
-                del sys.modules["trio"]
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
@@ -110,31 +86,20 @@ class OpenAIBackend:
     def complete(self, messages, schema, max_tokens, prefix_key, temperature=0.0) -> RawCompletion:
         body = self.body(messages, schema, max_tokens, prefix_key, temperature)
         headers = {self.session_header: prefix_key} if prefix_key else None
-        http = self.http
+        client = self.client
         attempt = 0
         while True:
             last = attempt >= self.max_retries
             with self.limit:
                 try:
-                    response = http.post("chat/completions", json=body, headers=headers)
-                except self._httpx.TimeoutException:
-                    if last:
-                        raise EndpointUnavailable(f"{self.base_url}: the endpoint timed out (after retries)") from None
-                    wait = retry_after(None, attempt)
-                except self._httpx.HTTPError as exc:
-                    if last:
-                        raise EndpointUnavailable(f"{self.base_url}: cannot reach the endpoint "
-                                                  f"({_short(str(exc.__cause__ or exc), self._secrets)})") from None
-                    wait = retry_after(None, attempt)
-                else:
-                    status = response.status_code
-                    if status < 400:
-                        self.limit.succeeded()
-                        return self._answer(response)
-                    wait = retry_after(response.headers, attempt)
-                    message = status_message(response)
+                    response = client.chat.completions.with_raw_response.create(
+                        **body, extra_headers=headers)
+                except self._openai.APIStatusError as exc:
+                    status = exc.status_code
+                    wait = retry_after(exc.response.headers, attempt)
+                    said = str(exc.message) + exc.response.text
                     if schema is not None and self.schema_format == "json_schema" \
-                            and "response_format" in response.text and "json_object" in response.text:
+                            and "response_format" in said and "json_object" in said:
                         # An engine that knows only {"type": "json_object", "schema": ...} (llama-cpp-python's
                         # server; it answers 500, not 422): use that from now on.
                         self.schema_format = "json_object"
@@ -145,28 +110,28 @@ class OpenAIBackend:
                     if last or not (status in (408, 409, 429) or status >= 500):
                         # 401/403/404 (bad key, unknown model or path) and 5xx hit every request alike.
                         kind = EndpointUnavailable if status in (401, 403, 404) or status >= 500 else BackendError
-                        raise kind(f"{self.base_url}: HTTP {status} from the endpoint: {_short(message, self._secrets)}")
+                        raise kind(f"{self.base_url}: HTTP {status} from the endpoint: {_short(exc.message, self._secrets)}") from None
+                except self._openai.APITimeoutError:
+                    if last:
+                        raise EndpointUnavailable(f"{self.base_url}: the endpoint timed out (after retries)") from None
+                    wait = retry_after(None, attempt)
+                except self._openai.APIConnectionError as exc:
+                    if last:
+                        raise EndpointUnavailable(f"{self.base_url}: cannot reach the endpoint "
+                                                  f"({_short(str(exc.__cause__ or exc), self._secrets)})") from None
+                    wait = retry_after(None, attempt)
+                else:
+                    self.limit.succeeded()
+                    try:
+                        data = json.loads(response.text)
+                    except ValueError:  # a proxy's login page, a wrong path: every request alike
+                        raise EndpointUnavailable(
+                            f"{self.base_url}: the endpoint did not answer with JSON "
+                            f"({_short(response.text[:80], self._secrets)!r}); is it an OpenAI-compatible "
+                            "/v1 address?") from None
+                    return raw_completion(data, self.base_url)
             time.sleep(wait)
             attempt += 1
-
-    def _answer(self, response) -> RawCompletion:
-        try:
-            data = json.loads(response.text)
-        except ValueError:  # a proxy's login page, a wrong path: every request alike
-            raise EndpointUnavailable(
-                f"{self.base_url}: the endpoint did not answer with JSON "
-                f"({_short(response.text[:80], self._secrets)!r}); is it an OpenAI-compatible "
-                "/v1 address?") from None
-        return raw_completion(data, self.base_url)
-
-
-def status_message(response) -> str:
-    """An error answer's message as the OpenAI SDK words it ("Error code: 401 - {...}")."""
-    text = response.text.strip()
-    try:
-        return f"Error code: {response.status_code} - {json.loads(text)}"
-    except ValueError:
-        return text or f"Error code: {response.status_code}"
 
 
 def raw_completion(data: dict, where: str) -> RawCompletion:
