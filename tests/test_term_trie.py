@@ -51,3 +51,22 @@ def test_a_focused_linker_links_as_the_full_one_does():
     for text in texts:
         assert focused.link(text, "Other") == full.link(text, "Other")
     assert full.link(TEXT, "Other") != TEXT
+
+
+def test_focus_keeps_only_terms_whose_every_word_begins_a_word_of_the_pages():
+    """A term is compiled only when each of its words begins a word of the pages (folded as
+    page_words folds them): links come out the same, with plurals, signs inside words, the
+    letters that fold to ASCII (K, ſ, ı), non-ASCII words and titles found inside words."""
+    pages = {"Raft Log": [], "Raft Leader": [], "Policy Engine": [], "Kelvin Scale": [], "State Machine": [],
+             "Café Crème": [], "Über Node": [], "snake_case Name": [], "Multi-Paxos Round": [], "Log4 Index": []}
+    titles = ["Notes on the Raft Leader", "Twelve Policy Engines Compared"]
+    texts = ["A raft leader wrote two policy engines; the KELVIN scale and the ſtate machines.\n",
+             "café crème, über node, snake_case names, multi-paxos rounds, log4 index, "
+             "notes on the raft leaders and twelve policy engines compared.\n"]
+    full, focused = MentionLinker(pages, titles), MentionLinker(pages, titles)
+    focused.focus(texts[:1])
+    assert "Log" not in focused.pattern.pattern and "Caf" not in focused.pattern.pattern  # "raft log" is not there
+    assert focused.link(texts[0], "Other") == full.link(texts[0], "Other") != texts[0]
+    focused.focus(texts)
+    for text in texts:
+        assert focused.link(text, "Other") == full.link(text, "Other")

@@ -3,11 +3,13 @@ case- and plural-tolerant, never inside code, headings, link lists, existing lin
 or a source's title, and never to the page itself."""
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import Counter
 
 from kbc.vault.links import WIKILINK, link_key
+from kbc.vault.page_words import fold, fold_tokens, probe_tokens
 from kbc.vault.term_trie import term_ending, trie_pattern
 
 # Sections that are lists of links already, or code-managed: nothing is added there.
@@ -23,6 +25,23 @@ _PROTECTED = re.compile(
 
 _WORD = re.compile(r"\w+")
 _START = 4  # letters of a term's first word that a text's word must begin with
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(spelling: str, first_is_bounded: bool) -> tuple[str, ...] | None:
+    return probe_tokens(spelling, first_is_bounded)
+
+
+def _may_occur(tokens: tuple[str, ...] | None, words: list[str]) -> bool:
+    """Can a term whose probe tokens are `tokens` be found in texts with these tokens (sorted)?
+    Each of its tokens must begin one of theirs."""
+    if tokens is None:
+        return True
+    for token in tokens:
+        at = bisect.bisect_left(words, token)
+        if at == len(words) or not words[at].startswith(token):
+            return False
+    return True
 
 
 def _start(term: str) -> str:
@@ -102,12 +121,16 @@ class MentionLinker:
         same (a term that matches nowhere in a text changes no match in it), at a cost
         proportional to what is linked: the trie of every term and title of a 10,000-source
         wiki took seconds to compile, for a run that links a handful of pages."""
-        starts = set()
+        starts, found = set(), set()
         for text in texts:
-            for word in _WORD.findall(text.lower()):
+            for word in set(_WORD.findall(fold(text))):  # "ſtate" is found by State
                 starts.update(word[:k] for k in range(1, min(_START, len(word)) + 1))
-        self._compiled = self._compile([t for t in self.spelled.values() if _start(term_ending(t)[0]) in starts],
-                                       [t for t in self.title_list if _start(t) in starts])
+            found |= fold_tokens(text)  # every word of a term (a title's after its first) begins one (page_words)
+        begun = sorted(found)
+        self._compiled = self._compile(
+            [t for t in self.spelled.values()
+             if _start(term_ending(t)[0]) in starts and _may_occur(_probe(term_ending(t)[0], True), begun)],
+            [t for t in self.title_list if _start(t) in starts and _may_occur(_probe(t, False), begun)])
 
     def _compile(self, terms: list[str], titles: list[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
         # A trie: linear in the text, however many terms (kbc/vault/term_trie.py)

@@ -26,6 +26,17 @@ def words_of(body: str) -> str:
     return " ".join(sorted(set(_WORD.findall(body.translate(_FOLD).lower()))))
 
 
+def fold(text: str) -> str:
+    """Lowercased, with the letters that match an ASCII one case-insensitively folded to it."""
+    return text.translate(_FOLD).lower()
+
+
+def fold_tokens(text: str) -> set[str]:
+    """The distinct tokens of a text as probe_tokens' tokens are found in it: each begins
+    where a word of the text, or a part of one after a sign, begins."""
+    return set(_TOKEN.findall(fold(text)))
+
+
 def probe_tokens(spelling: str, first_is_bounded: bool) -> tuple[str, ...] | None:
     """Tokens that every page where `spelling` can be found holds words beginning with (each
     word of it that begins a word of the text); None when there is none to trust (then every
