@@ -1,5 +1,6 @@
 """The log stays a page of bounded size: long lists are counted, not listed, and runs that no
 longer fit log.md move to a page per month, newest first, linked from it."""
+import re
 from types import SimpleNamespace
 
 from kbc.compile.bookkeeping import CompileReport
@@ -33,3 +34,32 @@ def test_a_big_run_is_counted_and_old_runs_move_to_their_month(sample_vault, ser
     assert moved.index("[[Later 0]]") < moved.index("… and 2,950 more")  # newest first
     refresh_wiki(vault)
     assert "Backlinks" not in read_page(archives[0])[1]  # navigation: no backlinks section
+
+
+def test_a_month_past_its_limit_is_sealed_as_a_part_and_never_rewritten(sample_vault, server):
+    """A run rewrites one page of the month's archive, of bounded size: a full page is sealed
+    as the month's next part, written once; nothing is lost, newest first across the parts."""
+    vault = open_vault(sample_vault, server)
+    vault.settings.index_max_tokens = 300
+    for run in range(120):
+        append_log(vault, CompileReport(new=[f"raw/run {run}.md"], written=[f"Run {run} page {i}" for i in range(8)]),
+                   TOTALS)
+    folder = vault.wiki_dir / "log"
+    pages = {p.stem: p for p in folder.glob("*.md")}
+    month = next(name for name in pages if not name.endswith(")"))
+    parts = sorted((name for name in pages if name != month), key=lambda n: int(n.rsplit("(", 1)[1][:-1]))
+    assert len(parts) >= 2 and parts[0] == f"{month} (1)" and all(is_navigation(name) for name in pages)
+    log = read_page(vault.wiki_dir / "log.md")[1]
+    assert f"[[{month}]]" in log and "(1)]]" not in log  # log.md links the month; each page its older part
+    stamps = {name: pages[name].stat().st_mtime_ns for name in parts}
+    chain, name = [], month
+    while name:
+        body = read_page(pages[name])[1]
+        chain += [int(n) for n in re.findall(r"\[\[Run (\d+) page 0\]\]", body)]
+        assert estimate_tokens(body) <= 8 * 300 + 400
+        older = re.search(r"Older runs of the month: \[\[(.+?)\]\]", body)
+        name = older[1] if older else None
+    in_log = [int(n) for n in re.findall(r"\[\[Run (\d+) page 0\]\]", log)]
+    assert in_log + chain == list(range(119, -1, -1))  # every run once, newest first
+    append_log(vault, CompileReport(new=["raw/one more.md"], written=["One more"]), TOTALS)
+    assert {name: pages[name].stat().st_mtime_ns for name in parts} == stamps  # sealed parts untouched

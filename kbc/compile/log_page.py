@@ -1,11 +1,13 @@
 """The log: what each compile changed, newest first, in a page of bounded size. Each run's entry
 names at most LOG_ITEMS pages and LOG_LINES errors and warnings (the rest counted: `kbc compile
 --json` lists them all); log.md keeps the newest entries within the index token limit, and older
-ones move to one page a month ("Log of 2026-12", in wiki/log/). At 10,000 sources an unbounded
-log had grown to 5.6 MB, rewritten and indexed again by every run."""
+ones move to one page a month ("Log of 2026-12", in wiki/log/), sealed into numbered parts as it
+fills. At 10,000 sources an unbounded log had grown to 5.6 MB, rewritten and indexed again by
+every run."""
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import re
 
 from kbc.vault import Vault
@@ -18,6 +20,8 @@ LOG_ITEMS = 50  # pages (or sources) an entry names before counting the rest
 LOG_LINES = 50  # errors and warnings an entry quotes before counting the rest
 ABOUT = "What each `kbc compile` changed, newest first."
 _ENTRY = re.compile(r"^## (\d{4}-\d{2})", re.M)
+_PART = re.compile(r" \(\d+\)$")  # a month's sealed part: "Log of 2026-12 (3)"
+ARCHIVE_PAGE = 8  # index token limits a month's page holds before it is sealed as a part
 
 
 def _named(items: list[str], shown, separator: str = ", ") -> str:
@@ -84,23 +88,39 @@ def append_log(vault: Vault, report, totals) -> None:
             break
         kept.append(entry)
     folder = vault.wiki_dir / "log"
-    older = sorted((p.stem for p in walk_files(folder, within=vault.root, suffix=".md")), reverse=True) \
-        if folder.is_dir() else []
+    older = sorted((p.stem for p in walk_files(folder, within=vault.root, suffix=".md") if not _PART.search(p.stem)),
+                   reverse=True) if folder.is_dir() else []  # a month's page links its sealed parts
     see = ("\nOlder runs: " + ", ".join(f"[[{name}]]" for name in older) + "\n") if older else ""
     body = f"# Log\n\n{ABOUT}\n\n" + "\n".join(kept) + see
     write_page(vault, path, {"title": "Log", "kind": "log"}, body, "log")
 
 
 def _archive(vault: Vault, entries: list[str]) -> None:
-    """Entries that no longer fit log.md, put before the older ones of their month's page."""
+    """Entries that no longer fit log.md, put before the older ones of their month's page. A
+    month's page past ARCHIVE_PAGE index limits is first sealed as the month's next part
+    ("Log of 2026-12 (1)", the oldest), written once and never again: a run rewrites one
+    page of bounded size (a month at 10,000 sources had grown to 5.7 MB, rewritten by every run)."""
     by_month: dict[str, list[str]] = {}
     for entry in entries:
         month = _ENTRY.match(entry)
         by_month.setdefault(month[1] if month else "undated", []).append(entry)
     for month, moved in by_month.items():
         name = f"{LOG_ARCHIVE}{month}"
-        path = vault.wiki_dir / "log" / f"{name}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = f"# {name}\n\nRuns of {month}, newest first; the latest are in [[log]].\n\n" \
-            + "\n".join(moved + _old_entries(path))
-        write_page(vault, path, {"title": name, "kind": "log"}, body, "log")
+        folder = vault.wiki_dir / "log"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.md"
+        old = _old_entries(path)
+        parts = len(list(folder.glob(f"{glob.escape(name)} (*).md")))
+        if old and estimate_tokens("".join(moved + old)) > ARCHIVE_PAGE * vault.settings.index_max_tokens:
+            parts += 1
+            _write_month(vault, f"{name} ({parts})", month, old, parts - 1)
+            old = []
+        _write_month(vault, name, month, moved + old, parts)
+
+
+def _write_month(vault: Vault, name: str, month: str, entries: list[str], parts: int) -> None:
+    """One page of a month's runs; `parts`: the number of the month's part older than it (0: none)."""
+    title = name if not _PART.search(name) else name.rsplit(" (", 1)[0]
+    older = f" Older runs of the month: [[{title} ({parts})]]." if parts else ""
+    body = f"# {name}\n\nRuns of {month}, newest first; the latest are in [[log]].{older}\n\n" + "\n".join(entries)
+    write_page(vault, vault.wiki_dir / "log" / f"{name}.md", {"title": name, "kind": "log"}, body, "log")
