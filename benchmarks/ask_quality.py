@@ -84,6 +84,21 @@ raw notes, against instruction words the wiki lacks ("define", "explain"): rewor
 the multi-source questions miss their second source's facts (Dynamo's ring and its partitioning
 strategies, Chubby's master lease and 12s extension rank 60-120th), and a reworded question's
 instruction words ("define", "explain", "role") are rare in the wiki and weigh most.
+Then (issue 12, fifth pass: instruction words by general English, kbc/search/generality.py).
+Kept: a question term's wiki IDF times min(1, its wiki frequency / its English frequency)^2
+(wordfreq's list; 0.1 occurrence credited to a word the wiki lacks; a word English lacks is a
+topic word): "define" 4.77 -> 0.2, "explain" 3.41 -> 0.3, "help" 2.87 -> 0.4, "lease" and
+"Chubby" unchanged. Original wording: 1K 0.714 (was 0.700), 4K 0.957 at 4.6x raw@pack (was
+0.943, 4.2x), other budgets unchanged; reworded unchanged at every budget (1K 0.686 12.1x, 1.5K
+0.757 8.2x, 4K 0.886 3.8x); ask at 5.5K 0.971 in 3,812 prompt tokens (was 0.957 in 3,817),
+reworded 0.900; at 8K 0.971 in 4,938 (was 4,976), reworded 0.943 in 5,559 (5,604). One fact
+each, within noise, but none lost anywhere. Rejected: the wiki's share of a word's frequency,
+wiki / (wiki + English), as the factor (0.5 occurrence credited; squared or not): it weighs
+down words the wiki uses often too ("changes": the linear-classifier question lost "tiny
+changes" at 1.5K, 0.786, down 2 facts), though squared it lifts a reworded 4K to 0.914; the
+capped ratio unsquared, or crediting 0.5: reworded 1.5K down one. The reworded questions'
+misses are not their instruction words: they use other words for the facts' ("step size" for
+learning rate, "writable" for writes, "stay available" for "always writeable").
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)

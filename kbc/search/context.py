@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from kbc.search import Searcher, packformat
 from kbc.search.claims import line_claims
 from kbc.search.excerpts import Sentence, candidate_sentences, grouped, pick
+from kbc.search.generality import topicality
 from kbc.search.pageinfo import DERIVED_KINDS, PageCache, PageInfo, whole_blocks
 from kbc.vault import Vault
 from kbc.vault.links import link_key
@@ -222,17 +223,31 @@ class Retriever:
     # -- scoring ----------------------------------------------------------------------------
 
     def _weights(self, query: str) -> dict[str, float]:
-        """The question's content words (stemmed), each weighted by how rare it is in the wiki."""
+        """The question's content words (stemmed), each weighted by how rare it is in the wiki
+        and how much more the wiki uses it than general English does (kbc.search.generality:
+        "define" and "explain" are rare in a wiki too, but they are how a question is put)."""
         words = [w for w in _WORD.findall(_POSSESSIVE.sub(r"\1", query.lower()))
                  if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
         total = max(len(self.pages.keys()), 1)
+        counts, size = self._word_counts(words)
         weights = {}
         for word in dict.fromkeys(words):
             stem = _stem(word)
             if stem not in weights:
                 df = self._doc_frequency(word)
-                weights[stem] = math.log(1 + total / (1 + df))
+                weights[stem] = math.log(1 + total / (1 + df)) * topicality(word, counts.get(word, 0), size)
         return weights
+
+    def _word_counts(self, words: list[str]) -> tuple[dict[str, int], int]:
+        """How often the wiki has each of these words as written, and how many words it has."""
+        unique = sorted(set(words))
+        with self.vault.db_lock:
+            size = self.vault.db.execute("select coalesce(sum(n), 0) from search_words where scope = 'wiki'"
+                                         ).fetchone()[0]
+            rows = self.vault.db.execute(
+                f"select word, n from search_words where scope = 'wiki' and word in ({','.join('?' * len(unique))})",
+                unique).fetchall() if unique else []
+        return dict(rows), size
 
     def _doc_frequency(self, word: str) -> int:
         if word not in self._df:
