@@ -110,3 +110,21 @@ def test_a_broken_page_stays_unreadable_when_remembered(sample_vault, server):
     assert page_index.page_record(vault, page).readable is False
     record, _ = page_index.read_with_body(vault, page)
     assert record.readable is False and record.state == "edited"
+
+
+def test_backlinks_sections_are_found_as_the_regexes_found_them():
+    """own_body and the record's backlinks find sections with str.find: the same as re.sub of
+    START.*?END\\n? and re.search of START(.*?)END (re.S) on any mix of markers."""
+    import random
+    import re
+    from kbc.vault.page_index import _section
+    from kbc.vault.page_text import BACKLINKS_END as END, BACKLINKS_START as START, own_body
+    whole = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.S)
+    inner = re.compile(re.escape(START) + r"(.*?)" + re.escape(END), re.S)
+    rng = random.Random(4)
+    parts = [START, END, "\n", "a", " [[x]]", "\n\n", START + "\n## Backlinks\n", "<!-- kbc:", "-->"]
+    for _ in range(20000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randrange(0, 10)))
+        found = inner.search(text)
+        assert own_body(text) == whole.sub("", text).rstrip() + "\n"
+        assert _section(text) == (found[1] if found else None)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -30,7 +29,6 @@ from kbc.vault.links import WIKILINK
 from kbc.vault.page_text import BACKLINKS_END, BACKLINKS_START, own_body, state_of
 from kbc.vault.page_words import LINKED_KINDS, words_of
 
-_BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r"(.*?)" + re.escape(BACKLINKS_END), re.S)
 _OLD_FILES = ("page_index.json", "page_states.json")  # where this index was kept before m018
 
 
@@ -57,9 +55,16 @@ def body_digest(body: str) -> str:
 
 def record_of(props: dict, body: str) -> PageRecord:
     """The record of a page already read."""
-    listed = _BACKLINKS.search(body)
-    backlinks = tuple(m["target"].strip() for m in WIKILINK.finditer(listed[1])) if listed else ()
+    listed = _section(body)
+    backlinks = tuple(m["target"].strip() for m in WIKILINK.finditer(listed)) if listed else ()
     return PageRecord(state_of(props, body), props, links_of(body), backlinks, body_digest(body))
+
+
+def _section(body: str) -> str | None:
+    """What the first backlinks section lists, between its markers (re.S START(.*?)END)."""
+    start = body.find(BACKLINKS_START)
+    end = body.find(BACKLINKS_END, start + len(BACKLINKS_START)) if start >= 0 else -1
+    return body[start + len(BACKLINKS_START):end] if end >= 0 else None
 
 
 def links_of(body: str) -> tuple[str, ...]:

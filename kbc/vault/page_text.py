@@ -9,12 +9,31 @@ from kbc.vault.files import sha256_text
 
 BACKLINKS_START = "<!-- kbc:backlinks -->"
 BACKLINKS_END = "<!-- /kbc:backlinks -->"
-_BACKLINKS = re.compile(re.escape(BACKLINKS_START) + r".*?" + re.escape(BACKLINKS_END) + r"\n?", re.S)
+
+
+def backlinks_sections(body: str) -> list[tuple[int, int]]:
+    """(start, end) of each backlinks section, its markers and one newline after included, as
+    re.sub of START.*?END\\n? (re.S) finds them: str.find, not a lazy regex stepping through a
+    section that lists a thousand pages character by character."""
+    spans, at = [], 0
+    while (start := body.find(BACKLINKS_START, at)) >= 0:
+        end = body.find(BACKLINKS_END, start + len(BACKLINKS_START))
+        if end < 0:  # no end after this start: none after a later one either
+            break
+        end += len(BACKLINKS_END)
+        end += body.startswith("\n", end)
+        spans.append((start, end))
+        at = end
+    return spans
 
 
 def own_body(body: str) -> str:
     """The body without the code-managed backlinks section (which changes when other pages do)."""
-    return _BACKLINKS.sub("", body).rstrip() + "\n"
+    spans = backlinks_sections(body)
+    if spans:
+        bounds = [0, *(i for span in spans for i in span), len(body)]
+        body = "".join(body[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2))
+    return body.rstrip() + "\n"
 
 
 def body_hash(body: str) -> str:

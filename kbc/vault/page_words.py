@@ -17,18 +17,20 @@ import re
 LINKED_KINDS = ("concept", "source-summary", "answer")
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"[a-z0-9]+")  # what FTS5's unicode61 tokenizer keeps of an ASCII word
-_FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s", "K": "k"})
+_FOLDED = "İıſ"  # the Kelvin sign K needs none: lower() gives k
+_FOLD = str.maketrans({c: f for c, f in zip(_FOLDED, "iis")})
 
 
 def words_of(body: str) -> str:
     """The distinct words of the page's body, folded (its backlinks too: the link memo's probe
     looks through the whole body)."""
-    return " ".join(sorted(set(_WORD.findall(body.translate(_FOLD).lower()))))
+    return " ".join(sorted(set(_WORD.findall(fold(body)))))
 
 
 def fold(text: str) -> str:
     """Lowercased, with the letters that match an ASCII one case-insensitively folded to it."""
-    return text.translate(_FOLD).lower()
+    # translate() looks up every character: only texts holding one of the four pay for it
+    return (text.translate(_FOLD) if any(c in text for c in _FOLDED) else text).lower()
 
 
 def fold_tokens(text: str) -> set[str]:
