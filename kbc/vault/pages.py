@@ -117,10 +117,11 @@ def set_backlinks(vault: Vault, path: Path, names: list[str], page: tuple[dict, 
                 return set_backlinks(vault, path, names)  # changed meanwhile: judge it afresh
         except (OSError, UnicodeDecodeError):
             return False
-    elif page_state(vault, path) != "ours":
-        return False
-    else:
-        props, body = read_page(path)
+    else:  # the front matter parsed only if the page changed since the index last read it
+        read = page_index.read_with_body(vault, path)
+        if read is None or read[0].state != "ours":
+            return False
+        props, body = read[0].props, read[1]
     section = ""
     if names:
         items = "\n".join(f"- [[{name}]]" for name in names)
