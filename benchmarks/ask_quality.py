@@ -99,6 +99,12 @@ changes" at 1.5K, 0.786, down 2 facts), though squared it lifts a reworded 4K to
 capped ratio unsquared, or crediting 0.5: reworded 1.5K down one. The reworded questions'
 misses are not their instruction words: they use other words for the facts' ("step size" for
 learning rate, "writable" for writes, "stay available" for "always writeable").
+Rejected for the second source (Dynamo's ring facts rank 62nd, 86th and 565th of the sentences
+for the consistent-hashing question, Chubby's 12s extension 40th): each topic term (weighing at
+least 0.5 or 0.7 of the heaviest) not in the page text first brings its best sentence: 1K down
+one fact on each wording, 1.5K and 4K unchanged; each source holding a topic term no better
+source holds first brings its best two sentences: 1.5K down one, the rest unchanged. The facts
+of a second source are not its best-matching sentences, so covering it first buys other lines.
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
