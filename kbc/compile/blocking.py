@@ -41,22 +41,29 @@ class Blocks:
     def __init__(self, profiles: dict, frequency: dict[str, int], asked: int | None = None):
         """`asked`: how many name keys the blocks will be asked about (all, if not given)."""
         self.profiles, self.frequency = profiles, frequency
+        self.labels = [(label, k) for k, p in profiles.items() for label in p.labels]
+        self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
+        texts = [name_key for name_key, _ in self.name_keys]
+        # A few new concepts (a +1) are compared with every profile in one pass each (set
+        # tests and rapidfuzz in C): the indexes, all of them, cost more than that.
+        self.swept = asked is not None and asked <= SWEEP_UPTO
+        if self.swept:
+            self.label_texts = [label for label, _ in self.labels]
+            self.near_name_keys = _Sweep(texts, 80)
+            return
         self.by_token = _index(profiles, lambda p: p.tokens)
         self.by_name_key = _index(profiles, lambda p: p.name_keys)
         self.by_initials = _index(profiles, lambda p: p.initials)
         self.by_definition = _index(profiles, lambda p: p.definition)
         self.by_name_start = _index(profiles, lambda p: p.starts)
         self.by_text_word = _index(profiles, lambda p: p.text_words)
-        self.labels = [(label, k) for k, p in profiles.items() for label in p.labels]
-        self.name_keys = [(name_key, k) for k, p in profiles.items() for name_key in p.name_keys]
         # What a sweep of rapidfuzz over all names found, through indexes (kbc/compile/fuzzy_index.py).
         self.near_labels = RatioIndex([label for label, _ in self.labels], NEAR_DUPLICATE)
-        texts = [name_key for name_key, _ in self.name_keys]
-        # A few new concepts (a +1) sweep the names in C; the index pays from some 50 on.
-        self.near_name_keys = _Sweep(texts, 80) if asked is not None and asked <= SWEEP_UPTO else \
-            TokenSetIndex(texts, 80, [profiles[k].tokens for _, k in self.name_keys])
+        self.near_name_keys = TokenSetIndex(texts, 80, [profiles[k].tokens for _, k in self.name_keys])
 
     def of(self, key: str) -> set[str]:
+        if self.swept:
+            return self._swept(key)
         x, none = self.profiles[key], set()
         found: set[str] = set()
         for token in x.tokens:
@@ -81,6 +88,29 @@ class Blocks:
         for label in x.labels:
             found |= {self.labels[i][1] for i in self.near_labels.near(label)}
         for name_key in x.name_keys:  # those sharing one of x.tokens are in by_token already
+            found |= {self.name_keys[i][1] for i in self.near_name_keys.near(name_key, x.tokens)}
+        found.discard(key)
+        return found
+
+    def _swept(self, key: str) -> set[str]:
+        """What of() finds through the indexes, by one pass over the profiles."""
+        x = self.profiles[key]
+        if "" in x.starts:
+            return set(self.profiles) - {key}
+        limit = DEFINITION_BLOCK * len(x.definition)
+        rare = {word for word in x.definition if self.frequency[word] <= limit}
+        words = x.text_words | {""}
+        tokens, name_keys, initials, starts = x.tokens, x.name_keys, x.initials, x.starts
+        found = {k for k, y in self.profiles.items()
+                 if not (tokens.isdisjoint(y.tokens) and name_keys.isdisjoint(y.name_keys)
+                         and name_keys.isdisjoint(y.initials) and initials.isdisjoint(y.name_keys)
+                         and rare.isdisjoint(y.definition) and words.isdisjoint(y.starts)
+                         and starts.isdisjoint(y.text_words))}
+        for label in x.labels:
+            hits = process.extract(label, self.label_texts, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE,
+                                   limit=None)
+            found |= {self.labels[i][1] for _, _, i in hits}
+        for name_key in x.name_keys:
             found |= {self.name_keys[i][1] for i in self.near_name_keys.near(name_key, x.tokens)}
         found.discard(key)
         return found
