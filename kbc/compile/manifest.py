@@ -180,9 +180,10 @@ class Manifest:
         with self.lock, self.db.conn:
             self.db.conn.executemany("update members set concept_key = ? where id = ?",
                                      [(key, member) for member, key in mapping.items()])
-            # claims.member has no index: one pass over the claims, not one per member.
-            self.db.execute("update claims set concept_key = m.concept_key from members m "
-                            "where m.id = claims.member and claims.concept_key is not m.concept_key")
+            # The claims of these members only, through claims.member's index (m016): a pass
+            # over every claim cost 0.2 s at 10,000 sources.
+            self.db.conn.executemany("update claims set concept_key = ? where member = ? and concept_key is not ?",
+                                     [(key, member, key) for member, key in mapping.items()])
         for member in self._members or ():
             member.concept_key = mapping.get(member.id, member.concept_key)
 
