@@ -282,14 +282,14 @@ class Compiler:
         _, stored = self._jobs(identity)
         memo, folder = PageMemo(self.vault, RELATED_FILE), os.path.join(self.vault.wiki_dir, "concepts")
         with quiet_gc():
+            sections = {key: section_of(stored.listed(key), identity.concepts) for key in identity.concepts}
             held = {key for key, concept in identity.concepts.items()  # a str path: a Path each costs at 10,000
-                    if memo.holds(os.path.join(folder, concept.page + ".md"),
-                                  section_of(stored.listed(key), identity.concepts))}
+                    if memo.holds(os.path.join(folder, concept.page + ".md"), sections[key])}
         for key, concept in identity.concepts.items():
             if key in held:
                 continue
             path = os.path.join(folder, concept.page + ".md")
-            section = section_of(stored.listed(key), identity.concepts)
+            section = sections[key]
             state, props, body = read_state(self.vault, Path(path))
             if state != "ours":
                 continue

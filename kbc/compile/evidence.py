@@ -61,6 +61,18 @@ def source_words(source: Source) -> set[str]:
     return _WORDS[source.sha256]
 
 
+def naming_key(concept: Concept) -> str:
+    """The concept's names and qualified names as one string (lists, whatever sequences they are
+    held in: a repr is cheaper than JSON and equal for equal names)."""
+    return repr((list(concept.link_names), [(g, list(q)) for g, q in concept.qualified]))
+
+
+def naming_words(concept: Concept) -> set[str]:
+    """Naming(concept).words, without the rest of a Naming (the graph indexes every concept by them)."""
+    return {_fold(w) for n in (*concept.link_names, *(g for g, _ in concept.qualified))
+            for w in re.findall(r"\w+", n)[-1:]}
+
+
 class Naming:
     """How text names one concept: by its names and aliases, or by a generic name renamed
     away ("Leader") when its qualifier ("Raft") occurs in the same text."""
@@ -70,7 +82,7 @@ class Naming:
         # Every way of naming it has a word a source must hold for a regex search to be worth it,
         # and a name matches only where each of its other words occurs as it is.
         ways = [*concept.link_names, *(g for g, _ in concept.qualified)]
-        self.words = {_fold(w) for n in ways for w in re.findall(r"\w+", n)[-1:]}
+        self.words = naming_words(concept)
         self.inner = [{_fold(w) for w in re.findall(r"\w+", n)[:-1]} for n in ways]
         self._joined: dict[tuple[str, ...], re.Pattern] = {}
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from kbc.compile import graph as graph_code
-from kbc.compile.evidence import Naming, text_words
+from kbc.compile.evidence import Naming, naming_key, naming_words, text_words
 from kbc.compile.graph import material_text, names_in
 from kbc.compile.mention_cache import CODE as EVIDENCE_CODE
 from kbc.compile.rows import Concept, Evidence
@@ -42,8 +42,9 @@ class MentionGraphCache:
         """As graph.mention_lists gives them."""
         with self.lock:
             stored = {r["concept_key"]: r for r in self.db["graph_mentions"].rows}
-        naming = {k: _hash([CODE, c.link_names, c.qualified]) for k, c in concepts.items()}
+        naming = {k: _hash(CODE + naming_key(c)) for k, c in concepts.items()}
         renamed = [k for k in concepts if stored.get(k, {}).get("naming_hash") != naming[k]]
+        gone_names = set(renamed)
         namings = _Namings(concepts)
         order = {k: n for n, k in enumerate(concepts)}
         by_word: dict[str, list[str]] | None = None
@@ -53,20 +54,23 @@ class MentionGraphCache:
             text = material_text(items)
             digest = _hash(text)
             row = stored.get(key)
+            before = json.loads(row["found"]) if row else None
             if row and row["text_hash"] == digest and row["naming_hash"] == naming[key]:
-                kept = [o for o in json.loads(row["found"]) if o in concepts and o not in renamed]
-                lowered, words = text.casefold(), []  # words: folded once, if a name is in the text
-                fresh = [o for o in renamed if o != key and _may_name(namings[o], lowered, text, words)]
+                kept = [o for o in before if o in concepts and o not in gone_names]
+                fresh = []
+                if renamed:
+                    lowered, words = text.casefold(), []  # words: folded once, if a name is in the text
+                    fresh = [o for o in renamed if o != key and _may_name(namings[o], lowered, text, words)]
                 found = sorted(set(kept) | set(fresh), key=order.__getitem__)
             else:
                 if by_word is None:
                     by_word = {}
-                    for other in concepts:
-                        for word in namings[other].words:
+                    for other, concept in concepts.items():
+                        for word in naming_words(concept):
                             by_word.setdefault(word, []).append(other)
                 found = names_in(text, key, namings, by_word, order)
             out[key] = found
-            if not row or (row["text_hash"], row["naming_hash"], json.loads(row["found"])) != (digest, naming[key], found):
+            if not row or (row["text_hash"], row["naming_hash"], before) != (digest, naming[key], found):
                 rows.append({"concept_key": key, "naming_hash": naming[key], "text_hash": digest,
                              "found": json.dumps(found)})
         gone = [k for k in stored if k not in evidence]

@@ -59,7 +59,7 @@ class GraphStore:
         # A page where some concept's lines changed: every concept on it has other edges.
         pages = {}
         for key in changed | set(gone):
-            before, now = old.get(key, {}), nodes[key][1]["p"] if key in nodes else {}
+            before, now = old.get(key, {}), dict(nodes[key][1][1]) if key in nodes else {}
             for page in before.keys() | now.keys():
                 if before.get(page) != now.get(page):
                     pages.setdefault(page, {})[key] = now.get(page)
@@ -74,8 +74,8 @@ class GraphStore:
         rebuild = (changed | {k for page in pages for k in groups[page]}) & nodes.keys()
         # their other pages' groups, as stored (unchanged)
         if not anew:
-            groups.update(self._groups({p for k in rebuild for p in nodes[k][1]["p"] if p not in groups}))
-        built = {key: _edges(key, nodes[key][1], groups, apart) for key in rebuild}
+            groups.update(self._groups({p for k in rebuild for p, _ in nodes[k][1][1] if p not in groups}))
+        built = {key: _edges(key, _parts(nodes[key][1]), groups, apart) for key in rebuild}
         rows = [(k, nodes[k][0], json.dumps([[e.other, e.why, e.weight] for e in built[k]])) for k in rebuild]
         graph = Graph(apart=apart, load=self._edges)
         graph.edges.update({k: v for k, v in built.items() if v})
@@ -116,9 +116,9 @@ class GraphStore:
         return [Edge(*e) for e in json.loads(row[0])] if row else []
 
 
-def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str, dict]]:
-    """key -> (its node as stored, the node by part: c(ode), p(ages' lines), m(entions),
-    r(everse mentions), d(ecided), x (apart))."""
+def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str, tuple]]:
+    """key -> (its node as stored, the node: code, (page, lines) pairs, mentions, reverse
+    mentions, decided, apart)."""
     decided_of: dict[str, list] = {}
     for a, b, relation in decided:
         if a in concepts and b in concepts and relation != "different":
@@ -138,13 +138,22 @@ def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str,
     for key in concepts:
         lines: dict[str, set[int]] = {}
         for e in evidence.get(key, ()):
-            lines.setdefault(e.source_page, set()).update(_cited(e.lines))
+            found = lines.get(e.source_page)
+            if found is None:
+                found = lines[e.source_page] = set()
+            found.update(_cited(e.lines))
         # a tuple of strings and numbers: its repr is what is stored and compared (cheaper than JSON)
         node = (CODE, tuple((page, tuple(sorted(found))) for page, found in sorted(lines.items())),
                 tuple(sorted(mentions.get(key, ()))) if key in evidence else (), _sorted(by.get(key)),
                 _sorted(decided_of.get(key)), _sorted(set(apart_of[key])) if key in apart_of else ())
-        out[key] = (repr(node), dict(zip("cpmrdx", node), p=dict(node[1])))
+        out[key] = (repr(node), node)
     return out
+
+
+def _parts(node: tuple) -> dict:
+    """A node by part, for building its edges: c(ode), p(ages' lines), m(entions), r(everse
+    mentions), d(ecided), x (apart)."""
+    return dict(zip("cpmrdx", node), p=dict(node[1]))
 
 
 def _sorted(items) -> tuple:

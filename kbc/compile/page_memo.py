@@ -51,5 +51,6 @@ class PageMemo:
             stat = os.stat(path)
         except OSError:
             return None
-        digest = hashlib.sha256(stable_json(content).encode()).hexdigest()[:16]
+        text = content if isinstance(content, str) else stable_json(content)  # a section: as it is
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         return os.path.basename(path), [stat.st_ino, stat.st_mtime_ns, stat.st_size, digest]
