@@ -40,3 +40,15 @@ def test_mentions_kept_between_runs_equal_a_fresh_search(vault_dir):
     again = cache.mention_lists(concepts, evidence)
     assert again == mention_lists(concepts, evidence)
     assert "quorum" in again["leader"] and "heartbeat" in again["leader"] and "raft" in again["quorum"]
+
+
+def test_names_key_the_same_whatever_sequences_hold_them_and_words_are_namings():
+    """The caches key a concept's names by naming_key: names held in tuples or lists (a stored
+    identity or a fresh one) are the same names; naming_words is what a Naming looks for."""
+    from kbc.compile.evidence import Naming, naming_key, naming_words
+    as_lists = concept("Leader", "Raft Leader", qualified=[("Leader", ["Raft"])])
+    as_tuples = concept("Leader", "Raft Leader", qualified=[("Leader", ("Raft",))])
+    as_tuples.link_names = tuple(as_tuples.link_names)
+    assert naming_key(as_lists) == naming_key(as_tuples)
+    assert naming_key(as_lists) != naming_key(concept("Leader", qualified=[("Leader", ["Paxos"])]))
+    assert naming_words(as_lists) == Naming(as_lists).words == {"leader"}

@@ -8,7 +8,7 @@ import hashlib
 import json
 
 from kbc.compile import evidence as evidence_code
-from kbc.compile.evidence import Mentioned, Naming, SourceIndex, mentioned, naming_key, source_words, text_words
+from kbc.compile.evidence import Mentioned, Naming, SourceIndex, mentioned, naming_key, naming_words, source_words
 from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.llm import stable_json
@@ -83,8 +83,8 @@ class MentionCache:
 def _named_in(concept: Concept, fresh: list[tuple[Source, set[str]]], words: set[str], own: set[str]) -> bool:
     """Whether a changed source (not the concept's own) may name the concept. `words`: all
     the changed sources' words, to rule most concepts out before any pattern is built."""
-    ways = [*concept.link_names, *(generic for generic, _ in concept.qualified)]
-    if not fresh or not any(text_words(way) & words for way in ways):
+    # Naming.may_occur needs one of these words in the source: none in all of them rules it out
+    if not fresh or naming_words(concept).isdisjoint(words):
         return False
     naming = Naming(concept)
     for source, words in fresh:
