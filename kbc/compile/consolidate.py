@@ -340,20 +340,21 @@ def decided_pairs(decisions: list[Decision], member_key: dict[str, str]) -> set[
     return out
 
 
-def relations(decisions: list[Decision], member_key: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(child or a, parent or b, relation) between current concept keys, for the graph;
-    "different" pairs are kept off each other's Related lists."""
+def relations(decided: list[tuple[str, str, str]], member_key: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(child or a, parent or b, relation) between current concept keys, for the graph, from
+    (member a, member b, relation) of the decisions; "different" pairs are kept off each
+    other's Related lists."""
     out = []
-    for d in decisions:
-        a, b = member_key.get(d.a), member_key.get(d.b)
+    for first, second, relation in decided:
+        a, b = member_key.get(first), member_key.get(second)
         if not a or not b or a == b:
             continue
-        if d.relation == A_PART_OF_B:
+        if relation == A_PART_OF_B:
             out.append((a, b, "part_of"))
-        elif d.relation == B_PART_OF_A:
+        elif relation == B_PART_OF_A:
             out.append((b, a, "part_of"))
-        elif d.relation == RELATED:
+        elif relation == RELATED:
             out.append((a, b, "related"))
-        elif d.relation == DIFFERENT:
+        elif relation == DIFFERENT:
             out.append((a, b, "different"))
     return out
