@@ -24,6 +24,11 @@ def quiet_gc():
             gc.enable()
 
 
+def _list(stored: str | None) -> list:
+    """A JSON list column: most rows hold none (no parse for those; 43,000 members)."""
+    return json.loads(stored) if stored and stored != "[]" else []
+
+
 def now() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat()
 
@@ -159,7 +164,7 @@ class Manifest:
             rows = self.db.execute("select id, source_path, name, aliases, definition, category, concept_key, "
                                    f"considered, seq from members{where} order by seq, id", args).fetchall()
             # Plain tuples: a dict per row costs more than the rest of the read at 10,000 sources.
-            out = [Member(i, path, name, json.loads(aliases or "[]"), definition, category, key, bool(considered),
+            out = [Member(i, path, name, _list(aliases), definition, category, key, bool(considered),
                           seq) for i, path, name, aliases, definition, category, key, considered, seq in rows]
         if source_path is None:
             self._members = out
@@ -203,7 +208,7 @@ class Manifest:
             with self.lock, quiet_gc():
                 rows = self.db.execute("select key, name, aliases, definition, category, page, input_hash, "
                                        "prompt_version, model, written_claims from concepts").fetchall()
-                self._concepts = {r[0]: Concept(r[0], r[1], json.loads(r[2] or "[]"), *r[3:9], r[9] or "")
+                self._concepts = {r[0]: Concept(r[0], r[1], _list(r[2]), *r[3:9], r[9] or "")
                                   for r in rows}
         return dict(self._concepts)
 
