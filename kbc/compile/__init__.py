@@ -15,7 +15,7 @@ from pathlib import Path
 from kbc.compile.articles import WRITE_TEMPLATE, Job
 from kbc.compile.bookkeeping import CompileReport, read_state, stale_pages, write_summary
 from kbc.compile.claim_judging import ClaimJudgements, accepted_evidence, accepted_relations
-from kbc.compile.collector import run_collection
+from kbc.compile.collector import quiet_gc, run_collection
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate
 from kbc.compile.extract import (CATALOGUE_TOKENS, EXTRACT_TEMPLATE, MAX_CONCEPTS, ExtractSetup, concepts_wanted,
@@ -26,7 +26,7 @@ from kbc.compile.graph_store import GraphStore
 from kbc.compile.identity import MERGES_FILE, load_overrides
 from kbc.compile.input_hashes import InputHashes
 from kbc.compile.log_page import append_log
-from kbc.compile.manifest import Manifest, now, quiet_gc
+from kbc.compile.manifest import Manifest, now
 from kbc.compile.mention_cache import MentionCache
 from kbc.compile.page_memo import RELATED_FILE, SUMMARIES_FILE, PageMemo
 from kbc.compile.plan import is_stale, plan_sources

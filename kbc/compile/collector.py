@@ -21,3 +21,16 @@ def run_collection():
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextmanager
+def quiet_gc():
+    """Reading a table makes some 100,000 objects, none of them garbage: the cyclic collector,
+    run again and again meanwhile, costs more than the reading (with pickle, four times)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

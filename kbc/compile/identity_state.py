@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc.compile.identity import Identity, Made, Overrides, SameNames, _Union, assign, cluster
-from kbc.compile.manifest import quiet_gc
+from kbc.compile.collector import quiet_gc
 from kbc.compile.rows import RENAME, SAME, Concept, Member
 from kbc.vault.files import atomic_write
 

@@ -2,26 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
-from contextlib import contextmanager
 from dataclasses import asdict, replace
 
+from kbc.compile.collector import quiet_gc
 from kbc.compile.rows import RENAME, SAME, Claim, Concept, Decision, Member, SourceRow
 from kbc.vault import Vault
-
-
-@contextmanager
-def quiet_gc():
-    """Reading a table makes some 100,000 objects, none of them garbage: the cyclic collector,
-    run again and again meanwhile, costs more than the reading (with pickle, four times)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _list(stored: str | None) -> list:
