@@ -105,6 +105,16 @@ least 0.5 or 0.7 of the heaviest) not in the page text first brings its best sen
 one fact on each wording, 1.5K and 4K unchanged; each source holding a topic term no better
 source holds first brings its best two sentences: 1.5K down one, the rest unchanged. The facts
 of a second source are not its best-matching sentences, so covering it first buys other lines.
+Then (issue 12, sixth pass: the ask budget is the session's, kbc/ask evidence_room). A first
+question leaves room for one follow-up: its instructions, its answer and 1,000 tokens of new
+pages (FOLLOW_UP_TOKENS, the smallest pack benchmarked); before, a first question could read
+6.8K of 8K and its follow-up got no new pages at all. At the default 8K: ask 0.971 in 3,958
+prompt tokens (was 0.971 in 4,938), reworded 0.943 in 4,186 (was 0.943 in 5,559); packs
+unchanged. Not chosen: half the budget for a first question's pages (generic too, but a 4K
+pack: reworded 0.886, below the 0.900 of --ask-budget 5500). Ask budgets before it, asking
+the original wording first (one fact less at 5,500 than the benchmark's order): 5,000 0.957 /
+0.886 in 3.4K / 3.5K prompt tokens; 5,500 0.957 / 0.900 in 3.8K / 4.0K; 6,000 0.957 / 0.943
+in 4.1K / 4.4K.
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)

@@ -294,3 +294,28 @@ def test_a_papers_bibliography_gives_no_sentences():
     assert texts == ["Dynamo keeps writes available with sloppy quorums.", "Hinted handoff returns replicas later on."]
     # Early on, "References" is an ordinary word (a table of contents, a sentence).
     assert len(note_sentences("x", ["References to leases are kept in one table here.", "", "More text follows here now."])) == 2
+
+
+def long_topic(vault_dir, name: str, words: list[str]) -> None:
+    """A concept citing every line of a note long enough to fill any pack (distinct sentences)."""
+    lines = [f"A {name.lower()} {a} note says the {b} waits for the {c} before it {d}."
+             for a in words for b in words for c in words[:4] for d in ("ends", "stops", "fails", "moves")]
+    (vault_dir / "raw" / f"{name} notes.md").write_text(f"---\ntitle: {name} notes\nkind: note\n---\n"
+                                                        + "\n".join(lines) + "\n")
+    page(vault_dir, "sources", f"{name} notes (source)", f"title: {name} notes\nkind: source-summary\n"
+         f"source: '[[{name} notes]]'\n", f"# {name} notes\n\nNotes.\n\n## Concepts\n\n- [[{name}]]")
+    page(vault_dir, "concepts", name, f"title: {name}\nkind: concept\nsources: ['[[{name} notes (source)]]']\n",
+         f"# {name}\n\nWhat a {name.lower()} is.\n\n## Sources\n\n- [[{name} notes (source)]]: lines 1-{len(lines) + 4}")
+
+
+def test_a_first_question_leaves_a_follow_up_room_for_new_evidence(vault_dir, server):
+    from kbc.ask import FOLLOW_UP_TOKENS
+    long_topic(vault_dir, "Lease", ["clock", "renewal", "holder", "timeout", "grace", "expiry", "owner", "tick"])
+    long_topic(vault_dir, "Quorum", ["vote", "majority", "member", "ballot", "round", "leader", "term", "peer"])
+    vault = open_vault(vault_dir, server, ask_context_tokens=6000)
+    llm = make_llm(vault, server)
+    first = ask(vault, llm, templates(vault), "What does a lease holder wait for?")
+    # Not all it could read (6000 less its instructions and answer, ~4.8K): a follow-up's share is left.
+    assert 1000 < first.context_tokens < 6000 - 1024 - FOLLOW_UP_TOKENS - 1024
+    second = ask(vault, llm, templates(vault), "And what does a quorum majority wait for?", follow_up=True)
+    assert second.read and second.context_tokens >= FOLLOW_UP_TOKENS * 0.8 and second.prompt_tokens <= 6000

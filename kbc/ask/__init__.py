@@ -22,6 +22,10 @@ from kbc.vault.pages import today, write_page
 
 ASK_TEMPLATE = "prompts/ask.j2"
 ANSWER_TOKENS = 1024
+# A session's budget is for the whole conversation: a first question leaves room for one
+# follow-up (its instructions and answer, and a pack of at least this many tokens of new
+# evidence, the smallest `kbc context` pack worth reading).
+FOLLOW_UP_TOKENS = 1000
 NOTHING_FOUND = "The wiki holds nothing on this question yet."
 
 
@@ -58,8 +62,11 @@ def ask(vault: Vault, llm: LLM, templates: Templates, question: str, follow_up: 
     session_id = history.id if history else new_session_id()
     instructions = templates.prompt(ASK_TEMPLATE, pages=[], see_also=[], question="")
     overhead = llm.count_tokens(instructions.prefix_text() + question) + 50
+    room = max(budget - overhead - ANSWER_TOKENS, 0)
+    if not history:
+        room = evidence_room(room, overhead)
     retriever = retriever or Retriever(vault)
-    pack = retriever.pack(question, max(budget - overhead - ANSWER_TOKENS, 0), llm.count_tokens, exclude)
+    pack = retriever.pack(question, room, llm.count_tokens, exclude)
     if not pack.pages and not history:
         return Answer(question, NOTHING_FOUND, see_also=pack.see_also, session=session_id)
     built = templates.prompt(ASK_TEMPLATE, pages=pack.blocks(), see_also=pack.see_also, question=question)
@@ -76,6 +83,14 @@ def ask(vault: Vault, llm: LLM, templates: Templates, question: str, follow_up: 
                   see_also=pack.see_also, prompt_tokens=result.prompt_tokens,
                   cached_tokens=result.cached_tokens, completion_tokens=result.completion_tokens,
                   context_tokens=pack.tokens, session=session_id)
+
+
+def evidence_room(room: int, overhead: int) -> int:
+    """Of the `room` a first question could read (its own answer reserved), what leaves a
+    follow-up its instructions, its answer and FOLLOW_UP_TOKENS of pages; never under
+    FOLLOW_UP_TOKENS, or all of the room when that is smaller."""
+    follow_up = overhead + ANSWER_TOKENS + FOLLOW_UP_TOKENS
+    return max(room - follow_up, min(room, FOLLOW_UP_TOKENS))
 
 
 def knowledge_links(vault: Vault, text: str) -> list[str]:

@@ -51,7 +51,9 @@ def search_command(ctx, query, limit, in_raw, reindex, as_json):
 def ask_command(ctx, question, base_url, model, budget, save, follow_up, session, as_json):
     """Answer QUESTION from the wiki, citing the pages used as [[links]].
 
-    Reads only what fits the ask budget (kbc.toml [ask] context_tokens, default 8000).
+    Reads only what fits the ask budget (kbc.toml [ask] context_tokens, default 8000), which
+    is the whole session's: a first question leaves room for one follow-up (its instructions,
+    its answer and 1,000 tokens of new pages), so of 8000 it reads about 4,500.
 
     \b
     Example:
