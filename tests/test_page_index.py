@@ -128,3 +128,27 @@ def test_backlinks_sections_are_found_as_the_regexes_found_them():
         found = inner.search(text)
         assert own_body(text) == whole.sub("", text).rstrip() + "\n"
         assert _section(text) == (found[1] if found else None)
+
+
+def test_a_written_page_is_remembered_as_a_reader_parses_it(sample_vault, server):
+    """write_page and set_backlinks hand the index what they rendered instead of parsing it
+    again: the record must be what parsing the file gives (dates, tags, key order, body)."""
+    from kbc.vault.frontmatter import split
+    from kbc.vault.pages import set_backlinks
+
+    vault = open_vault(sample_vault, server)
+    page = vault.wiki_dir / "concepts" / "Parsed.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    props = {"kind": "concept", "title": "Parsed", "tags": "one", "created": "2026-12-02",
+             "aliases": ["P", "123"], "sources": ["[[A (source)]]"]}
+    write_page(vault, page, props, "\n\n# Parsed\n\nSee [[Other]].\n", "concept")
+    set_backlinks(vault, page, ["Other", "Third"])
+    for _ in range(2):  # as remembered by the writes, then as a fresh process parses the file
+        record = page_index.page_record(vault, page)
+        read_props, read_body = split(page.read_text(encoding="utf-8"))
+        assert list(record.props.items()) == list(read_props.items())
+        assert record == page_index.record_of(read_props, read_body)
+        assert record.state == "ours" and record.backlinks == ("Other", "Third")
+        page_index.save_index(vault)
+        page_index.forget()
+        _age(page, 10)

@@ -142,9 +142,12 @@ class Manifest:
     # -- members and claims -----------------------------------------------------------------
 
     def members(self, source_path: str | None = None) -> list[Member]:
-        self._take_pending()
-        if source_path is None and self._members is not None:
-            return list(self._members)
+        if source_path is not None and source_path in self._pending:
+            return list(self._pending[source_path][0])  # the lists are not put together per source
+        if source_path is None:
+            self._take_pending()
+            if self._members is not None:
+                return list(self._members)
         where, args = (" where source_path = ?", [source_path]) if source_path else ("", [])
         with self.lock, quiet_gc():
             rows = self.db.execute("select id, source_path, name, aliases, definition, category, concept_key, "
@@ -168,6 +171,7 @@ class Manifest:
 
     def assign(self, mapping: dict[str, str]) -> None:
         """member id -> concept key, after identity is worked out."""
+        self._take_pending()  # the kept rows changed below include sources extracted since
         with self.lock, self.db.conn:
             self.db.conn.executemany("update members set concept_key = ? where id = ?",
                                      [(key, member) for member, key in mapping.items()])
@@ -179,6 +183,7 @@ class Manifest:
             member.concept_key = mapping.get(member.id, member.concept_key)
 
     def mark_considered(self, ids: list[str]) -> None:
+        self._take_pending()
         with self.lock, self.db.conn:
             self.db.conn.executemany("update members set considered = 1 where id = ?", [(m,) for m in ids])
         considered = set(ids)

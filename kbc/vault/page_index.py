@@ -329,15 +329,16 @@ def holding_words(vault, groups: set[tuple[str, ...]]) -> set[str]:
     return {key if os.path.isabs(key) else index.prefix + key for key in found}
 
 
-def wrote(vault, path: Path, text: str) -> None:
-    """kbc has just written `text` at `path`: remember its record, so the next run hashes the
-    page instead of parsing it (a compile writes most of the wiki once, then rereads it)."""
+def wrote(vault, path: Path, text: str, parsed: tuple[dict, str]) -> None:
+    """kbc has just written `text` at `path`, which parses as `parsed` (properties, body):
+    remember its record, so the next run hashes the page instead of parsing it (a compile
+    writes most of the wiki once, then rereads it)."""
     index = _index(vault)
     try:
         stat = os.stat(path)
-        props, body = split(text)
-    except Exception:  # gone already, or front matter no reader can parse: read it when asked
+    except OSError:  # gone already: read it when asked
         return
+    props, body = parsed
     index.remember(index.key(path), stat, record_of(props, body), text.encode("utf-8"), body)
 
 

@@ -43,7 +43,7 @@ def write_page(vault: Vault, path: Path, props: dict, body: str, kind: str,
     long the caller waited for a model, their text is never replaced. The update then goes
     to wiki/proposals/ (or, for a manual page or a proposal, is skipped), with a line in
     vault.notices saying so."""
-    text = _text(props, body)
+    text, read = _text(props, body)
     try:
         current = path.read_text(encoding="utf-8") if path.exists() else None
     except (OSError, UnicodeDecodeError):
@@ -56,16 +56,18 @@ def write_page(vault: Vault, path: Path, props: dict, body: str, kind: str,
             _keep_person_edit(vault, path, props, body, kind, prompt_version, model, state)
             return False
     atomic_write(path, text)
-    page_index.wrote(vault, path, text)
+    page_index.wrote(vault, path, text, read)
     _register(vault, path, kind, prompt_version, model)
     return True
 
 
-def _text(props: dict, body: str) -> str:
+def _text(props: dict, body: str) -> tuple[str, tuple[dict, str]]:
+    """The page's text, and what a reader parses from it (so nobody parses it again)."""
     clean = {k: v for k, v in props.items() if k != "kbc_hash"}
     # Hash what a reader gets back from the file, so the check is exact after a round trip.
     read_props, read_body = split(render(clean, body))
-    return render({**clean, "kbc_hash": page_hash(read_props, read_body)}, body)
+    digest = page_hash(read_props, read_body)  # "p...": a string YAML reads back as written
+    return render({**clean, "kbc_hash": digest}, body), ({**read_props, "kbc_hash": digest}, read_body)
 
 
 def _state_of_text(text: str) -> str:
@@ -97,7 +99,7 @@ def _keep_person_edit(vault: Vault, path: Path, props: dict, body: str, kind: st
         return
     proposal = proposal_path(vault, path)
     aliases = {"aliases": []} if "aliases" in props else {}
-    text = _text({**props, **aliases, "kind": "proposal", "proposal_for": f"[[{path.stem}]]"}, body)
+    text, _ = _text({**props, **aliases, "kind": "proposal", "proposal_for": f"[[{path.stem}]]"}, body)
     atomic_write(proposal, text)
     _register(vault, proposal, "proposal", prompt_version, model)
     vault.notices.append(f"{rel}: changed by a person while kbc worked; kept it, and put kbc's "
@@ -131,7 +133,7 @@ def set_backlinks(vault: Vault, path: Path, names: list[str], page: tuple[dict, 
         return False
     text = render(props, new_body)  # kbc_hash is unchanged: the backlinks are not hashed
     atomic_write(path, text)
-    page_index.wrote(vault, path, text)
+    page_index.wrote(vault, path, text, (props, new_body.lstrip("\n")))
     return True
 
 
