@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, replace
+from dataclasses import astuple, fields, replace
 
 from kbc.compile.collector import quiet_gc
 from kbc.compile.rows import RENAME, SAME, Claim, Concept, Decision, Member, SourceRow
@@ -83,12 +83,13 @@ class Manifest:
                     member.seq = seq + offset
             self.db.execute("delete from claims where source_path = ?", [row.path])
             self.db.execute("delete from members where source_path = ?", [row.path])
-            if members:
-                self.db["members"].insert_all([_member_row(m) for m in members], pk="id")
-            if claims:
-                self.db["claims"].insert_all([{**asdict(c), "concept_key": _key_of(members, c.member)}
-                                              for c in claims])
-            self.db["sources"].upsert(asdict(row), pk="path")
+            # Plain executemany: sqlite-utils' insert_all and upsert cost more than the rows'
+            # SQLite work (their column checks and conversion), thousands of times a first compile.
+            self.db.conn.executemany(_INSERT_MEMBER, [_member_row(m) for m in members])
+            keys = {m.id: m.concept_key for m in members}
+            self.db.conn.executemany(_INSERT_CLAIM, [(c.source_path, c.member, c.kind, c.text, c.lines,
+                                                      keys.get(c.member, "")) for c in claims])
+            self.db.conn.execute(_UPSERT_SOURCE, astuple(row))
         self._replaced(row.path, row, [replace(m) for m in members], [replace(c) for c in claims])
 
     def remove_source(self, path: str) -> None:
@@ -256,9 +257,11 @@ class Manifest:
             return
         stamp = now()
         with self.lock, self.db.conn:
-            self.db["decisions"].insert_all([{**asdict(d), "decided_at": stamp} for d in decisions])
+            self.db.conn.executemany("insert into decisions (a, b, relation, name, origin, decided_at) "
+                                     "values (?, ?, ?, ?, ?, ?)",
+                                     [(d.a, d.b, d.relation, d.name, d.origin, stamp) for d in decisions])
         if self._decisions is not None:  # the new rows come last in id order: kept, not read again
-            self._decisions.extend(Decision(**asdict(d)) for d in decisions)
+            self._decisions.extend(replace(d) for d in decisions)
         if self._relating is not None:
             self._relating.extend((d.a, d.b, d.relation) for d in decisions if d.relation not in (SAME, RENAME))
         self.decisions_added += len(decisions)
@@ -375,12 +378,17 @@ def _concept_row(concept: Concept) -> dict:
     return {**row, "aliases": json.dumps(concept.aliases)}
 
 
-def _member_row(member: Member) -> dict:
-    return {**asdict(member), "aliases": json.dumps(member.aliases), "considered": int(member.considered)}
+_INSERT_MEMBER = ("insert into members (id, source_path, name, aliases, definition, category, concept_key, "
+                  "considered, seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_CLAIM = "insert into claims (source_path, member, kind, text, lines, concept_key) values (?, ?, ?, ?, ?, ?)"
+_UPSERT_SOURCE = (f"insert into sources ({_SOURCE_COLUMNS}) values ({', '.join('?' * len(fields(SourceRow)))}) "
+                  "on conflict (path) do update set " +
+                  ", ".join(f"{f.name} = excluded.{f.name}" for f in fields(SourceRow)[1:]))
 
 
-def _key_of(members: list[Member], member_id: str) -> str:
-    return next((m.concept_key for m in members if m.id == member_id), "")
+def _member_row(member: Member) -> tuple:
+    return (member.id, member.source_path, member.name, json.dumps(member.aliases), member.definition,
+            member.category, member.concept_key, int(member.considered), member.seq)
 
 
 def _like_prefix(path: str) -> str:

@@ -79,11 +79,14 @@ def _state_of_text(text: str) -> str:
 
 
 def _register(vault: Vault, path: Path, kind: str, prompt_version: str, model: str) -> None:
-    with vault.db_lock:
-        vault.db["pages"].upsert({
-            "path": vault.rel(path), "kind": kind,
-            "prompt_version": prompt_version, "model": model, "written_at": today(),
-        }, pk="path")
+    # Plain SQL: sqlite-utils' upsert (column checks, conversion) cost 0.5 ms a page, 20,000 a first compile.
+    with vault.db_lock, vault.db.conn:
+        vault.db.conn.execute(_REGISTER, (vault.rel(path), kind, prompt_version, model, today()))
+
+
+_REGISTER = ("insert into pages (path, kind, prompt_version, model, written_at) values (?, ?, ?, ?, ?) "
+             "on conflict (path) do update set kind = excluded.kind, prompt_version = excluded.prompt_version, "
+             "model = excluded.model, written_at = excluded.written_at")
 
 
 def proposal_path(vault: Vault, path: Path) -> Path:
