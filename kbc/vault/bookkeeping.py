@@ -80,6 +80,12 @@ def _body(path: str) -> str:
         return ""
 
 
+def _to_link(props: dict, body: str, mended: str, relink: bool) -> bool:
+    """Are a read page's mentions linked this refresh? (Its kind is linked, and its links were
+    mended or a term it may hold changed.)"""
+    return props.get("kind") in LINKED_KINDS and (mended != body or relink)
+
+
 def refresh_wiki(vault: Vault) -> list[str]:
     """Rewrite the indexes, unlink links to missing pages in kbc's own pages, link the first
     mention of every concept in them, and refresh every backlinks section. Pages a person
@@ -141,7 +147,8 @@ def refresh_wiki(vault: Vault) -> list[str]:
             page = _read(path)
             if page is not None and state_of(*page) == "ours":
                 todo[key] = (*page, resolver.fix(page[1]), relink)
-    linker.focus([fixed for _, _, fixed, _ in todo.values()])
+    # Focused on the texts it will link: a navigation page read to mend a link lists every name.
+    linker.focus([page[2] for page in todo.values() if _to_link(*page)])
     repaired = []
     for key, path in pages.items():
         if key not in readable or (key not in look and key not in todo):
@@ -150,7 +157,7 @@ def refresh_wiki(vault: Vault) -> list[str]:
         links: tuple[str, ...] = ()
         if key in todo:
             props_now, body, fixed, relink = todo[key]
-            if props_now.get("kind") in LINKED_KINDS and (fixed != body or relink):
+            if _to_link(props_now, body, fixed, relink):
                 fixed = linker.link(fixed, name)
                 memo.linked(name, fixed)
             if fixed != body:
