@@ -115,6 +115,16 @@ pack: reworded 0.886, below the 0.900 of --ask-budget 5500). Ask budgets before 
 the original wording first (one fact less at 5,500 than the benchmark's order): 5,000 0.957 /
 0.886 in 3.4K / 3.5K prompt tokens; 5,500 0.957 / 0.900 in 3.8K / 4.0K; 6,000 0.957 / 0.943
 in 4.1K / 4.4K.
+Rejected for packs (budgets 1K / 1.5K / 4K, original then reworded; before: 0.714 / 0.814 /
+0.957, 0.686 / 0.757 / 0.886): a source block named for its note ("X (source)" for raw/X.md)
+naming only the note's folder, not the title again (10-30 tokens a block): 0.700 / 0.829 /
+0.957, 0.686 / 0.743 / 0.886, the ratios unchanged (the tokens buy other lines); the concept
+graph, a page linking two or more of the pages the question names (Virtual Node for Dynamo and
+consistent hashing) joining the voters with its score times 1.15-1.5: reworded 4K 0.914
+(4.1x), original 1.5K up to 0.843, but reworded 1K 0.671 (10.8x raw@pack, was 12.1x) at every
+weight: hubs (Chubby, linear classifier) link both names from a dozen pages. Not tried: the
+page index's aliases as query expansion: the wiki has 44, spelling variants ("Paxos
+algorithm", "RNN"), and none bridges a reworded gap ("step size", "writable").
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
