@@ -70,3 +70,15 @@ def test_focus_keeps_only_terms_whose_every_word_begins_a_word_of_the_pages():
     focused.focus(texts)
     for text in texts:
         assert focused.link(text, "Other") == full.link(text, "Other")
+
+
+def test_focus_reads_only_the_lines_link_may_link():
+    """A Backlinks or Sources section (a page of thousands of names) names no term focus
+    compiles; links come out the same, a fenced block and a heading left alone too."""
+    pages = {"Raft Log": [], "Paxos Round": [], "Gossip Protocol": [], "Vector Clock": []}
+    text = ("# Raft Log\n\nThe paxos round ends.\n\n```\ngossip protocol\n```\n\n## Sources\n\n- [[Vector Clock]] note\n\n"
+            "<!-- kbc:backlinks -->\n## Backlinks\n\n- gossip protocol, vector clock\n")
+    full, focused = MentionLinker(pages, []), MentionLinker(pages, [])
+    focused.focus([text])
+    assert "Gossip" not in focused.pattern.pattern.title() and "Vector" not in focused.pattern.pattern.title()
+    assert focused.link(text, "Other") == full.link(text, "Other") != text

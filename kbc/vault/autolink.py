@@ -122,7 +122,11 @@ class MentionLinker:
         proportional to what is linked: the trie of every term and title of a 10,000-source
         wiki took seconds to compile, for a run that links a handful of pages."""
         starts, found = set(), set()
-        for text in texts:
+        for page in texts:
+            # Only the lines link() may link: a Backlinks section of thousands of names ("Source"'s,
+            # 700 KB at 10,000 sources) named every term, and the trie of all cost 3 s to compile.
+            lines = page.split("\n")
+            text = "\n".join(lines[i] for i in _prose_lines(lines))
             for word in set(_WORD.findall(fold(text))):  # "ſtate" is found by State
                 starts.update(word[:k] for k in range(1, min(_START, len(word)) + 1))
             found |= fold_tokens(text)  # every word of a term (a title's after its first) begins one (page_words)
