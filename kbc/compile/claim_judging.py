@@ -230,10 +230,11 @@ def _naming_new(new: set[str], concepts: dict[str, Concept],
 
 def _score(profile: Profile, own_words: set[str], words: set[str], idf, pair_score: float) -> float:
     """Rare words the claim shares with the concept's names (twice), definition and own claims
-    (half), and a bonus when the two concepts are close enough to be a candidate pair."""
-    named = sum(idf(w) for w in words & profile.tokens)
-    defined = sum(idf(w) for w in words & (profile.definition - profile.tokens))
-    claimed = sum(idf(w) for w in words & (own_words - profile.tokens - profile.definition))
+    (half), and a bonus when the two concepts are close enough to be a candidate pair. Summed
+    exactly (fsum): a set's order follows the hash seed, a float sum's last digit the order."""
+    named = math.fsum(idf(w) for w in words & profile.tokens)
+    defined = math.fsum(idf(w) for w in words & (profile.definition - profile.tokens))
+    claimed = math.fsum(idf(w) for w in words & (own_words - profile.tokens - profile.definition))
     return 2 * named + defined + OWN_CLAIM_WEIGHT * claimed + (PAIR_BONUS if pair_score >= MIN_SCORE else 0)
 
 

@@ -129,7 +129,9 @@ def score(x: Profile, y: Profile, weight) -> float:
         value += 90
     if any(fuzz.ratio(a, b, score_cutoff=NEAR_DUPLICATE) for a in x.labels for b in y.labels):
         value += 100  # what lint would call a duplicate is always asked
-    value += sum(weight(t) for t in x.tokens & y.tokens)
+    # fsum: exact whatever order a set gives its words in (that order follows the hash seed and
+    # a set's history, and a float sum's last digit follows the order: asked pairs must not).
+    value += math.fsum(weight(t) for t in x.tokens & y.tokens)
     if _mentions(y.patterns, x.definition_text) or _mentions(x.patterns, y.definition_text):
         value += 30
     fuzzy = max(fuzz.token_set_ratio(a, b, score_cutoff=80) for a in x.name_keys for b in y.name_keys)
@@ -137,7 +139,7 @@ def score(x: Profile, y: Profile, weight) -> float:
         value += (fuzzy - 70) / 2
     common = x.definition & y.definition
     if common:
-        value += 40 * sum(weight(t) for t in common) / (30 * math.sqrt(len(x.definition | y.definition)))
+        value += 40 * math.fsum(weight(t) for t in common) / (30 * math.sqrt(len(x.definition | y.definition)))
     return value
 
 
