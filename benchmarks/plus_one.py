@@ -1,0 +1,78 @@
+"""+1 source on a kept vault: kbc's CPU for adding one note at a time to a settled wiki.
+
+scale.py builds its vaults in a temporary folder and measures one +1 straight after the first
+compile (which still settles backlinks and stats). This keeps the vault, so one 10,000-note
+build (~10 minutes) serves many measurements: copy it (`cp -a`), then add notes to the copy.
+
+  .venv/bin/python benchmarks/plus_one.py /tmp/v10k --build 10000      # once: notes 0..9,999, compiled
+  cp -a /tmp/v10k /tmp/v10k_a
+  .venv/bin/python benchmarks/plus_one.py /tmp/v10k_a --first 10000 --adds 3 [--profile /tmp/prof]
+
+Per run it prints the wall and CPU of kbc's process (the scripted server runs in this one). The
+first compile after a copy re-stats every page and is printed as "settle". Notes are scale.py's:
+note i is the same text in any vault, so two copies given the same --first compare like for like.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.scale import Meter, paragraphs, write_notes  # noqa: E402
+from tests.scripted import ScriptedServer  # noqa: E402
+
+
+def build(root: Path, count: int, pool, server, window: int) -> None:
+    subprocess.run([sys.executable, "-m", "kbc", "init", str(root)], cwd=REPO, check=True, capture_output=True)
+    config = root / "kbc.toml"
+    config.write_text(re.sub(r"(?m)^context_window = 0$", f"context_window = {window}", config.read_text()))
+    write_notes(root / "raw", pool, 0, count)
+    for label in ("first compile", "settle"):
+        done = Meter().run(root, server, "compile")
+        print(f"{label}: {done['wall']:.1f} s wall, {done['cpu']:.1f} s CPU "
+              f"({done['cpu'] / count * 1000:.1f} ms per source), peak {done['peak_mb']:.0f} MB", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("vault", type=Path)
+    parser.add_argument("--build", type=int, help="make the vault: this many notes, compiled")
+    parser.add_argument("--first", type=int, help="number of the first note to add (default: the build's size)")
+    parser.add_argument("--adds", type=int, default=0, help="notes to add, one compile each")
+    parser.add_argument("--profile", type=Path, help="cProfile each +1 into this folder")
+    parser.add_argument("--window", type=int, default=32768)
+    args = parser.parse_args()
+    root, pool = args.vault.resolve(), paragraphs()
+    with ScriptedServer() as server:
+        if args.build:
+            build(root, args.build, pool, server, args.window)
+        elif not (root / "kbc.toml").exists():
+            raise SystemExit(f"{root}: no vault (make one with --build N)")
+        if not args.adds:
+            return
+        settle = Meter().run(root, server, "compile")
+        print(f"settle: {settle['wall']:.1f} s wall, {settle['cpu']:.1f} s CPU", flush=True)
+        first = args.first if args.first is not None else args.build
+        if first is None:
+            raise SystemExit("--first N: the number of the first note to add")
+        if args.profile:
+            os.makedirs(args.profile, exist_ok=True)
+        cpu = []
+        for number in range(first, first + args.adds):
+            write_notes(root / "raw", pool, number, 1)
+            profile = args.profile / f"plus{number}.prof" if args.profile else None
+            done = Meter().run(root, server, "compile", profile=profile)
+            cpu.append(done["cpu"])
+            print(f"+1 (note {number}): {done['wall']:.1f} s wall, {done['cpu']:.1f} s CPU", flush=True)
+        print(f"+1 median {statistics.median(cpu):.1f} s CPU over {len(cpu)}")
+
+
+if __name__ == "__main__":
+    main()
