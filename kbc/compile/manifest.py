@@ -352,7 +352,7 @@ class Manifest:
 
 _CHUNK = 500  # ids per `in (...)`: well under SQLite's limit of bound values
 
-_SOURCE_COLUMNS = "path, sha256, title, summary_page, extraction, prompt_version, model, compiled_at"
+_SOURCE_COLUMNS = ", ".join(f.name for f in fields(SourceRow))  # SourceRow(*row) reads them in this order
 
 
 _CONCEPT_COLUMNS = ("key", "name", "aliases", "definition", "category", "page", "input_hash", "prompt_version",
