@@ -16,6 +16,7 @@ from kbc.vault.files import code_digest
 
 # The search is graph.names_in with evidence.Naming: both codes are part of what was found.
 CODE = code_digest(graph_code) + EVIDENCE_CODE
+_COLUMNS = ("concept_key", "naming_hash", "text_hash", "found")
 
 
 def _hash(value) -> str:
@@ -41,7 +42,8 @@ class MentionGraphCache:
     def mention_lists(self, concepts: dict[str, Concept], evidence: dict[str, list[Evidence]]) -> dict[str, list[str]]:
         """As graph.mention_lists gives them."""
         with self.lock:
-            stored = {r["concept_key"]: r for r in self.db["graph_mentions"].rows}
+            stored = {r[0]: dict(zip(_COLUMNS, r)) for r in self.db.execute(f"select {', '.join(_COLUMNS)} "
+                                                                              "from graph_mentions")}
         naming = {k: _hash(CODE + naming_key(c)) for k, c in concepts.items()}
         renamed = [k for k in concepts if stored.get(k, {}).get("naming_hash") != naming[k]]
         gone_names = set(renamed)
