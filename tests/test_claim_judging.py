@@ -7,6 +7,7 @@ from kbc.compile import CompileOptions, compile_vault
 from kbc.compile import claim_judging as cj
 from kbc.compile.claim_subjects import TitleSubjects
 from kbc.compile.consolidate import Batch, Neighbourhood, profile
+from kbc.compile.judgements import claim_id
 from kbc.compile.manifest import Manifest
 from kbc.compile.rows import Claim, Concept
 from kbc.compile.sync import explain
@@ -133,7 +134,7 @@ def test_a_rejected_claim_is_never_asked_again_and_a_new_source_sends_one_consol
 def question(concept: str, number: int, score: float) -> cj.Question:
     claim = Claim("raw/other.md", "raw/other.md::x", "claim", f"Claim number {number} says something long " * 3,
                   str(number))
-    return cj.Question(concept, claim, cj.claim_id(claim), score)
+    return cj.Question(concept, claim, claim_id(claim), score)
 
 
 def test_the_claim_list_is_bounded_per_run_and_per_request():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kbc.compile.articles import WRITE_TEMPLATE, Job
 from kbc.compile.bookkeeping import CompileReport, read_state, stale_pages, write_summary
-from kbc.compile.claim_judging import ClaimJudgements, accepted_evidence, accepted_relations
+from kbc.compile.judgements import ClaimJudgements, accepted_evidence, accepted_relations
 from kbc.compile.collector import quiet_gc, run_collection
 from kbc.compile.consolidate import CONSOLIDATE_TEMPLATE
 from kbc.compile.consolidate import estimate as consolidation_estimate

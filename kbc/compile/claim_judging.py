@@ -10,7 +10,6 @@ never asked again; an accepted claim is evidence of the concept (its page cites 
 source) and links the two."""
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from kbc.compile.consolidate import (CLAIM_TOKENS_PER_CONCEPT, MIN_SCORE, Batch,
                                      concept_line, consolidation_request)
 from kbc.compile.evidence import Naming, _fold, mentions, text_words
 from kbc.compile.manifest import now, page_stem
-from kbc.compile.rows import DIFFERENT, Claim, Concept, Evidence
+from kbc.compile.judgements import ClaimJudgements, claim_id
+from kbc.compile.rows import DIFFERENT, Claim, Concept
 from kbc.compile.sources import Source
 from kbc.vault.text import clip
 
@@ -42,51 +42,6 @@ class Question:
     claim_id: str
     score: float
     elsewhere: bool = False  # about its source's subject instead (claim_subjects.py): takes a place, not asked
-
-
-def claim_id(claim: Claim) -> str:
-    """Stable across runs while the source's extraction keeps the claim, and when its note is
-    renamed (the concept's name key and the text, not the path)."""
-    return hashlib.sha256(f"{claim.member.split('::', 1)[-1]}\n{claim.text}".encode()).hexdigest()[:16]
-
-
-class ClaimJudgements:
-    """The stored answers: (a member of the concept, a claim, about or not)."""
-
-    def __init__(self, db, lock):
-        self.db, self.lock = db, lock
-
-    def rows(self) -> list[dict]:
-        with self.lock:
-            return list(self.db.query("select member, claim_id, about from claim_judgements order by id"))
-
-    def asked(self) -> set[tuple[str, str]]:
-        """(member, claim id) of every judgement, as plain tuples (no dict per row: 100,000s)."""
-        with self.lock:
-            return set(self.db.execute("select member, claim_id from claim_judgements").fetchall())
-
-    def add(self, judged: list[tuple[str, str, bool]], stamp: str) -> None:
-        if judged:
-            with self.lock, self.db.conn:
-                self.db["claim_judgements"].insert_all(
-                    [{"member": m, "claim_id": c, "about": int(a), "decided_at": stamp} for m, c, a in judged])
-
-    def accepted(self, concepts: dict[str, Concept], member_key: dict[str, str],
-                 claims: list[Claim]) -> dict[str, list[Claim]]:
-        """Concept key -> the claims judged about it that its extraction still holds, in claim order,
-        none of its own."""
-        with self.lock:
-            rows = self.db.execute("select member, claim_id from claim_judgements where about = 1 "
-                                   "order by id").fetchall()
-        if not rows:  # no claim is hashed when none was accepted
-            return {}
-        by_id = {claim_id(c): c for c in claims if c.kind == "claim"}
-        out: dict[str, list[Claim]] = {}
-        for member, judged in rows:
-            key, claim = member_key.get(member), by_id.get(judged)
-            if key in concepts and claim and member_key.get(claim.member) != key and claim not in out.get(key, []):
-                out.setdefault(key, []).append(claim)
-        return out
 
 
 def _idf(claim_words: list[set[str]]):
@@ -304,37 +259,6 @@ def judged(batch: Batch, data: dict, concepts: dict[str, Concept]) -> list[tuple
     """(the concept's first member, claim id, about) for every claim the batch asked."""
     about = {str(a).strip() for a in data.get("about", []) or []}
     return [(concepts[key].members[0], q.claim_id, label in about) for label, key, q in batch.claims]
-
-
-def accepted_evidence(evidence: dict[str, list[Evidence]], accepted: dict[str, list[Claim]],
-                      pages: dict[str, str]) -> dict[str, list[Evidence]]:
-    """Each concept's evidence with the claims judged about it after its own."""
-    out = dict(evidence)
-    for key, found in accepted.items():
-        if key not in out:
-            continue
-        items = out[key]
-        own = [e for e in items if e.kind != "mention"]
-        extra = [Evidence(pages.get(c.source_path, ""), c.text, c.lines, "claim") for c in found]
-        extra = [e for e in extra if e.source_page and e not in own]
-        out[key] = own + extra + [e for e in items if e.kind == "mention"]
-    return out
-
-
-def accepted_relations(accepted: dict[str, list[Claim]], member_key: dict[str, str],
-                       relations: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """(concept, claim's concept, "related") where no decision links or parts them yet."""
-    if not accepted:
-        return []
-    known = {frozenset((a, b)) for a, b, _ in relations}
-    out = []
-    for key, found in sorted(accepted.items()):
-        for claim in found:
-            other = member_key.get(claim.member)
-            if other and other != key and frozenset((key, other)) not in known:
-                known.add(frozenset((key, other)))
-                out.append((key, other, "related"))
-    return out
 
 
 def _apart(decisions, member_key: dict[str, str]) -> set[frozenset]:
