@@ -136,3 +136,27 @@ def test_a_pack_names_each_quoted_source_once_and_an_agents_small_pack_names_its
     small = build_context(vault, question, 400, estimate_tokens)
     assert "Pages on this, not given here: [[Lease]] (cites [S1])" in small.render()
     assert small.names() == ["Lease manual (source)"] and small.tokens <= 400
+
+
+def test_a_sentence_broken_by_a_page_break_is_read_whole():
+    """A PDF's page break falls mid-sentence: a page marker, a running head, a figure's debris
+    and labels sit between the halves. The sentence is one again; a caption stays apart."""
+    lines = ["Chubby grants each client a lease of twelve seconds, and a client that exchanges a KeepAlive be-",
+             "", "<!-- page 2 -->", "Lease Paper 2", "no master ❄ ❄ lease M2 ✲ lease M1 ✄ ✄✗ 1 ❈ ❈ ✄ ✄✗ ✲ ✄ ✄✗❈ ❈ ✄ ✄ ✄ ❈ ❈ ❈ ✄ ✄ ✄ ❈ ❈ ❈",
+             "jeopardy", "fore its grace period ends keeps its cache.", "", "Lease Paper 3", "",
+             "The master may extend leases when it is under heavy",
+             "", "Lease Paper 4", "", "load, so it need process fewer KeepAlive calls.", "",
+             "Figure 2: the lease timeline of a master fail-over", "",
+             "while the master is busy it may extend leases to sixty seconds."]
+    sentences = note_sentences("chubby", lines)
+    assert [(s.line, s.end, s.text) for s in sentences[:2]] == [
+        (1, 7, "Chubby grants each client a lease of twelve seconds, and a client that exchanges a KeepAlive "
+               "be-fore its grace period ends keeps its cache."),
+        (11, 15, "The master may extend leases when it is under heavy load, so it need process fewer KeepAlive calls.")]
+    texts = [s.text for s in sentences]
+    assert texts[2:] == ["Figure 2: the lease timeline of a master fail-over",
+                         "while the master is busy it may extend leases to sixty seconds."]
+    assert not any("Lease Paper" in t or "❄" in t or "jeopardy" in t for t in texts)
+    # A new paragraph (a capital letter) after a break is not glued to one left open.
+    assert [s.text for s in note_sentences("x", ["Results are in the table below", "", "Each run took a second."])] \
+        == ["Results are in the table below", "Each run took a second."]

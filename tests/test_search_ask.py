@@ -319,3 +319,39 @@ def test_a_first_question_leaves_a_follow_up_room_for_new_evidence(vault_dir, se
     assert 1000 < first.context_tokens < 6000 - 1024 - FOLLOW_UP_TOKENS - 1024
     second = ask(vault, llm, templates(vault), "And what does a quorum majority wait for?", follow_up=True)
     assert second.read and second.context_tokens >= FOLLOW_UP_TOKENS * 0.8 and second.prompt_tokens <= 6000
+
+
+def test_a_follow_up_is_looked_up_with_the_question_it_follows(knowledge, server):
+    from kbc.llm.backends import estimate_tokens
+    from kbc.search.context import Retriever
+
+    # Alone, the follow-up names nothing the wiki has; after a question on Chubby it reads the Chubby page.
+    follow_up = "And why was that chosen?"
+    assert "Chubby" not in Retriever(knowledge).pack(follow_up, 3000, estimate_tokens).names()
+    assert "Chubby" in Retriever(knowledge).pack(follow_up, 3000, estimate_tokens,
+                                                 follows="What is Chubby?").names()
+    llm = make_llm(knowledge, server)
+    first = ask(knowledge, llm, templates(knowledge), "What is a tomato?")
+    second = ask(knowledge, llm, templates(knowledge), follow_up, follow_up=True)
+    assert second.session == first.session
+    from kbc.ask.sessions import latest_session
+    assert latest_session(knowledge, "cli").questions == ["What is a tomato?", follow_up]
+
+
+def test_see_also_lists_only_saved_answers_on_the_pages_the_question_reads(knowledge):
+    from kbc.llm.backends import estimate_tokens
+    from kbc.search.context import Retriever
+
+    # Its words match ("lease", "lock") but it cites only Tomato: another subject.
+    page(knowledge.root, "answers", "Are tomatoes a lease on summer", "title: Are tomatoes a lease on summer?\n"
+         "kind: answer\nsources: ['[[Tomato]]']\n", "# Are tomatoes a lease on summer?\n\nA lease, a lock, "
+         "a Chubby lease: no, a tomato is a garden plant. Chubby lease.")
+    pack = Retriever(knowledge).pack("How does Chubby use a lease?", 4000, estimate_tokens)
+    assert pack.see_also == ["How does Chubby use a lease"]
+
+
+def test_an_answer_cites_only_pages_it_was_given(knowledge, server):
+    # The model links Tomato (named in no page given): a link, not a source.
+    server.script.append({"content": "A lease is a lock [[Lease]]; see [[Tomato]] too.", "finish_reason": "stop"})
+    answer = ask(knowledge, make_llm(knowledge, server), templates(knowledge), "What is a lease?")
+    assert "Tomato" not in answer.read and answer.sources == ["Lease"]

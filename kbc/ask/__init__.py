@@ -66,7 +66,9 @@ def ask(vault: Vault, llm: LLM, templates: Templates, question: str, follow_up: 
     if not history:
         room = evidence_room(room, overhead)
     retriever = retriever or Retriever(vault)
-    pack = retriever.pack(question, room, llm.count_tokens, exclude)
+    # A follow-up is read with the question it follows: "that" in "and how does that compare?"
+    earlier = history.questions[-1:] if history else []
+    pack = retriever.pack(question, room, llm.count_tokens, exclude, follows=" ".join(earlier))
     if not pack.pages and not history:
         return Answer(question, NOTHING_FOUND, see_also=pack.see_also, session=session_id)
     built = templates.prompt(ASK_TEMPLATE, pages=pack.blocks(), see_also=pack.see_also, question=question)
@@ -78,8 +80,11 @@ def ask(vault: Vault, llm: LLM, templates: Templates, question: str, follow_up: 
     text = resolver.fix(result.text.strip())
     all_pages = pack.names() + (history.pages if history else [])
     save_exchange(vault, session_id, origin, built.messages() + [{"role": "assistant", "content": result.text}],
-                  all_pages)
-    return Answer(question, text, sources=knowledge_links(vault, text), read=pack.names(),
+                  all_pages, (history.questions if history else []) + [question])
+    # Its sources are the pages it was given and cites: a link it copied from a page's text is no evidence read.
+    given = {link_key(name) for name in all_pages}
+    sources = [name for name in knowledge_links(vault, text) if link_key(name) in given]
+    return Answer(question, text, sources=sources, read=pack.names(),
                   see_also=pack.see_also, prompt_tokens=result.prompt_tokens,
                   cached_tokens=result.cached_tokens, completion_tokens=result.completion_tokens,
                   context_tokens=pack.tokens, session=session_id)

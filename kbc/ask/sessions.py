@@ -16,6 +16,7 @@ class Session:
     id: str
     messages: list[dict]  # the last exchange, byte for byte: the prefix of the next prompt
     pages: list[str]  # every page given so far in the session
+    questions: list[str]  # asked so far in the session, oldest first
 
 
 def new_session_id() -> str:
@@ -39,15 +40,18 @@ def find_session(vault: Vault, session_id: str) -> Session:
     return _session(rows[0])
 
 
-def save_exchange(vault: Vault, session_id: str, origin: str, messages: list[dict], pages: list[str]) -> None:
+def save_exchange(vault: Vault, session_id: str, origin: str, messages: list[dict], pages: list[str],
+                  questions: list[str]) -> None:
     with vault.db_lock:
         vault.db["ask_sessions"].insert({
             "created": dt.datetime.now().replace(microsecond=0).isoformat(),
             "messages": json.dumps(messages, ensure_ascii=False),
             "pages": json.dumps(pages, ensure_ascii=False),
+            "questions": json.dumps(questions, ensure_ascii=False),
             "session": session_id, "origin": origin,
         }, pk="id")
 
 
 def _session(row) -> Session:
-    return Session(row["session"], json.loads(row["messages"]), json.loads(row["pages"]))
+    return Session(row["session"], json.loads(row["messages"]), json.loads(row["pages"]),
+                   json.loads(row.get("questions") or "[]"))

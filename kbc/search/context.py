@@ -33,6 +33,7 @@ LINK_BONUS = 0.3  # a page the best pages link to gains this share of its own sc
 PAGE_SHARE = 0.05  # of the budget for pages (at least MIN_PAGE_ROOM); the rest for cited source sentences
 BLOCK_OVERHEAD = 40  # about what a page's header lines (name, kind, links, citations) cost
 SEE_ALSO = 3
+FOLLOWS = 0.5  # a follow-up's words weigh the most; the question it follows says what "that" is
 NAMED_ONLY = 3  # pages with no room for their text named in one line, at most
 # An agent's pack spends its first tokens on source lines alone (page text holds fewer facts per
 # token) and names the pages, which an agent can open itself; a model reading a pack cannot.
@@ -140,15 +141,17 @@ class Retriever:
         self._df: dict[str, int] = {}
 
     def pack(self, query: str, budget: int, count_tokens, exclude: set[str] = frozenset(),
-             page_share: float = PAGE_SHARE, lines_first: int = 0) -> Pack:
+             page_share: float = PAGE_SHARE, lines_first: int = 0, follows: str = "") -> Pack:
         """`lines_first`: tokens of a small pack that go to source lines before any page text
-        (LINES_FIRST for an agent's pack)."""
+        (LINES_FIRST for an agent's pack); `follows`: the question a follow-up follows (its words
+        count FOLLOWS as much as the follow-up's own)."""
         pack = Pack(query, budget)
-        hits = self.searcher.search(query, limit=40)
+        hits = self.searcher.search(f"{query} {follows}".strip(), limit=40)
         self.pages.refresh()
         self._df.clear()
         excluded = {link_key(n) for n in exclude}
-        terms = self._weights(query)
+        terms = {stem: FOLLOWS * weight for stem, weight in self._weights(follows).items()} if follows else {}
+        terms.update(self._weights(query))
         scores: dict[str, float] = {}
         for hit in hits:
             scores.setdefault(link_key(hit.page), hit.score)
@@ -163,7 +166,6 @@ class Retriever:
         infos = {k: infos[k] for k in scores}
         derived = sorted((k for k, i in infos.items() if i.kind in DERIVED_KINDS and i.kind != "proposal"),
                          key=lambda k: (-scores[k], infos[k].name))
-        pack.see_also = [infos[k].name for k in derived if scores[k] >= RELEVANCE_FLOOR][:SEE_ALSO]
         evidence = {k: i for k, i in infos.items() if i.evidence}
         self._follow_links(evidence, scores, excluded)
         ranked = sorted(evidence, key=lambda k: (-scores[k], evidence[k].name))
@@ -171,6 +173,10 @@ class Retriever:
             return pack
         floor = RELEVANCE_FLOOR  # scores are shares of the best match, before bonuses
         relevant = [k for k in ranked if scores[k] >= floor][:MAX_PAGES]
+        # A saved answer on the same subject: it cites a page this question reads (its words alone
+        # may match any question: "what", "makes", "master").
+        pack.see_also = [infos[k].name for k in derived if scores[k] >= RELEVANCE_FLOOR
+                         and (not infos[k].sources or set(infos[k].sources) & set(relevant))][:SEE_ALSO]
         chosen: list[PackedPage] = []
         # What closes the pack (the see-also line, the query) is paid for first.
         closing = count_tokens(Pack(query, budget, see_also=pack.see_also).render()) + 1

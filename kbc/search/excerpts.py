@@ -26,6 +26,7 @@ MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.35  # ... nor under this share of the best one's score, unless pages and claims vouch for
 VOUCH = 0.5  # ... this share of that
 MIN_WORDS = 4
+DEBRIS_CHARS, DEBRIS_LETTERS = 20, 0.4  # a line this long with under this share of letters is no prose
 REPEATED = 3  # a sentence found this many times in one note (digits aside) is boilerplate
 K1, B = 1.2, 0.75  # BM25's usual constants
 LINE_COST = 2  # a sentence's share of its excerpt line's 'lines 12-13: ' (sentences of one line share it)
@@ -35,6 +36,8 @@ _BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|
                    r"furthermore|also|but|instead|similarly|otherwise|then|to do so|to do this|as a result|"
                    r"in other words|in this case|in either case|in addition|that is|for example|for instance)\b", re.I)
 _DIGITS = re.compile(r"\d+")
+_CLOSED = re.compile(r"[.!?:;][\"'’”)\]]*$")  # a line that ends a sentence (or a list's lead-in)
+_CAPTION = re.compile(r"(?:Figure|Fig\.|Table)\s*\d+\s*[:.]", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -62,6 +65,8 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
     def flush() -> None:
         text, starts = "", []
         for number, line in paragraph:
+            if text.endswith("- ") and text[-3:-2].isalpha() and line.lstrip()[:1].islower():
+                text = text[:-1]  # a word hyphenated at the end of a line or page: "be-" + "fore"
             starts.append((len(text), number))
             text += line.strip() + " "
         cursor = 0
@@ -74,13 +79,30 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
                 out.append(Sentence(source_key, first, last, position, sentence, paragraph=paragraph[0][0]))
         paragraph.clear()
 
+    # A line printed on every page (a running head, a page number) is no part of the text it interrupts.
+    counts = Counter(_DIGITS.sub("#", line.strip().casefold()) for line in lines if line.strip())
+    furniture = {key for key, count in counts.items() if count >= REPEATED}
+    broken = False  # a blank line, a page marker, an image or a running head since the paragraph's last line
+    code = False  # inside a fenced block: its lines are no prose that a page break splits
     for number, line in enumerate(lines, start=1):
         if number > len(lines) / 2 and REFERENCES_HEADING.match(line):
             break  # a paper's bibliography: titles that match every question, and no evidence
-        if line.strip() and not line.lstrip().startswith(("#", "<!--", "![")):
-            paragraph.append((number, line))
-        elif paragraph:
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            code = not code
             flush()
+        elif stripped and not stripped.startswith(("#", "<!--", "![")) and (
+                code or not (_debris(stripped) or _DIGITS.sub("#", stripped.casefold()) in furniture)):
+            if broken and not code and _continues(paragraph, stripped) and len(stripped.split()) < MIN_WORDS:
+                continue  # a figure's label ("jeopardy") between the halves of a broken sentence
+            if broken and (code or not _continues(paragraph, stripped)):
+                flush()
+            paragraph.append((number, line))
+            broken = False
+        elif stripped.startswith("#") and paragraph:
+            flush()
+        else:
+            broken = bool(paragraph)
     if paragraph:
         flush()
     # A paper's running head or footer ("End-to-End Arguments in System Design 3"), a log line
@@ -88,6 +110,22 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
     keys = [_DIGITS.sub("#", sentence.text.casefold()) for sentence in out]
     seen = Counter(keys)
     return [s for s, key in zip(out, keys) if seen[key] < REPEATED]
+
+
+def _continues(paragraph: list[tuple[int, str]], line: str) -> bool:
+    """Whether `line` goes on with the sentence the paragraph left open: a PDF's page or column
+    break (a page marker, a blank line) falls mid-sentence, "... how it" then "works, and ..."."""
+    if not paragraph or not line[:1].islower() or _CAPTION.match(paragraph[0][1].lstrip()):
+        return False  # a caption stands alone, stop or none
+    return not _CLOSED.search(paragraph[-1][1].rstrip())
+
+
+def _debris(line: str) -> bool:
+    """A figure's or formula's text as a PDF gives it ("lease M2 ✲ ❈ ❈ ✄", "?A@B DV"): mostly
+    no letters. Read as a break, so the sentence it interrupts is whole again."""
+    marks = [c for c in line if not c.isspace()]
+    return len(marks) >= DEBRIS_CHARS and not line.startswith("|") \
+        and sum(c.isalpha() for c in marks) < DEBRIS_LETTERS * len(marks)
 
 
 def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],

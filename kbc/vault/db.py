@@ -253,6 +253,13 @@ def open_db(path: Path) -> sqlite_utils.Database:
     return db
 
 
+@migration
+def m021_ask_questions(db: sqlite_utils.Database) -> None:
+    # A session's questions so far (JSON list): a follow-up ("and how does that compare?") is
+    # looked up with the question it follows (kbc/ask).
+    db["ask_sessions"].add_column("questions", str)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     if "_migrations" not in db.table_names():
         db["_migrations"].create({"number": int, "name": str}, pk="number")
