@@ -125,6 +125,18 @@ consistent hashing) joining the voters with its score times 1.15-1.5: reworded 4
 weight: hubs (Chubby, linear classifier) link both names from a dozen pages. Not tried: the
 page index's aliases as query expansion: the wiki has 44, spelling variants ("Paxos
 algorithm", "RNN"), and none bridges a reworded gap ("step size", "writable").
+Then (issue 12, seventh pass: a real model's reading, ../shared/tools/relay_llm.py with a helper
+as the model, six questions not in questions.json). Kept, each a general rule: a sentence a PDF's
+page or column break cut (the paragraph left open, the next one going on in lower case, with a
+page marker, a line printed on every page, a figure's letterless text or a short label between;
+a word hyphenated across) is read whole: original 1.5K 0.829 (was 0.814), every other budget and
+wording unchanged; a follow-up is looked up with the question it follows at half weight; "see
+also" keeps only saved answers citing a page the question reads (an RNN question listed the
+Chubby and Dynamo answers); an answer's sources are the pages it was given. The ask prompt now
+says what a "(source)" page holds (the model was told lines come at a page's end): worded in 819
+characters instead of 613 it cost the reworded ask three facts (0.900, its pages' room 50 tokens
+less); the kept wording is 580 characters: ask 0.971 in 3,953 prompt tokens, reworded 0.943 in
+4,187, after saving 0.957 (question 1, at its budget's edge, lost one fact of its second source).
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)
