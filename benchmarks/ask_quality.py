@@ -135,8 +135,8 @@ also" keeps only saved answers citing a page the question reads (an RNN question
 Chubby and Dynamo answers); an answer's sources are the pages it was given. The ask prompt now
 says what a "(source)" page holds (the model was told lines come at a page's end): worded in 819
 characters instead of 613 it cost the reworded ask three facts (0.900, its pages' room 50 tokens
-less); the kept wording is 580 characters: ask 0.971 in 3,953 prompt tokens, reworded 0.943 in
-4,187, after saving 0.957 (question 1, at its budget's edge, lost one fact of its second source).
+less); the kept wording is 596 characters: ask 0.971 in 3,950 prompt tokens, reworded 0.943 in
+4,185, after saving 0.957 (question 1, at its budget's edge, lost one fact of its second source).
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)

@@ -160,3 +160,9 @@ def test_a_sentence_broken_by_a_page_break_is_read_whole():
     # A new paragraph (a capital letter) after a break is not glued to one left open.
     assert [s.text for s in note_sentences("x", ["Results are in the table below", "", "Each run took a second."])] \
         == ["Results are in the table below", "Each run took a second."]
+
+
+def test_a_pdfs_soft_hyphen_joins_the_halves_of_a_word():
+    # ingest/pdf.py keeps U+FFFE where a paragraph ends inside a hyphenated word.
+    lines = ["The master keeps each ses\ufffe", "", "<!-- page 3 -->", "sion alive while it holds its lease."]
+    assert [s.text for s in note_sentences("chubby", lines)] == ["The master keeps each session alive while it holds its lease."]

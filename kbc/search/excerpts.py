@@ -36,6 +36,7 @@ _BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|
                    r"furthermore|also|but|instead|similarly|otherwise|then|to do so|to do this|as a result|"
                    r"in other words|in this case|in either case|in addition|that is|for example|for instance)\b", re.I)
 _DIGITS = re.compile(r"\d+")
+SOFT_HYPHEN = "\ufffe"
 _CLOSED = re.compile(r"[.!?:;][\"'’”)\]]*$")  # a line that ends a sentence (or a list's lead-in)
 _CAPTION = re.compile(r"(?:Figure|Fig\.|Table)\s*\d+\s*[:.]", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -65,7 +66,9 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
     def flush() -> None:
         text, starts = "", []
         for number, line in paragraph:
-            if text.endswith("- ") and text[-3:-2].isalpha() and line.lstrip()[:1].islower():
+            if text.endswith(SOFT_HYPHEN + " "):
+                text = text[:-2]  # the PDF's own mark of a word broken at the line's end (ingest/pdf.py)
+            elif text.endswith("- ") and text[-3:-2].isalpha() and line.lstrip()[:1].islower():
                 text = text[:-1]  # a word hyphenated at the end of a line or page: "be-" + "fore"
             starts.append((len(text), number))
             text += line.strip() + " "
