@@ -123,3 +123,21 @@ def test_a_generic_name_counts_only_next_to_its_qualifier():
                   "A MapReduce master restarts its tasks.\n")
     found = mentions(master, [near], {"raw/chubby.md": "chubby"}, set())
     assert [e.lines for e in found] == ["2", "3"]
+
+
+def test_a_mention_cut_from_its_sentence_by_a_page_break_gets_the_sentence_start():
+    """"has become Google's primary name service" of Chubby, after a page break, would be read
+    as said of MapReduce (the concept it names): the start of its sentence comes with it."""
+    reg, _ = concept("mapreduce", "MapReduce", "raw/mr.md", ["MapReduce runs map and reduce tasks."])
+    filler = "Other text about locks and files that the lock service keeps for its many clients. " * 2
+    body = (f"{filler}Within a few months of its release, Chubby\n\n<!-- page 7 -->\n\nThe Chubby Paper 7\n\n"
+            "has become Google's primary internal name service and a rendezvous for MapReduce jobs, "
+            "which elect their masters with it.\n")
+    found = mentions(reg, [source("raw/chubby.md", body)], {"raw/chubby.md": "chubby"}, set())
+    assert [e.text for e in found] == [
+        "Within a few months of its release, Chubby has become Google's primary internal name service and a "
+        "rendezvous for MapReduce jobs, which elect their masters with it."]
+    # A line after a closed sentence is quoted as it is.
+    closed = body.replace("of its release, Chubby", "of its release.")
+    assert mentions(reg, [source("raw/chubby.md", closed)], {"raw/chubby.md": "chubby"}, set())[0].text \
+        .startswith("has become")

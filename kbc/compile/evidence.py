@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 from kbc.compile.rows import Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.vault.bibliography import bibliography, is_reference
-from kbc.vault.text import clip
+from kbc.vault.text import clip, sentence_begun_before
 
 MENTION_SOURCES = 6  # other sources an article may draw on through mentions
 MENTION_LINES = 3  # lines per source
@@ -279,9 +279,14 @@ def _quoted(source_pages: dict[str, str], source: Source, lines: list[str], patt
     out = []
     for number, start in at:
         text = _window(lines[number - 1], start)
+        # A line a page break cut from its sentence's start ("has become Google's primary name
+        # service" of Chubby) would be read as said of the concept it names: the start comes first.
+        begun = "" if text.startswith("…") else sentence_begun_before(lines, number - 1, CONTEXT_CHARS)
         before = next((i for i in range(number - 2, -1, -1) if lines[i].strip()), -1)
         previous = lines[before].strip() if before >= 0 else ""
-        if len(text) < 120 and previous and not previous.startswith("#") and not pattern.search(previous):
+        if begun:
+            text = begun + ("" if begun.endswith("-") else " ") + text  # "be-" + "fore": one word
+        elif len(text) < 120 and previous and not previous.startswith("#") and not pattern.search(previous):
             text = clip(previous, CONTEXT_CHARS) + " " + text
         out.append(Evidence(source_pages[source.path], text, str(number), "mention"))
     return out

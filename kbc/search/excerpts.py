@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from kbc.search.pageinfo import PageCache
 from kbc.vault.bibliography import REFERENCES_HEADING
+from kbc.vault.text import SOFT_HYPHEN, is_caption, is_debris, left_open
 
 PAGE_PRIOR = 0.5  # a sentence cited by the best page starts with this much of a full match
 SUPPORT = 1.0  # ... plus this much when the citing page restates all of it
@@ -26,7 +27,6 @@ MIN_SCORE = 0.4  # below this a sentence is not evidence worth its tokens
 STOP = 0.35  # ... nor under this share of the best one's score, unless pages and claims vouch for
 VOUCH = 0.5  # ... this share of that
 MIN_WORDS = 4
-DEBRIS_CHARS, DEBRIS_LETTERS = 20, 0.4  # a line this long with under this share of letters is no prose
 REPEATED = 3  # a sentence found this many times in one note (digits aside) is boilerplate
 K1, B = 1.2, 0.75  # BM25's usual constants
 LINE_COST = 2  # a sentence's share of its excerpt line's 'lines 12-13: ' (sentences of one line share it)
@@ -36,9 +36,6 @@ _BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|
                    r"furthermore|also|but|instead|similarly|otherwise|then|to do so|to do this|as a result|"
                    r"in other words|in this case|in either case|in addition|that is|for example|for instance)\b", re.I)
 _DIGITS = re.compile(r"\d+")
-SOFT_HYPHEN = "\ufffe"
-_CLOSED = re.compile(r"[.!?:;][\"'’”)\]]*$")  # a line that ends a sentence (or a list's lead-in)
-_CAPTION = re.compile(r"(?:Figure|Fig\.|Table)\s*\d+\s*[:.]", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -95,7 +92,7 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
             code = not code
             flush()
         elif stripped and not stripped.startswith(("#", "<!--", "![")) and (
-                code or not (_debris(stripped) or _DIGITS.sub("#", stripped.casefold()) in furniture)):
+                code or not (is_debris(stripped) or _DIGITS.sub("#", stripped.casefold()) in furniture)):
             if broken and not code and _continues(paragraph, stripped) and len(stripped.split()) < MIN_WORDS:
                 continue  # a figure's label ("jeopardy") between the halves of a broken sentence
             if broken and (code or not _continues(paragraph, stripped)):
@@ -118,17 +115,8 @@ def note_sentences(source_key: str, lines: list[str]) -> list[Sentence]:
 def _continues(paragraph: list[tuple[int, str]], line: str) -> bool:
     """Whether `line` goes on with the sentence the paragraph left open: a PDF's page or column
     break (a page marker, a blank line) falls mid-sentence, "... how it" then "works, and ..."."""
-    if not paragraph or not line[:1].islower() or _CAPTION.match(paragraph[0][1].lstrip()):
-        return False  # a caption stands alone, stop or none
-    return not _CLOSED.search(paragraph[-1][1].rstrip())
-
-
-def _debris(line: str) -> bool:
-    """A figure's or formula's text as a PDF gives it ("lease M2 ✲ ❈ ❈ ✄", "?A@B DV"): mostly
-    no letters. Read as a break, so the sentence it interrupts is whole again."""
-    marks = [c for c in line if not c.isspace()]
-    return len(marks) >= DEBRIS_CHARS and not line.startswith("|") \
-        and sum(c.isalpha() for c in marks) < DEBRIS_LETTERS * len(marks)
+    return bool(paragraph) and line[:1].islower() and left_open(paragraph[-1][1]) \
+        and not is_caption(paragraph[0][1])
 
 
 def candidate_sentences(cache: PageCache, cited_by: list[tuple[float, dict, set[str]]], terms: dict[str, float],
