@@ -148,6 +148,21 @@ def test_two_columns_are_read_in_order(vault_dir):
     assert flat.index("ABSTRACT") < flat.index("INTRODUCTION")
 
 
+
+@pytest.mark.corpus
+def test_section_headings_stand_apart_from_the_text_under_them(vault_dir):
+    """A heading set with a small gap under it was fused into the sentence it heads ("A too-real
+    example An interesting example ..."); a short piece beside more text on its line is no heading."""
+    vault = Vault(vault_dir, env={})
+    [paper] = Ingester(vault).ingest(str(PAPERS / "end-to-end-arguments-in-system-design.pdf"))
+    paragraphs = note_of(vault_dir, paper)[1].split("\n\n")
+    for heading in ("A too-real example", "Performance aspects", "Delivery guarantees", "Acknowledgements"):
+        assert heading in paragraphs, heading
+    assert any(p.startswith("It would be too simplistic to conclude") for p in paragraphs)
+    [hashing] = Ingester(vault).ingest(str(PAPERS / "consistent-hashing-and-random-trees.pdf"))
+    flat = " ".join(note_of(vault_dir, hashing)[1].split("\n\n"))
+    assert "Spread: Let" in flat and "Spread: Let\n" not in note_of(vault_dir, hashing)[1]
+
 def make_encrypted_pdf(path: Path) -> None:
     from pypdf import PdfWriter
 

@@ -10,9 +10,13 @@ from kbc.errors import KbcError
 from kbc.ingest.frontpage import authors_after, first_page_lines, metadata_authors, title_block
 from kbc.ingest.notes import Note
 from kbc.vault.files import sha256_bytes
+from kbc.vault.text import SOFT_HYPHEN as _SOFT_HYPHEN
+from kbc.vault.text import is_caption, left_open
 
 _JUNK_AUTHORS = {"", "administrator", "admin", "user", "owner", "unknown", "author"}
-_SOFT_HYPHEN = "\ufffe"
+# A section heading set in the text's own size, with a small gap under it: a line under this
+# share of the page's usual line width, of at most HEADING_WORDS words.
+HEADING_WIDTH, HEADING_WORDS = 0.6, 12
 
 
 def looks_like_pdf(data: bytes) -> bool:
@@ -120,20 +124,39 @@ def _overlap(before: str, after: str) -> int:
 def _paragraphs(lines) -> str:
     heights = [r[3] - r[1] for r, _ in lines]
     line_height = statistics.median(heights) if heights else 10
+    line_width = statistics.median(r[2] - r[0] for r, _ in lines) if lines else 0
     out: list[str] = []
     current = ""
     previous = None
-    for rect, text in lines:
+    for number, (rect, text) in enumerate(lines):
         gap = (previous[1] - rect[3]) if previous else 0
         new_paragraph = previous is None or gap > 0.9 * line_height or gap < -3 * line_height
-        if new_paragraph and current:
+        below = lines[number + 1] if number + 1 < len(lines) else None
+        # a piece beside it on the same line (a formula, a table's next cell) is no heading's text
+        following = below[1] if below and below[0][3] < rect[1] + 0.3 * (rect[3] - rect[1]) else ""
+        heading = (not current or new_paragraph or not left_open(current)) \
+            and _is_heading(text.strip(), rect[2] - rect[0], line_width, following)
+        if (new_paragraph or heading) and current:
             out.append(current)
             current = ""
         current = _join(current, text.strip())
+        if heading:  # "A too-real example" stays off the sentence under it
+            out.append(current)
+            current = ""
         previous = rect
     if current:
         out.append(current)
     return "\n\n".join(out)
+
+
+def _is_heading(text: str, width: float, line_width: float, following: str) -> bool:
+    """A short line that opens a paragraph, ends without punctuation and is followed by a
+    sentence's start: "2.1 Rationale", "Performance aspects"."""
+    words = text.split()
+    return (0 < len(words) <= HEADING_WORDS and width < HEADING_WIDTH * line_width
+            and (text[0].isupper() or text[0].isdigit()) and any(len(w) > 1 and w.isalpha() for w in words)
+            and left_open(text) and not text.endswith((",", "-", _SOFT_HYPHEN)) and not is_caption(text)
+            and (following.lstrip()[:1].isupper() or following.lstrip()[:1].isdigit()))
 
 
 def _join(before: str, after: str) -> str:
