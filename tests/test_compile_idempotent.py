@@ -94,7 +94,8 @@ def test_whole_wiki_work_kept_between_runs_equals_the_work_done_from_scratch(vau
     assert changed.new and changed.changed and changed.removed and changed.renamed and not changed.errors
     before, sent = snapshot(vault_dir), len(server.requests)
     with vault.db.conn:
-        for table in ("concept_mentions", "mention_sources", "linked_pages", "link_terms", "graph_mentions"):
+        for table in ("concept_mentions", "mention_sources", "linked_pages", "link_terms", "graph_mentions",
+                      "material_words"):
             vault.db.execute(f"delete from {table}")
     vault = open_vault(vault_dir, server)
     scratch = compile_vault(vault, make_llm(vault, server), templates(vault))

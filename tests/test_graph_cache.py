@@ -2,6 +2,7 @@
 search after concepts are added, renamed and removed and materials change."""
 from kbc.compile.graph import mention_lists
 from kbc.compile.graph_cache import MentionGraphCache
+from kbc.compile.material import Material
 from kbc.compile.rows import Concept, Evidence
 from kbc.vault import Vault
 
@@ -24,9 +25,9 @@ def test_mentions_kept_between_runs_equal_a_fresh_search(vault_dir):
                 "raft": material("Raft elects a leader by leader election.", "Each term has one leader."),
                 "leader election": material("Choosing a leader; Paxos does it per ballot."),
                 "leader": material("In Raft the leader sends heartbeats to every quorum member.")}
-    first = cache.mention_lists(concepts, evidence)
+    first = cache.mention_lists(concepts, Material.of(evidence))
     assert first == mention_lists(concepts, evidence) and first["paxos"] == ["raft"]
-    assert cache.mention_lists(concepts, evidence) == first  # from the database this time
+    assert cache.mention_lists(concepts, Material.of(evidence)) == first  # from the database this time
 
     # A concept the unchanged materials name ("quorum", "heartbeats"), one renamed (aliases),
     # one gone, one material changed.
@@ -37,7 +38,7 @@ def test_mentions_kept_between_runs_equal_a_fresh_search(vault_dir):
     evidence["quorum"] = material("A quorum is a majority; Raft Consensus and Paxos both use one.")
     evidence["heartbeat"] = material("A message the leader sends.")
     evidence["paxos"] = material("Paxos needs a quorum of acceptors.")
-    again = cache.mention_lists(concepts, evidence)
+    again = cache.mention_lists(concepts, Material.of(evidence))
     assert again == mention_lists(concepts, evidence)
     assert "quorum" in again["leader"] and "heartbeat" in again["leader"] and "raft" in again["quorum"]
 
@@ -52,3 +53,24 @@ def test_names_key_the_same_whatever_sequences_hold_them_and_words_are_namings()
     assert naming_key(as_lists) == naming_key(as_tuples)
     assert naming_key(as_lists) != naming_key(concept("Leader", qualified=[("Leader", ["Paxos"])]))
     assert naming_words(as_lists) == Naming(as_lists).words == {"leader"}
+
+
+def test_a_new_name_reads_only_the_materials_holding_its_words(vault_dir):
+    """Materials come by digest and are parsed when read: a new concept is looked for only in
+    the unchanged materials whose words (material_words) it may be named by."""
+    vault = Vault(vault_dir, env={})
+    cache = MentionGraphCache(vault.db, vault.db_lock)
+    concepts = {c.key: c for c in [concept("Paxos"), concept("Raft"), concept("Leader")]}
+    evidence = {"paxos": material("Paxos needs acceptors; Raft is simpler."),
+                "raft": material("Raft elects a leader.", "Each term has one leader."),
+                "leader": material("In Raft the leader sends heartbeats to every quorum member.")}
+    cache.mention_lists(concepts, Material.of(evidence))
+    concepts["quorum"] = concept("Quorum")
+    evidence["quorum"] = material("A majority of the acceptors.")
+    digests, read = Material.of(evidence), []
+    lazy = Material()
+    for key, items in evidence.items():
+        lazy.put(key, digests.digest(key), make=lambda key=key, items=items: read.append(key) or items)
+    found = cache.mention_lists(concepts, lazy)
+    assert found == mention_lists(concepts, evidence) and found["leader"] == ["raft", "quorum"]
+    assert sorted(read) == ["leader", "quorum"]  # the new concept's own material, and the one holding "quorum"

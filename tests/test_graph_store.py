@@ -5,6 +5,7 @@ import random
 
 from kbc.compile.graph import build_graph
 from kbc.compile.graph_store import GraphStore
+from kbc.compile.material import Material
 from kbc.compile.rows import Concept, Evidence
 from kbc.vault import Vault
 
@@ -80,7 +81,7 @@ def test_the_kept_graph_is_the_fresh_graph_after_adds_a_merge_and_a_removed_sour
     for number, step in enumerate(steps):
         step()
         fresh = build_graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
-        kept = store.graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+        kept = store.graph(world.concepts, Material.of(world.evidence), world.decided, world.similar, world.mentions)
         assert edges(kept.graph, world.concepts) == edges(fresh, world.concepts), number
         now = {k: [(e.other, e.why) for e in fresh.related(k)] for k in world.concepts}
         assert {k: kept.listed(k) for k in world.concepts} == now, number
@@ -103,7 +104,7 @@ def test_many_random_histories_keep_the_fresh_graph(vault_dir):
             else:
                 world.remove_source(f"Note {world.rng.randrange(world.pages)} (source)")
             fresh = build_graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
-            kept = store.graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+            kept = store.graph(world.concepts, Material.of(world.evidence), world.decided, world.similar, world.mentions)
             related = {k: [(e.other, e.why) for e in fresh.related(k)] for k in world.concepts}
             assert {k: kept.listed(k) for k in world.concepts} == related, seed
             assert edges(kept.graph, world.concepts) == edges(fresh, world.concepts), seed
@@ -112,13 +113,13 @@ def test_many_random_histories_keep_the_fresh_graph(vault_dir):
 def test_rows_of_another_graph_code_are_built_again(vault_dir):
     vault = Vault(vault_dir, env={})
     store, world = GraphStore(vault.db, vault.db_lock), World(3)
-    store.graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+    store.graph(world.concepts, Material.of(world.evidence), world.decided, world.similar, world.mentions)
     with vault.db.conn:  # as an older kbc stored them, one of them about a concept since merged away
         vault.db.execute("update graph_nodes set node = '{\"c\": \"old\"}'")
         vault.db.execute("insert into graph_pages (page, keys) values ('Gone (source)', '{\"gone\": [1]}')")
     world.merge(*sorted(world.concepts)[:2])
     world.add_source()
     fresh = build_graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
-    kept = store.graph(world.concepts, world.evidence, world.decided, world.similar, world.mentions)
+    kept = store.graph(world.concepts, Material.of(world.evidence), world.decided, world.similar, world.mentions)
     assert edges(kept.graph, world.concepts) == edges(fresh, world.concepts)
     assert not list(vault.db.query("select page from graph_pages where page = 'Gone (source)'"))

@@ -259,7 +259,7 @@ class Compiler:
         jobs, bylines, hashes = [], {}, InputHashes(self.vault)
         with quiet_gc():
             for key, concept in sorted(identity.concepts.items()):
-                digest = hashes.of(concept, evidence[key])
+                digest = hashes.of(concept, evidence)
                 stale = self.options.stale and is_stale(concept.prompt_version, concept.model,
                                                         self.write_version, self.llm.model)
                 changed = self.options.full or stale or concept.input_hash != digest

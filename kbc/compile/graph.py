@@ -111,8 +111,10 @@ def mention_lists(concepts: dict[str, Concept], evidence: dict[str, list[Evidenc
     return {key: names_in(material_text(items), key, namings, by_word, order) for key, items in evidence.items()}
 
 
-def names_in(text: str, key: str, namings: dict, by_word: dict[str, list[str]], order: dict[str, int]) -> list[str]:
-    words = text_words(text)
+def names_in(text: str, key: str, namings: dict, by_word: dict[str, list[str]], order: dict[str, int],
+             words: set[str] | None = None) -> list[str]:
+    """`words`: text_words(text), if the caller has them."""
+    words = text_words(text) if words is None else words
     named = {other for word in words & by_word.keys() for other in by_word[word]}
     found = []
     for other in sorted(named, key=order.__getitem__):

@@ -16,7 +16,8 @@ from functools import lru_cache
 
 from kbc.compile import graph as graph_code
 from kbc.compile.graph import Edge, Graph, link_orphans, nearness
-from kbc.compile.rows import Concept, Evidence
+from kbc.compile.material import Material
+from kbc.compile.rows import Concept
 from kbc.vault.files import code_digest
 from kbc.vault.lines import cited_lines
 
@@ -41,25 +42,27 @@ class GraphStore:
     def __init__(self, db, lock):
         self.db, self.lock = db, lock
 
-    def graph(self, concepts: dict[str, Concept], evidence: dict[str, list[Evidence]],
+    def graph(self, concepts: dict[str, Concept], evidence: Material,
               decided: list[tuple[str, str, str]], similar, mentions: dict[str, list[str]]) -> StoredGraph:
         """As build_graph(concepts, evidence, decided, similar, mentions)."""
         linked = {frozenset((a, b)) for a, b, relation in decided if relation != "different"}
         apart = {frozenset((a, b)) for a, b, relation in decided if relation == "different"} - linked
-        nodes = _nodes(concepts, evidence, decided, mentions, apart)
+        nodes = _Nodes(concepts, evidence, decided, mentions, apart)
         with self.lock:
-            stored = {r[0]: (r[1], r[2]) for r in self.db.execute("select key, node, top from graph_nodes")}
+            stored = {r[0]: (r[1], r[2], r[3]) for r in self.db.execute("select key, node, top, basis from graph_nodes")}
         # Rows of another graph code (or stored another way) are all built again, pages too.
         anew = any(not row[0].startswith(f"({CODE!r},") for row in stored.values())
         if anew:
             stored = {}
-        changed = {k for k, text in nodes.items() if stored.get(k, (None,))[0] != text[0]}
-        gone = [k for k in stored if k not in nodes]
+        # A node whose inputs are as stored is as stored; one whose inputs changed is built to see.
+        moved = {k for k in concepts if stored.get(k, (None, None, None))[2] != nodes.basis(k)}
+        changed = {k for k in moved if stored.get(k, (None,))[0] != nodes.node(k)[0]}
+        gone = [k for k in stored if k not in concepts]
         old = {k: dict(literal_eval(stored[k][0])[1]) for k in changed | set(gone) if k in stored}
         # A page where some concept's lines changed: every concept on it has other edges.
         pages = {}
         for key in changed | set(gone):
-            before, now = old.get(key, {}), dict(nodes[key][1][1]) if key in nodes else {}
+            before, now = old.get(key, {}), dict(nodes.node(key)[1][1]) if key in concepts else {}
             for page in before.keys() | now.keys():
                 if before.get(page) != now.get(page):
                     pages.setdefault(page, {})[key] = now.get(page)
@@ -71,17 +74,18 @@ class GraphStore:
                     group.pop(key, None)
                 else:
                     group[key] = lines
-        rebuild = (changed | {k for page in pages for k in groups[page]}) & nodes.keys()
+        rebuild = (changed | {k for page in pages for k in groups[page]}) & concepts.keys()
         # their other pages' groups, as stored (unchanged)
         if not anew:
-            groups.update(self._groups({p for k in rebuild for p, _ in nodes[k][1][1] if p not in groups}))
-        built = {key: _edges(key, _parts(nodes[key][1]), groups, apart) for key in rebuild}
-        rows = [(k, nodes[k][0], json.dumps([[e.other, e.why, e.weight] for e in built[k]])) for k in rebuild]
+            groups.update(self._groups({p for k in rebuild for p, _ in nodes.node(k)[1][1] if p not in groups}))
+        built = {key: _edges(key, _parts(nodes.node(key)[1]), groups, apart) for key in rebuild}
+        rows = [(k, nodes.node(k)[0], json.dumps([[e.other, e.why, e.weight] for e in built[k]]), nodes.basis(k))
+                for k in rebuild]
         graph = Graph(apart=apart, load=self._edges)
         graph.edges.update({k: v for k, v in built.items() if v})
         graph._to.update({k: {e.other: e for e in v} for k, v in built.items()})
         tops = {k: [[e.other, e.why] for e in graph.related(k)] for k in rebuild}
-        kept = {k: json.loads(row[1]) for k, row in stored.items() if k in nodes and k not in tops}
+        kept = {k: json.loads(row[1]) for k, row in stored.items() if k in concepts and k not in tops}
         inbound = {o for top in (*kept.values(), *tops.values()) for o, _ in top}
         everyone = {**kept, **tops}
         linked = link_orphans(graph, concepts, inbound, similar,
@@ -90,8 +94,11 @@ class GraphStore:
             if anew:
                 self.db.execute("delete from graph_nodes")
                 self.db.execute("delete from graph_pages")
-            self.db.conn.executemany("insert or replace into graph_nodes (key, node, edges, top) values (?, ?, ?, ?)",
-                                     [(*row, json.dumps(tops[row[0]])) for row in rows])
+            self.db.conn.executemany("insert or replace into graph_nodes (key, node, edges, basis, top) "
+                                     "values (?, ?, ?, ?, ?)", [(*row, json.dumps(tops[row[0]])) for row in rows])
+            # inputs changed, node the same: its edges stand, and the next run need not build it
+            self.db.conn.executemany("update graph_nodes set basis = ? where key = ?",
+                                     [(nodes.basis(k), k) for k in moved - rebuild if k in stored])
             self.db.conn.executemany("delete from graph_nodes where key = ?", [(k,) for k in gone])
             self.db.conn.executemany("insert or replace into graph_pages (page, keys) values (?, ?)",
                                      [(p, json.dumps(groups[p])) for p in pages if groups.get(p)])
@@ -116,38 +123,50 @@ class GraphStore:
         return [Edge(*e) for e in json.loads(row[0])] if row else []
 
 
-def _nodes(concepts, evidence, decided, mentions, apart) -> dict[str, tuple[str, tuple]]:
-    """key -> (its node as stored, the node: code, (page, lines) pairs, mentions, reverse
-    mentions, decided, apart)."""
-    decided_of: dict[str, list] = {}
-    for a, b, relation in decided:
-        if a in concepts and b in concepts and relation != "different":
-            there, back = (("part of", 5), ("has part", 4)) if relation == "part_of" else (("related", 4),) * 2
-            decided_of.setdefault(a, []).append((b, *there))
-            decided_of.setdefault(b, []).append((a, *back))
-    apart_of: dict[str, list] = {}
-    for pair in apart:
-        a, b = tuple(pair) if len(pair) == 2 else (*pair, *pair)
-        apart_of.setdefault(a, []).append(b)
-        apart_of.setdefault(b, []).append(a)
-    by: dict[str, list[str]] = {}
-    for key in evidence:
-        for other in mentions.get(key, ()):
-            by.setdefault(other, []).append(key)
-    out = {}
-    for key in concepts:
-        lines: dict[str, set[int]] = {}
-        for e in evidence.get(key, ()):
-            found = lines.get(e.source_page)
-            if found is None:
-                found = lines[e.source_page] = set()
-            found.update(_cited(e.lines))
-        # a tuple of strings and numbers: its repr is what is stored and compared (cheaper than JSON)
-        node = (CODE, tuple((page, tuple(sorted(found))) for page, found in sorted(lines.items())),
-                tuple(sorted(mentions.get(key, ()))) if key in evidence else (), _sorted(by.get(key)),
-                _sorted(decided_of.get(key)), _sorted(set(apart_of[key])) if key in apart_of else ())
-        out[key] = (repr(node), node)
-    return out
+class _Nodes:
+    """Each concept's node (code, (page, lines) pairs, mentions, reverse mentions, decided,
+    apart), as stored and as a tuple, built when first asked for; basis(key): its inputs with
+    the evidence by its digest, so an unchanged concept's evidence is never read."""
+
+    def __init__(self, concepts, evidence: Material, decided, mentions, apart):
+        self.evidence, self.mentions = evidence, mentions
+        self.decided_of: dict[str, list] = {}
+        for a, b, relation in decided:
+            if a in concepts and b in concepts and relation != "different":
+                there, back = (("part of", 5), ("has part", 4)) if relation == "part_of" else (("related", 4),) * 2
+                self.decided_of.setdefault(a, []).append((b, *there))
+                self.decided_of.setdefault(b, []).append((a, *back))
+        self.apart_of: dict[str, list] = {}
+        for pair in apart:
+            a, b = tuple(pair) if len(pair) == 2 else (*pair, *pair)
+            self.apart_of.setdefault(a, []).append(b)
+            self.apart_of.setdefault(b, []).append(a)
+        self.by: dict[str, list[str]] = {}
+        for key in evidence:
+            for other in mentions.get(key, ()):
+                self.by.setdefault(other, []).append(key)
+        self._built: dict[str, tuple[str, tuple]] = {}
+
+    def _others(self, key: str) -> tuple:
+        return (tuple(sorted(self.mentions.get(key, ()))) if key in self.evidence else (), _sorted(self.by.get(key)),
+                _sorted(self.decided_of.get(key)), _sorted(set(self.apart_of[key])) if key in self.apart_of else ())
+
+    def basis(self, key: str) -> str:
+        return repr((CODE, self.evidence.digest(key) if key in self.evidence else "", *self._others(key)))
+
+    def node(self, key: str) -> tuple[str, tuple]:
+        if key not in self._built:
+            lines: dict[str, set[int]] = {}
+            for e in self.evidence.get(key, ()):
+                found = lines.get(e.source_page)
+                if found is None:
+                    found = lines[e.source_page] = set()
+                found.update(_cited(e.lines))
+            # a tuple of strings and numbers: its repr is what is stored and compared (cheaper than JSON)
+            node = (CODE, tuple((page, tuple(sorted(found))) for page, found in sorted(lines.items())),
+                    *self._others(key))
+            self._built[key] = (repr(node), node)
+        return self._built[key]
 
 
 def _parts(node: tuple) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from kbc.compile.material import Material
 from kbc.compile.rows import Claim, Concept, Evidence
 
 
@@ -53,19 +54,17 @@ class ClaimJudgements:
         return out
 
 
-def accepted_evidence(evidence: dict[str, list[Evidence]], accepted: dict[str, list[Claim]],
-                      pages: dict[str, str]) -> dict[str, list[Evidence]]:
+def accepted_evidence(evidence: Material, accepted: dict[str, list[Claim]], pages: dict[str, str]) -> Material:
     """Each concept's evidence with the claims judged about it after its own."""
-    out = dict(evidence)
     for key, found in accepted.items():
-        if key not in out:
+        if key not in evidence:
             continue
-        items = out[key]
+        items = evidence[key]
         own = [e for e in items if e.kind != "mention"]
         extra = [Evidence(pages.get(c.source_path, ""), c.text, c.lines, "claim") for c in found]
         extra = [e for e in extra if e.source_page and e not in own]
-        out[key] = own + extra + [e for e in items if e.kind == "mention"]
-    return out
+        evidence.extend(key, own + extra + [e for e in items if e.kind == "mention"], extra)
+    return evidence
 
 
 def accepted_relations(accepted: dict[str, list[Claim]], member_key: dict[str, str],

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from functools import partial
 
 from kbc.compile import evidence as evidence_code
 from kbc.compile.evidence import Mentioned, Naming, SourceIndex, mentioned, naming_key, naming_words, source_words
+from kbc.compile.material import Material
 from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.llm import stable_json
 from kbc.vault.files import code_digest
 
-# The search's own code is part of what its results were built from.
-CODE = code_digest(evidence_code)
+# The search's own code is part of what its results were built from, and this module's (it
+# makes the evidence from a stored row).
+CODE = code_digest(evidence_code, sys.modules[__name__])
 
 
 def own_evidence(own: list[Claim], pages: dict[str, str]) -> list[Evidence]:
-    own = sorted(own, key=lambda c: c.source_path)  # by source, in the order extracted
+    """`own`: the concept's claims by source, in the order extracted."""
     return [Evidence(pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own]
 
 
@@ -28,8 +32,9 @@ class MentionCache:
         self.db, self.lock = db, lock
 
     def material(self, concepts: dict[str, Concept], claims: dict[str, list[Claim]], pages: dict[str, str],
-                 sources: list[Source]) -> dict[str, list[Evidence]]:
-        """Every concept's evidence: its own claims, then its mentions in other sources."""
+                 sources: list[Source]) -> Material:
+        """Every concept's evidence: its own claims, then its mentions in other sources. A
+        concept whose mentions stand is digested from its stored row, parsed only when read."""
         current = {s.path: (s.sha256, pages[s.path]) for s in sources if s.path in pages}
         with self.lock:
             # plain tuples: sqlite-utils' dict per row cost a tenth of a second at 10,000
@@ -39,35 +44,41 @@ class MentionCache:
                 "select concept_key, basis, evidence from concept_mentions")}
         changed = {p for p in current.keys() | seen.keys() if current.get(p) != seen.get(p)}
         changed_pages = {pair[1] for p in changed for pair in (current.get(p), seen.get(p)) if pair}
+        quoted = [stable_json(page) for page in changed_pages]  # as a stored row spells them
         fresh = [s for s in sources if s.path in changed and s.path in current]
         fresh_words = [(s, source_words(s)) for s in fresh]
         any_fresh = set().union(*(words for _, words in fresh_words))
         index: SourceIndex | None = None
-        out: dict[str, list[Evidence]] = {}
+        out = Material()
         updates = []
         for key, concept in concepts.items():
-            own_claims = [c for member in concept.members for c in claims.get(member, [])]
-            own, own_paths = own_evidence(own_claims, pages), {c.source_path for c in own_claims}
+            own_claims = sorted((c for member in concept.members for c in claims.get(member, [])),
+                                key=lambda c: c.source_path)  # by source, in the order extracted
+            own_paths = {c.source_path for c in own_claims}
+            own_values = repr([(pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own_claims])
             # a repr, not JSON: a tenth of a second at 10,000
             basis = hashlib.sha256(repr((CODE, naming_key(concept), sorted(own_paths))).encode()).hexdigest()[:16]
             hit, kept = stored.get(key), None
             if hit and hit[0] == basis:
-                kept, evidence = _load(hit[1])
-                if not any(e.source_page in changed_pages for e in evidence):
+                # a page that changed is named in the row only if its quoted name is in it
+                touched = any(page in hit[1] for page in quoted) and any(
+                    e.source_page in changed_pages for e in _load(hit[1])[1])
+                if not touched:
                     if not _named_in(concept, fresh_words, any_fresh, own_paths):
-                        out[key] = own + evidence
+                        out.put(key, _digest(own_values, hit[1]), make=partial(_made, own_claims, pages, hit[1]))
                         continue
-                else:
-                    kept = None
+                    kept = _load(hit[1])[0]
             if kept is not None:  # only new sources name it: they join the ranking of the rest
                 found = mentioned(concept, fresh, pages, own_paths, kept=kept)
             else:
                 if index is None:
                     index = SourceIndex(sources)
                 found = mentioned(concept, sources, pages, own_paths, index)
-            out[key] = own + [e for m in found for e in m.evidence]
-            if not hit or hit != (basis, _dump(found)):
-                updates.append({"concept_key": key, "basis": basis, "evidence": _dump(found)})
+            dumped = _dump(found)
+            out.put(key, _digest(own_values, dumped),
+                    items=own_evidence(own_claims, pages) + [e for m in found for e in m.evidence])
+            if not hit or hit != (basis, dumped):
+                updates.append({"concept_key": key, "basis": basis, "evidence": dumped})
         gone = [k for k in stored if k not in concepts]
         if updates or gone or changed:
             with self.lock, self.db.conn:
@@ -97,6 +108,15 @@ def _named_in(concept: Concept, fresh: list[tuple[Source, set[str]]], words: set
         if pattern is not None and pattern.search(source.body):
             return True
     return False
+
+
+def _digest(own_values: str, stored: str) -> str:
+    """Of everything a concept's evidence is made from: the code, its claims, its stored mentions."""
+    return hashlib.sha256(f"{CODE}\0{own_values}\0{stored}".encode()).hexdigest()[:16]
+
+
+def _made(own: list[Claim], pages: dict[str, str], stored: str) -> list[Evidence]:
+    return own_evidence(own, pages) + _load(stored)[1]
 
 
 def _dump(found: list[Mentioned]) -> str:

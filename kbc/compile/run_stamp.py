@@ -41,10 +41,12 @@ VERSION = 1
 _NOT_INPUTS = {"base_url", "api_key", "concurrency", "budget", "ask_context_tokens", "prices"}
 # Tables no compile reads: the ledger, the response cache (a run with nothing to do asks
 # nothing), search, ask and lint state, the stamp's own, and what is remembered of the files
-# the stamp covers (the page index, the notes as scan_sources parsed them, the links refresh saw).
+# the stamp covers (the page index, the notes as scan_sources parsed them, the links refresh saw),
+# and the words of graph_mentions' materials (written with its rows; a counting trigger would
+# run once per word).
 _NOT_READ = {"requests", "responses", "chunks", "indexed_files", "search_words", "search_words_counted",
              "ask_sessions", "lint_checks", "run_stamp", "db_generation", "page_index", "source_scan",
-             "wiki_links", "wiki_resolver"}
+             "wiki_links", "wiki_resolver", "material_words"}
 
 Stat = tuple  # (inode, mtime_ns, ctime_ns, size); () for a broken link
 

@@ -260,6 +260,20 @@ def m021_ask_questions(db: sqlite_utils.Database) -> None:
     db["ask_sessions"].add_column("questions", str)
 
 
+@migration
+def m022_material_digests(db: sqlite_utils.Database) -> None:
+    # A concept's material is compared by its digest (kbc/compile/material.py), and parsed only
+    # where that changed: graph_mentions' text_hash is the digest now (its rows are all worked
+    # out again), each node of the graph keeps its inputs with the material by digest (basis),
+    # and each material's words are kept, so the materials a new concept's name may occur in are
+    # looked up by its words instead of searched one by one.
+    db.execute("alter table graph_nodes add column basis text")
+    db.execute("create table material_words (word text, concept_key text, primary key (word, concept_key)) "
+               "without rowid")
+    db.execute("create index material_words_key on material_words (concept_key)")
+    db.execute("delete from graph_mentions")
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     if "_migrations" not in db.table_names():
         db["_migrations"].create({"number": int, "name": str}, pk="number")
