@@ -16,6 +16,15 @@ writing concepts 3.4 (evidence and graph 2.3 of it: the graph 0.9, mentions' mat
 mention lists 0.4, relations 0.2; input hashes 0.6), consolidation 1.6 (two syncs 1.0: the
 identity pickle's load and save 0.5), refresh_wiki 1.6, extraction 1.3 (the catalogue 0.5,
 the openai client's import), reading raw/ 0.4, the run stamp 0.6, the search index 0.35.
+At 94f3227 (materials by digest), same copies, same machine: 12.9, 10.2, 10.8 s against
+14.0, 12.8, 16.4 before; mention lists 0.3 (was 0.6-0.7), input hashes 0.06 (0.4), graph
+nodes 0.01 (0.5). The machine's speed drifts by a third within an hour: compare runs made
+side by side, never figures from different hours.
+
+The first +1 after --build pays once for the page vocabulary (the build's vocabulary was made
+before the summaries existed: 10,000 names added, the file written whole), so measure on a
+vault that has had one +1; and the first compile after a database migration that empties a
+cache (m022 did: every material's mention list and words again) is a settle of ~2 minutes.
 
 Per run it prints the wall and CPU of kbc's process (the scripted server runs in this one). The
 first compile after a copy re-stats every page and is printed as "settle". Notes are scale.py's:
