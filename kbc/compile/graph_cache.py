@@ -5,14 +5,13 @@ words are kept too (material_words), so a new name is looked up, not looked for 
 materials. A changed material is searched for every concept."""
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 
 from kbc.compile import graph as graph_code
 from kbc.compile.evidence import Naming, naming_key, naming_words, text_words
 from kbc.compile.graph import material_text, names_in
-from kbc.compile.material import Material
+from kbc.compile.material import Material, digest_of
 from kbc.compile.mention_cache import CODE as EVIDENCE_CODE
 from kbc.compile.rows import Concept
 from kbc.vault.files import code_digest
@@ -20,10 +19,6 @@ from kbc.vault.files import code_digest
 # The search is graph.names_in with evidence.Naming: both codes, and this one, are part of what was found.
 CODE = code_digest(graph_code, sys.modules[__name__]) + EVIDENCE_CODE
 _CHUNK = 500  # words per `in (...)` query
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 class _Namings(dict):
@@ -48,7 +43,7 @@ class MentionGraphCache:
         with self.lock:
             stored = {r[0]: r[1:] for r in self.db.execute("select concept_key, naming_hash, text_hash, found "
                                                            "from graph_mentions")}
-        naming = {k: _hash(CODE + naming_key(c)) for k, c in concepts.items()}
+        naming = {k: digest_of(CODE + naming_key(c)) for k, c in concepts.items()}
         renamed = [k for k in concepts if stored.get(k, (None,))[0] != naming[k]]
         gone_names = set(renamed)
         namings = _Namings(concepts)

@@ -49,7 +49,8 @@ class GraphStore:
         apart = {frozenset((a, b)) for a, b, relation in decided if relation == "different"} - linked
         nodes = _Nodes(concepts, evidence, decided, mentions, apart)
         with self.lock:
-            stored = {r[0]: (r[1], r[2], r[3]) for r in self.db.execute("select key, node, top, basis from graph_nodes")}
+            stored = {r[0]: (r[1], r[2], r[3])
+                      for r in self.db.execute("select key, node, top, basis from graph_nodes")}
         # Rows of another graph code (or stored another way) are all built again, pages too.
         anew = any(not row[0].startswith(f"({CODE!r},") for row in stored.values())
         if anew:

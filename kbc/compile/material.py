@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator, Mapping
 from kbc.compile.rows import Evidence
 
 
-def _digest(*parts: str) -> str:
+def digest_of(*parts: str) -> str:
+    """A short hash of the parts, in order."""
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
@@ -33,7 +34,7 @@ class Material(Mapping):
         """Evidence at hand, digested from its values."""
         out = cls()
         for key, items in evidence.items():
-            out.put(key, _digest(evidence_values(items)), items=list(items))
+            out.put(key, digest_of(evidence_values(items)), items=list(items))
         return out
 
     def put(self, key: str, digest: str, items: list[Evidence] | None = None,
@@ -49,7 +50,7 @@ class Material(Mapping):
 
     def extend(self, key: str, items: list[Evidence], added: list[Evidence]) -> None:
         """The key's evidence is now `items`, made of what it was and of `added`."""
-        self.put(key, _digest(self._digests[key], evidence_values(added)), items=items)
+        self.put(key, digest_of(self._digests[key], evidence_values(added)), items=items)
 
     def digest(self, key: str) -> str:
         return self._digests[key]

@@ -11,7 +11,7 @@ from functools import partial
 
 from kbc.compile import evidence as evidence_code
 from kbc.compile.evidence import Mentioned, Naming, SourceIndex, mentioned, naming_key, naming_words, source_words
-from kbc.compile.material import Material
+from kbc.compile.material import Material, digest_of
 from kbc.compile.rows import Claim, Concept, Evidence
 from kbc.compile.sources import Source
 from kbc.llm import stable_json
@@ -61,13 +61,13 @@ class MentionCache:
             hit, kept = stored.get(key), None
             if hit and hit[0] == basis:
                 # a page that changed is named in the row only if its quoted name is in it
-                touched = any(page in hit[1] for page in quoted) and any(
-                    e.source_page in changed_pages for e in _load(hit[1])[1])
-                if not touched:
+                loaded = _load(hit[1]) if any(page in hit[1] for page in quoted) else None
+                if loaded is None or not any(e.source_page in changed_pages for e in loaded[1]):
                     if not _named_in(concept, fresh_words, any_fresh, own_paths):
-                        out.put(key, _digest(own_values, hit[1]), make=partial(_made, own_claims, pages, hit[1]))
+                        out.put(key, digest_of(CODE, own_values, hit[1]),
+                                make=partial(_made, own_claims, pages, hit[1]))
                         continue
-                    kept = _load(hit[1])[0]
+                    kept = (loaded or _load(hit[1]))[0]
             if kept is not None:  # only new sources name it: they join the ranking of the rest
                 found = mentioned(concept, fresh, pages, own_paths, kept=kept)
             else:
@@ -75,7 +75,7 @@ class MentionCache:
                     index = SourceIndex(sources)
                 found = mentioned(concept, sources, pages, own_paths, index)
             dumped = _dump(found)
-            out.put(key, _digest(own_values, dumped),
+            out.put(key, digest_of(CODE, own_values, dumped),
                     items=own_evidence(own_claims, pages) + [e for m in found for e in m.evidence])
             if not hit or hit != (basis, dumped):
                 updates.append({"concept_key": key, "basis": basis, "evidence": dumped})
@@ -108,11 +108,6 @@ def _named_in(concept: Concept, fresh: list[tuple[Source, set[str]]], words: set
         if pattern is not None and pattern.search(source.body):
             return True
     return False
-
-
-def _digest(own_values: str, stored: str) -> str:
-    """Of everything a concept's evidence is made from: the code, its claims, its stored mentions."""
-    return hashlib.sha256(f"{CODE}\0{own_values}\0{stored}".encode()).hexdigest()[:16]
 
 
 def _made(own: list[Claim], pages: dict[str, str], stored: str) -> list[Evidence]:
