@@ -88,6 +88,18 @@ def test_changed_source_reruns_only_its_extraction_and_concepts(sample_vault, se
     assert llm.totals.requests == len(new) <= 3
 
 
+def test_a_deleted_summary_page_is_written_again_without_a_request(sample_vault, server):
+    vault, _, _ = run(sample_vault, server)
+    page = vault.wiki_dir / "sources" / "Leases (source).md"
+    text = page.read_text()
+    page.unlink()
+    sent = len(server.requests)
+    _, llm, report = run(sample_vault, server)
+    assert page.read_text() == text  # written from the stored extraction
+    assert len(server.requests) == sent and llm.totals.requests == 0
+    assert report.unchanged == 3 and not report.changed
+
+
 def test_deleted_source_removes_its_pages_and_orphan_concepts(sample_vault, server):
     vault, _, _ = run(sample_vault, server)
     assert "Chubby" in concept_pages(vault)  # only the Leases note mentions Chubby

@@ -1,5 +1,6 @@
 """Ingest real files from ../shared/corpus and real pages from a local HTTP server."""
 import functools
+import gzip
 import json
 import re
 import threading
@@ -20,6 +21,7 @@ from tests.conftest import CORPUS, png_bytes
 
 PAPERS = CORPUS / "papers"
 BLOG = CORPUS / "blog"
+WEB = CORPUS / "web"
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
@@ -87,6 +89,27 @@ def test_blog_pages_come_back_with_every_image_local(vault_dir, site):
     # the pictures are the same bytes as the originals
     original = (BLOG / "assets" / "break" / "breakconv.png").read_bytes()
     assert any(p.read_bytes() == original for p in (vault_dir / "raw" / "attachments").iterdir())
+
+
+@pytest.mark.corpus
+def test_a_web_page_note_gives_its_title_once(vault_dir, tmp_path):
+    """Six of the 40 pages repeat their title as their own heading, under a section label or
+    beside a byline: the note's first line is that title already."""
+    pages = []
+    for packed in sorted(WEB.glob("*.html.gz")):
+        pages.append(tmp_path / packed.name.removesuffix(".gz"))
+        pages[-1].write_bytes(gzip.decompress(packed.read_bytes()))
+    assert len(pages) == 40
+    ingester = Ingester(Vault(vault_dir, env={}))
+    words = lambda text: re.sub(r"\W+", " ", text).strip().casefold()  # noqa: E731
+    for page in pages:
+        [result] = ingester.ingest(str(page))
+        assert result.status == "created", result.error
+        props, body = note_of(vault_dir, result)
+        headings = [h for h in re.findall(r"(?m)^#{1,6} +(.+)$", body) if words(h) == words(props["title"])]
+        assert body.startswith(f"# {props['title']}\n") and len(headings) == 1, page.name
+    text = next((vault_dir / "raw").glob("Google Bets on the Future*.md")).read_text()
+    assert "[TECH](https://www.hollywoodreporter.com/tech)" in text  # the rest of the page's top stays
 
 
 @pytest.mark.corpus

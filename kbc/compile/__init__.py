@@ -89,7 +89,7 @@ class Compiler:
             self.report.errors.append(str(exc))
             return self.report
         known = self.manifest.sources()
-        plan = plan_sources(self.sources, unreadable, known, lambda row: (self.vault.root / row.summary_page).exists(),
+        plan = plan_sources(self.sources, unreadable, known,
                             self.options.full, self.options.stale, self.extract_version, self.llm.model)
         self.report.new, self.report.changed, self.report.unchanged = plan.new, plan.changed, plan.unchanged
         self.report.removed = [row.path for row in plan.removed]

@@ -33,7 +33,7 @@ from kbc.compile.identity import MERGES_FILE
 from kbc.llm.prompts import package_template_dir
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.files import SETTLED_NS, sha256_bytes, sha256_text
-from kbc.vault.pages import page_state, registered_pages
+from kbc.vault.pages import page_state, registered_paths
 
 VERSION = 1
 # Settings that change no page: where and how fast a run asks (the model's name is what pages
@@ -148,7 +148,7 @@ class RunStamp:
         self._started_ns = time.time_ns()
         if self._before is None:
             self._before = walk(self.vault)
-        self._registered = set(registered_pages(self.vault))
+        self._registered = registered_paths(self.vault)
         self._merges = _content(self.vault, MERGES_FILE)
 
     def record(self, sources: list, stale: list[str]) -> bool:
@@ -193,7 +193,7 @@ class RunStamp:
                 return False
         gone = set(before) - set(files)
         # kbc removes only pages it registered, and unregisters them as it does.
-        registered = set(registered_pages(self.vault))
+        registered = registered_paths(self.vault)
         return all(rel in self._registered and rel not in registered for rel in gone)
 
     # -- inputs -----------------------------------------------------------------------------

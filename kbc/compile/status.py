@@ -31,9 +31,7 @@ class CompileStatus:
 def compile_status(vault: Vault) -> CompileStatus:
     """The sources' state by plan's own rule, so status and compile never disagree."""
     sources, unreadable = scan_sources(vault)
-    plan = plan_sources(sources, unreadable, Manifest(vault).sources(),
-                        lambda row: (vault.root / row.summary_page).exists(),
-                        full=False, stale=False, version="", model="")
+    plan = plan_sources(sources, unreadable, Manifest(vault).sources(), full=False, stale=False, version="", model="")
     with vault.db_lock:
         pages = {row["kind"]: row["n"] for row in vault.db.query(
             "select kind, count(*) as n from pages group by kind order by kind")}

@@ -71,7 +71,7 @@ def convert_html(data: bytes, source: str, base_url: str | None,
         title=title,
         source=source,
         kind="web",
-        body=f"# {title}\n\n{body}",
+        body=f"# {title}\n\n{_without_title_heading(body, title)}",
         sha256=sha256_bytes(data),
         author=[a.strip() for a in re.split(r"[;,]| and ", doc.author or "") if a.strip()],
         published=(doc.date or "")[:10],
@@ -81,6 +81,21 @@ def convert_html(data: bytes, source: str, base_url: str | None,
         attachments=list(attachments.values()),
     )
     return note, warnings
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().casefold()
+
+
+def _without_title_heading(body: str, title: str, near: int = 3) -> str:
+    """The article's own heading of its title, among its first blocks (after a section label,
+    a byline), goes: the note opens with that title already, and a model would read it twice."""
+    blocks = body.split("\n\n")
+    for i, block in enumerate(blocks[:near]):
+        heading = re.fullmatch(r"#{1,6} +(.+)", block.strip())
+        if heading and _words(heading[1]) == _words(title):
+            return "\n\n".join(blocks[:i] + blocks[i + 1:])
+    return body
 
 
 def image_name(url: str, content_type: str = "") -> str:

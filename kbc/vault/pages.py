@@ -147,6 +147,12 @@ def remove_page(vault: Vault, path: Path) -> None:
         vault.db.conn.commit()
 
 
+def registered_paths(vault: Vault) -> set[str]:
+    """The paths of the pages kbc registered (registered_pages' keys, without reading the rows)."""
+    with vault.db_lock:
+        return {row[0] for row in vault.db.execute("select path from pages").fetchall()}
+
+
 def registered_pages(vault: Vault, kind: str | None = None) -> dict[str, dict]:
     sql = "select * from pages" + (" where kind = ?" if kind else "")
     with vault.db_lock:
