@@ -110,6 +110,23 @@ def test_claims_the_source_does_not_carry_are_dropped_at_extraction():
     assert len(members) == 1 and len(kept) == 2 and all("Zookeeper" not in t and "algorithm" not in t for t in kept)
 
 
+def test_a_claim_may_use_what_the_prompt_said_about_its_source():
+    """The author, site and date the extract prompt gives ("About the source") ground a claim
+    as the lines do (a real model dated a Dreamforce talk from them); an invented one does not."""
+    from kbc.compile.extract import members_of
+    from kbc.compile.sources import Source
+
+    source = Source("raw/cook.md", "Tim Cook at Dreamforce", "Tim Cook spoke at Dreamforce.\n"
+                    "Benioff hosted the talk.\n", "x", kind="web", authors=["Joseph Tsidulko"],
+                    site="CRN", published="2019-11-19")
+    data = {"title": "Tim Cook at Dreamforce", "summary": "A talk.", "concepts": [{
+        "name": "Dreamforce", "aliases": [], "category": "event", "definition": "A conference.",
+        "claims": [{"text": "Dreamforce 2019 hosted a talk by Tim Cook, as CRN reported.", "lines": "1"},
+                   {"text": "Dreamforce 2021 hosted a talk by Tim Cook, as Reuters reported.", "lines": "1"}]}]}
+    _, claims = members_of(source, data)
+    assert [c.text for c in claims if c.kind == "claim"] == ["Dreamforce 2019 hosted a talk by Tim Cook, as CRN reported."]
+
+
 def test_a_looping_definition_is_no_definition():
     from kbc.compile.extract import members_of
     from kbc.compile.sources import Source

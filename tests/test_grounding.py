@@ -69,6 +69,21 @@ def test_numbers_written_another_way_are_the_same_numbers():
     assert "9,761" in ungrounded("The 1989 network had about 9,761 parameters.", evidence, set())
 
 
+def test_a_date_in_digits_holds_its_month_and_year_spelled_out():
+    # A real model's claims on two news pages (the relay run): the pages date themselves
+    # "11/19/2019" and "on 2019-11-19"; the claims say "November 2019" and "Dreamforce 2019".
+    page = ["5:45 AM PST 11/19/2019 by Patrick Shanley",
+            "Stadia launched Tuesday morning.", "Sale ends Nov. 29 at midnight."]
+    names = {"Stadia"}
+    assert ungrounded("Stadia launched on a Tuesday morning in November 2019.", page, names) == ""
+    assert ungrounded("Stadia launched on 19 November.", page, names) == ""
+    assert ungrounded("The sale ends on November 29.", page, names) == ""
+    assert ungrounded("Dreamforce 2019 hosted Tim Cook.", ["on 2019-11-19", "Tim Cook at Dreamforce."], {"Dreamforce"}) == ""
+    # Only the dates the material holds: another month or year is still not in it.
+    assert "March" in ungrounded("Stadia launched on a Tuesday morning in March 2019.", page, names)
+    assert "2020" in ungrounded("Stadia launched on a Tuesday in November 2020.", page, names)
+
+
 def test_an_acronym_and_its_words_are_one_name():
     evidence = ["For ConvNets a well-tuned SGD almost always outperforms Adam.",
                 "The loss is the mean squared error of the outputs."]

@@ -305,10 +305,30 @@ def _recent(function, text: str):
 @lru_cache(maxsize=65536)
 def _text_vocabulary(text: str) -> tuple[frozenset, frozenset, frozenset]:
     """A text's words (lowercase forms), their stems and its acronyms."""
-    words = set()
+    words = _date_words(text)
     for word in WORD.findall(text):
         words.update(_word_forms(word))
     return frozenset(words), frozenset(_stem(word) for word in words), frozenset(ACRONYM.findall(text))
+
+
+MONTHS = ("january february march april may june july august september october november "
+          "december").split()
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
+_MONTH_CUT = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b")
+
+
+def _date_words(text: str) -> set[str]:
+    """The month names, years and days of the dates a text writes in digits ("2019-11-19",
+    "11/19/2019", month or day first) or with a month cut short ("Nov. 19"): a writer spells
+    out what a web page abbreviates ("November 2019")."""
+    dates = [(year, month, day) for year, month, day in _ISO_DATE.findall(text)]
+    dates += [(year, month, day) for a, b, year in _SLASH_DATE.findall(text) for month, day in ((a, b), (b, a))]
+    words = {MONTHS[m] for m in range(12) for cut in _MONTH_CUT.findall(text) if MONTHS[m].startswith(cut.lower())}
+    for year, month, day in dates:
+        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31:
+            words |= {MONTHS[int(month) - 1], year, str(int(day))}
+    return words
 
 
 @lru_cache(maxsize=262144)  # texts share most of their words: each word is folded once
