@@ -92,9 +92,10 @@ def test_blog_pages_come_back_with_every_image_local(vault_dir, site):
 
 
 @pytest.mark.corpus
-def test_a_web_page_note_gives_its_title_once(vault_dir, tmp_path):
+def test_a_web_page_note_gives_its_title_once_and_no_pointers_to_other_articles(vault_dir, tmp_path):
     """Six of the 40 pages repeat their title as their own heading, under a section label or
-    beside a byline: the note's first line is that title already."""
+    beside a byline: the note's first line is that title already. Three put one-line pointers
+    to other articles of their site in the text ("**Read more:** [...]", "\\[Related: ...\\]")."""
     pages = []
     for packed in sorted(WEB.glob("*.html.gz")):
         pages.append(tmp_path / packed.name.removesuffix(".gz"))
@@ -110,6 +111,9 @@ def test_a_web_page_note_gives_its_title_once(vault_dir, tmp_path):
         assert body.startswith(f"# {props['title']}\n") and len(headings) == 1, page.name
     text = next((vault_dir / "raw").glob("Google Bets on the Future*.md")).read_text()
     assert "[TECH](https://www.hollywoodreporter.com/tech)" in text  # the rest of the page's top stays
+    notes = "\n".join(p.read_text() for p in (vault_dir / "raw").glob("*.md"))
+    assert not re.search(r"(?im)^\W*(related|read more)\b\W*:", notes)
+    assert "Alibaba" in notes and "Dreamforce" in notes  # the articles that had them are there
 
 
 @pytest.mark.corpus

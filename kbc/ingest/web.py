@@ -71,7 +71,7 @@ def convert_html(data: bytes, source: str, base_url: str | None,
         title=title,
         source=source,
         kind="web",
-        body=f"# {title}\n\n{_without_title_heading(body, title)}",
+        body=f"# {title}\n\n{_without_promotions(_without_title_heading(body, title))}",
         sha256=sha256_bytes(data),
         author=[a.strip() for a in re.split(r"[;,]| and ", doc.author or "") if a.strip()],
         published=(doc.date or "")[:10],
@@ -96,6 +96,17 @@ def _without_title_heading(body: str, title: str, near: int = 3) -> str:
         if heading and _words(heading[1]) == _words(title):
             return "\n\n".join(blocks[:i] + blocks[i + 1:])
     return body
+
+
+# A one-line paragraph pointing to another article of the site ("**Read more:** [..](..)",
+# "\\[Related: ..\\]"): the page's furniture, not its text.
+_PROMOTION = re.compile(r"[*_\\\[\s]*(related|read more|see also|also read|more from|recommended)\b[*_\s]*:", re.I)
+
+
+def _without_promotions(body: str) -> str:
+    blocks = body.split("\n\n")
+    kept = [b for b in blocks if "\n" in b.strip() or not _PROMOTION.match(b)]
+    return "\n\n".join(kept) if len(kept) < len(blocks) else body
 
 
 def image_name(url: str, content_type: str = "") -> str:
