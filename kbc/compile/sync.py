@@ -13,7 +13,7 @@ from kbc.compile.identity import Identity, Overrides
 from kbc.compile.identity_state import Tracker
 from kbc.compile.manifest import Manifest
 from kbc.compile.names import PageNames
-from kbc.compile.rows import RENAME, Concept
+from kbc.compile.rows import RENAME, SAME, Concept
 from kbc.llm import BackendError, ItemFailed
 from kbc.vault.pages import page_state, remove_page
 
@@ -63,6 +63,7 @@ class Consolidator:
         claims.prepare(batches, near, identity, titles, sources or [])
         results = self.llm.complete_all([b.request for b in batches]) if batches else []
         failed: set[str] = set()
+        joined = False  # a `same` or rename decision came: the identity changes
         for batch, result in zip(batches, results):
             if isinstance(result, BackendError):  # never answered: the next run asks again
                 self.report.warnings.append(f"{result}; concepts stay apart until a rerun decides")
@@ -71,10 +72,15 @@ class Consolidator:
             if isinstance(result, ItemFailed):  # answered, unusable even after a retry: not paid again
                 self.report.warnings.append(f"{result}; concepts stay apart (asked again when their sources change)")
                 continue
-            self.manifest.add_decisions(consolidate.decisions_from(batch, result.data, identity.concepts))
+            decisions = consolidate.decisions_from(batch, result.data, identity.concepts)
+            self.manifest.add_decisions(decisions)
+            joined = joined or any(d.relation in (SAME, RENAME) for d in decisions)
             claims.answered(batch, result.data, identity.concepts)
         # A member whose pairs were all answered is not asked about again.
         self.manifest.mark_considered([m for m in new if identity.member_key.get(m) not in failed])
+        if not joined:  # only relations decided: identity reads no other decision, so it stands
+            self.tracker.save()
+            return identity
         return self.sync(overrides)
 
     def _person_pairs(self, identity: Identity) -> set[frozenset]:
