@@ -16,6 +16,7 @@ from kbc.llm.prompts import pack
 from kbc.llm.schema import INTEGER, TEXT, array, obj
 from kbc.vault.files import sha256_text
 from kbc.vault.lines import line_ranges
+from kbc.vault.links import CITATION
 from kbc.vault.pages import own_body, read_page
 from kbc.vault.text import first_sentence
 
@@ -246,16 +247,13 @@ def is_prose(text: str) -> bool:
     return len(zlib.compress(text.encode())) * 8 >= len(text) or len(text) < 200
 
 
-_CITATION = re.compile(r"\s*\((\[\[[^\]]+\]\](?:,\s*\[\[[^\]]+\]\])*)\)")
-
-
 def numbered_citations(text: str, sources: list[str]) -> str:
     """'... ([[A (source)]], [[B (source)]])' becomes '... [1][2]' for the model to keep."""
     def number(match: re.Match) -> str:
         names = re.findall(r"\[\[([^\]|]+)", match.group(1))
         return " " + "".join(f"[{sources.index(n) + 1}]" for n in names if n in sources)
 
-    return _CITATION.sub(number, text)
+    return CITATION.sub(number, text)
 
 
 def article_text(body: str) -> str:

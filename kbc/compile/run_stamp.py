@@ -46,7 +46,7 @@ _NOT_INPUTS = {"base_url", "api_key", "concurrency", "budget", "ask_context_toke
 # run once per word).
 _NOT_READ = {"requests", "responses", "chunks", "indexed_files", "search_words", "search_words_counted",
              "ask_sessions", "lint_checks", "run_stamp", "db_generation", "page_index", "source_scan",
-             "wiki_links", "wiki_resolver", "material_words"}
+             "wiki_links", "wiki_resolver", "material_words", "search_code"}
 
 Stat = tuple  # (inode, mtime_ns, ctime_ns, size); () for a broken link
 

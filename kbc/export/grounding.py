@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kbc.vault.links import WIKILINK
+from kbc.vault.links import CITATION, WIKILINK
 from kbc.vault.pages import own_body
 
 ANSWER_COVERAGE = 0.6  # share of an answer's content words its evidence sentences must hold
@@ -14,7 +14,7 @@ CLAIM_COVERAGE = 0.5  # share of a cited sentence's content words the page's cla
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_CITATION = re.compile(r"\s*\((\[\[[^\]]+\]\](?:,\s*\[\[[^\]]+\]\])*)\)\s*$")
+_CITATION = re.compile(CITATION.pattern + r"\s*$")  # closing its paragraph
 _STOP = frozenset("""a an and are as at be been but by can could did do does for from had has have how
 if in into is it its it's may might more most much must no not of on one or other our so such than
 that the their them then there these they this those through to too two up very was we were what

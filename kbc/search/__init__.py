@@ -2,7 +2,6 @@
 titles and aliases weighted up, typo tolerance from the index's own vocabulary."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sqlite3
@@ -13,18 +12,14 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from kbc.search.vocabulary import (add_words, chunk_words, count_all, forget_all, is_counted, word_counts,
-                                   words_of)
+from kbc.search.chunks import CODE, chunks_of, page_source, source_digest
+from kbc.search.vocabulary import (add_words, chunk_words, count_all, forget_all, forget_scope, is_counted,
+                                   word_counts, words_of)
 from kbc.vault import ATTACHMENTS, Vault
 from kbc.vault.bookkeeping import is_navigation
 from kbc.vault.files import inside
 from kbc.vault.lock import writer_elsewhere
-from kbc.vault.frontmatter import split
-from kbc.vault.links import WIKILINK
-from kbc.vault.markdown import to_plain_text
-from kbc.vault.pages import own_body
 
-_HEADING = re.compile(r"^(#{1,3})\s+(.+)$", re.M)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LONG_CHUNK = 20_000  # characters
 _LOOKED_AT = 2000  # chunks with a word's stem read for the word itself, at most, before the vocabulary
@@ -71,41 +66,6 @@ def _files(vault: Vault, scope: str) -> dict[str, os.stat_result]:
     return found
 
 
-def chunk_page(text: str, fallback_title: str) -> tuple[str, str, list[tuple[str, str]]]:
-    """(title, aliases, [(heading, chunk text)]) with wikilinks shown as their text."""
-    return chunks_of(*page_source(text, fallback_title))
-
-
-def page_source(text: str, fallback_title: str) -> tuple[str, str, str]:
-    """(title, aliases, body) as chunk_page indexes them: what a page's chunks are made from."""
-    try:
-        props, body = split(text)
-    except Exception:
-        props, body = {}, text
-    title = str(props.get("title") or fallback_title)
-    # " | " keeps each alias whole for retrieval's name matching; FTS reads it as a separator.
-    aliases = " | ".join(str(a) for a in props.get("aliases") or [] if a)
-    # Backlinks are navigation, not content: they would make pages match what links to them.
-    body = WIKILINK.sub(lambda m: m["shown"] or m["target"], own_body(body))
-    return title, aliases, re.sub(r"<!--.*?-->", " ", body, flags=re.S)  # page markers and other comments
-
-
-def source_digest(source: tuple[str, str, str]) -> str:
-    return hashlib.sha256("\0".join(source).encode("utf-8")).hexdigest()[:32]
-
-
-def chunks_of(title: str, aliases: str, body: str) -> tuple[str, str, list[tuple[str, str]]]:
-    chunks, heading, start = [], "", 0
-    for match in _HEADING.finditer(body):
-        if body[start:match.start()].strip():
-            chunks.append((heading, body[start:match.start()].strip()))
-        heading, start = match.group(2).strip(), match.end()
-    if body[start:].strip() or not chunks:
-        chunks.append((heading, body[start:].strip()))
-    # Index what a reader sees: no Markdown syntax, link targets or image paths in snippets.
-    return title, aliases, [(heading, to_plain_text(text)) for heading, text in chunks]
-
-
 def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
     """Bring the index in line with the files (edits made in Obsidian included). Returns the
     number of files (re)indexed or dropped. While another process holds the vault lock
@@ -118,6 +78,7 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
     with vault.db_lock, db.conn:
         for scope in scopes:
             files = _files(vault, scope)
+            _same_code(db, scope)
             known = {row["path"]: row for row in db.query(
                 "select * from indexed_files where scope = ?", [scope])}
             gone = sorted(set(known) - set(files))
@@ -162,6 +123,18 @@ def refresh_index(vault: Vault, scopes: tuple[str, ...] = ("wiki",)) -> int:
             else:
                 count_all(db, scope)
     return changed
+
+
+def _same_code(db, scope: str) -> None:
+    """An index of the scope made by other chunking code is forgotten: every file is indexed
+    again (a code change is never half applied, to the pages that changed since)."""
+    row = db.execute("select code from search_code where scope = ?", [scope]).fetchone()
+    if row is not None and row[0] == CODE:
+        return
+    db.execute("delete from chunks where scope = ?", [scope])  # one scan of the chunks
+    db.execute("delete from indexed_files where scope = ?", [scope])
+    forget_scope(db, scope)
+    db.execute("insert or replace into search_code (scope, code) values (?, ?)", [scope, CODE])
 
 
 def _source(vault: Vault, rel: str) -> tuple[str, str, str]:

@@ -48,6 +48,11 @@ def count_all(db, scope: str) -> None:
     db.execute("insert or replace into search_words_counted (scope) values (?)", [scope])
 
 
+def forget_scope(db, scope: str) -> None:
+    db.execute("delete from search_words where scope = ?", [scope])
+    db.execute("delete from search_words_counted where scope = ?", [scope])
+
+
 def forget_all(db) -> None:
     db.execute("delete from search_words")
     db.execute("delete from search_words_counted")

@@ -274,6 +274,13 @@ def m022_material_digests(db: sqlite_utils.Database) -> None:
     db.execute("delete from graph_mentions")
 
 
+@migration
+def m023_search_code(db: sqlite_utils.Database) -> None:
+    # The chunking code each scope's search index was made by (kbc/search/chunks.py): an index
+    # of other code is made again.
+    db.execute("create table search_code (scope text primary key, code text)")
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     if "_migrations" not in db.table_names():
         db["_migrations"].create({"number": int, "name": str}, pk="number")

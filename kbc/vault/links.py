@@ -8,6 +8,8 @@ from typing import Callable
 
 # [[Target]], [[Target#Heading]], [[Target|shown]], and embeds ![[file.png|300]]
 WIKILINK = re.compile(r"(?P<embed>!?)\[\[(?P<target>[^\[\]|#^]*)(?P<anchor>[#^][^\[\]|]*)?(?:\|(?P<shown>[^\[\]]*))?\]\]")
+# The pages a paragraph cites, as kbc writes them after it: " ([[A (source)]], [[B (source)]])".
+CITATION = re.compile(r"\s*\((\[\[[^\]]+\]\](?:,\s*\[\[[^\]]+\]\])*)\)")
 
 
 @dataclass(frozen=True)
