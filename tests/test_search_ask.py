@@ -163,8 +163,10 @@ def test_pack_reads_named_pages_whole_and_the_cited_source_sentences(knowledge):
     names = pack.names()
     assert {"Chubby", "Lease"} <= set(names) and "Tomato" not in names
     lease = next(p for p in pack.pages if p.name == "Lease")
-    assert lease.whole and "## Sources" in lease.text and lease.links == ["Chubby"]
-    assert lease.sources == ["Lease notes (source)"]
+    # Whole: every paragraph, but not its Related and Sources lists (the header names those).
+    assert lease.whole and "A lease is a lock" in lease.text and "## " not in lease.text
+    assert lease.links == ["Chubby"] and lease.sources == ["Lease notes (source)"]
+    assert "[[Chubby]]" in pack.render() and "Lease notes (source)" in pack.render()
     source = next(p for p in pack.pages if p.name == "Lease notes (source)")
     lines = {e.lines: e.text for e in source.excerpts}
     assert "The default extension is 12s." in lines["4"] and source.note == "raw/Lease notes.md"
@@ -232,7 +234,7 @@ def test_a_claim_lends_its_line_to_the_sentence_it_restates(knowledge):
     assert 0 < weighed({source: 1.0, garden: 0.2}) < weighed({source: 0.2, garden: 1.0})
 
 
-def test_best_paragraphs_never_spend_the_room_on_link_lists(knowledge):
+def test_a_page_never_spends_the_room_on_its_link_lists(knowledge):
     from kbc.llm.backends import estimate_tokens
     from kbc.search.context import build_context
 
@@ -243,7 +245,8 @@ def test_best_paragraphs_never_spend_the_room_on_link_lists(knowledge):
     # (a pack of 3K: a smaller one spends its first tokens on source lines, not page text)
     pack = build_context(knowledge, "lock service chubby lease", 3000, estimate_tokens)
     service = next(p for p in pack.pages if p.name == "Lock Service")
-    assert not service.whole and "kept alive by a lease" in service.text
+    # Whole without its 120 links (which alone would not fit the page's room)
+    assert service.whole and "kept alive by a lease" in service.text and "A service handing out" in service.text
     assert "## Related" not in service.text and "## Sources" not in service.text
 
 

@@ -295,10 +295,10 @@ class Retriever:
                 matched: set[str]) -> PackedPage | None:
         if room <= 50:
             return None
-        text = info.body.strip()
-        whole = True
+        blocks = _content_blocks(info.body.strip())
+        text, whole = "\n\n".join(blocks), True
         if count_tokens(text) > room:
-            text, whole = _best_blocks(text, room, terms, count_tokens), False
+            text, whole = _best_blocks(blocks, room, terms, count_tokens), False
         if not text:
             return None
         links = []
@@ -366,15 +366,21 @@ class Retriever:
         return sorted(out, key=lambda p: (p.kind == "source-summary", p.name.casefold(), p.name))
 
 
-def _best_blocks(text: str, room: int, terms, count_tokens) -> str:
-    """The opening block and the paragraphs that match the question best, in page order, that fit.
-    The Related and Sources lists are left out: the header gives their links."""
+def _content_blocks(text: str) -> list[str]:
+    """A page's paragraphs without its Related and Sources lists (and the note on line numbers
+    under them): a page's header gives its links and the sources it cites, and a model reading
+    them took them for pages it was given."""
     blocks, section = [], ""
     for block in whole_blocks(text):
         heading = _SECTION.match(block)
         section = heading[1].strip().casefold() if heading else section
         if section not in LINK_SECTIONS:
             blocks.append(block)
+    return blocks
+
+
+def _best_blocks(blocks: list[str], room: int, terms, count_tokens) -> str:
+    """The opening block and the paragraphs that match the question best, in page order, that fit."""
     if not blocks:
         return ""
 
