@@ -137,6 +137,13 @@ says what a "(source)" page holds (the model was told lines come at a page's end
 characters instead of 613 it cost the reworded ask three facts (0.900, its pages' room 50 tokens
 less); the kept wording is 596 characters: ask 0.971 in 3,950 prompt tokens, reworded 0.943 in
 4,185, after saving 0.957 (question 1, at its budget's edge, lost one fact of its second source).
+Then (issue 12, eighth pass: a relay run on three unseen news pages, two questions). Kept: a page
+given whole goes without its Related and Sources lists, as a cut page did (the model took them
+for pages it was given): recall unchanged, gold pages read 11 -> 12, reworded 3K 0.857 -> 0.843.
+Rejected: citations left out of the search index (there, every page citing a source matched its
+title's words, and a question about Apple and the enterprise got the page of the man who
+introduced Tim Cook): ask 0.971 -> 0.957, reworded 0.943 -> 0.886, a 1.5K pack 0.829 -> 0.800; on
+the papers a cited source's title ("Dynamo") is how its concept pages are found.
 
 Run: .venv/bin/python benchmarks/ask_quality.py [--vault DIR] [--budget 4000]
 (--vault reuses a corpus vault built earlier, e.g. by a previous run with --keep DIR.)

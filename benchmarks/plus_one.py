@@ -25,6 +25,10 @@ The first +1 after --build pays once for the page vocabulary (the build's vocabu
 before the summaries existed: 10,000 names added, the file written whole), so measure on a
 vault that has had one +1; and the first compile after a database migration that empties a
 cache (m022 did: every material's mention list and words again) is a settle of ~2 minutes.
+At febc812 (collector freezes bulk reads, no stat per summary page), one +1 at a time, old and
+new alternated on copies of one vault: 320470d 13.4, 13.3, 11.5, 13.0 s; new 12.4, 11.8, 11.2,
+10.6 s; the collector's own time in a +1 0.98 -> 0.10 s (a gc.callbacks timer: steadier than any
+whole-run figure on this machine).
 
 Per run it prints the wall and CPU of kbc's process (the scripted server runs in this one). The
 first compile after a copy re-stats every page and is printed as "settle". Notes are scale.py's:
