@@ -322,9 +322,9 @@ def _date_words(text: str) -> set[str]:
     """The month names, years and days of the dates a text writes in digits ("2019-11-19",
     "11/19/2019", month or day first) or with a month cut short ("Nov. 19"): a writer spells
     out what a web page abbreviates ("November 2019")."""
-    dates = [(year, month, day) for year, month, day in _ISO_DATE.findall(text)]
-    dates += [(year, month, day) for a, b, year in _SLASH_DATE.findall(text) for month, day in ((a, b), (b, a))]
-    words = {MONTHS[m] for m in range(12) for cut in _MONTH_CUT.findall(text) if MONTHS[m].startswith(cut.lower())}
+    dates = _ISO_DATE.findall(text) + [(year, month, day) for a, b, year in _SLASH_DATE.findall(text)
+                                       for month, day in ((a, b), (b, a))]
+    words = {month for cut in _MONTH_CUT.findall(text) for month in MONTHS if month.startswith(cut.lower())}
     for year, month, day in dates:
         if 1 <= int(month) <= 12 and 1 <= int(day) <= 31:
             words |= {MONTHS[int(month) - 1], year, str(int(day))}

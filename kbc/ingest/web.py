@@ -104,9 +104,8 @@ _PROMOTION = re.compile(r"[*_\\\[\s]*(related|read more|see also|also read|more 
 
 
 def _without_promotions(body: str) -> str:
-    blocks = body.split("\n\n")
-    kept = [b for b in blocks if "\n" in b.strip() or not _PROMOTION.match(b)]
-    return "\n\n".join(kept) if len(kept) < len(blocks) else body
+    blocks = body.split("\n\n")  # joined again, the same text when none goes
+    return "\n\n".join(b for b in blocks if "\n" in b.strip() or not _PROMOTION.match(b))
 
 
 def image_name(url: str, content_type: str = "") -> str:
