@@ -35,6 +35,25 @@ def test_a_sentence_opening_a_paragraph_points_nowhere():
     assert [s.text for s in pick(sentences, 1000, estimate_tokens, "")] == [lines[2]]
 
 
+def test_a_quotation_comes_with_its_speaker_and_a_cut_quotation_comes_whole():
+    # A news page: the speaker is named in one sentence and the quote goes on in the next;
+    # a quoted passage of two sentences, one of them scored; a quote after narrative.
+    lines = ['Publishers worry about their players. "Streaming is somewhat binary," says Chris Early of Ubisoft. '
+             '"If you don\'t have the bandwidth, it doesn\'t work."',
+             "",
+             'Ward was blunt: "The catalogue is thin. It needs ten more exclusive games by the spring." '
+             'Other analysts disagreed with him.',
+             "",
+             'The service launched in November to mixed reviews. "Nothing was ready on the day of launch."']
+    sentences = scored(lines, {'"If you don\'': 2.0, "It needs ten": 1.5, '"Nothing was': 1.0})
+    assert [s.text for s in pick(sentences, 1000, estimate_tokens, "")] == [
+        '"Streaming is somewhat binary," says Chris Early of Ubisoft.',
+        '"If you don\'t have the bandwidth, it doesn\'t work."',
+        'Ward was blunt: "The catalogue is thin.', 'It needs ten more exclusive games by the spring."',
+        # nobody is quoted before it: nothing to attribute it to, so it stands alone
+        '"Nothing was ready on the day of launch."']
+
+
 def concept(vault_dir, name, body):
     path = vault_dir / "wiki" / "concepts" / f"{name}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,9 @@ _BACK = re.compile(r"(?:this|that|these|those|it|its|they|their|such|thus|hence|
                    r"furthermore|also|but|instead|similarly|otherwise|then|to do so|to do this|as a result|"
                    r"in other words|in this case|in either case|in addition|that is|for example|for instance)\b", re.I)
 _DIGITS = re.compile(r"\d+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_OPENING_QUOTE = re.compile(r"(?:^|(?<=[\s(\[]))\"(?=\S)")
+# A sentence ends at its stop, or at the quotation mark closing after it ('... spring." Other').
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"\u201d]))\s+(?=[A-Z0-9\"'(\[\u201c])")
 
 
 @dataclass
@@ -227,12 +229,19 @@ def _rarity(words: list[str], documents: int) -> dict[str, float]:
 def pick(sentences: list[Sentence], budget: int, count_tokens, already: str, opening=None) -> list[Sentence]:
     """The best sentences that fit, none already given (in a page's text) or repeated, until
     they score too far under the best one. A sentence that opens by pointing back ("This",
-    "Thus", "To do so") comes with the one before it: alone it says nothing a reader can use.
+    "Thus", "To do so") comes with the one before it: alone it says nothing a reader can use;
+    a quotation comes with the sentence naming its speaker, and a quoted passage the sentence
+    splitter cut comes whole.
     `opening(source key)`: what a source's first sentence costs beyond itself (its block's header)."""
     given = _plain(already)
     chosen, seen, spent, opened = [], set(), 0, set()
     ordered = sorted(sentences, key=lambda s: (-s.score, s.source, s.line, s.position))
-    before = {(s.source, s.paragraph, s.position): s for s in sentences}
+    by_place = {(s.source, s.paragraph, s.position): s for s in sentences}
+
+    def neighbour(member: Sentence, step: int) -> Sentence | None:
+        """The sentence `step` places on in `member`'s paragraph, unless it is given already."""
+        other = by_place.get((member.source, member.paragraph, member.position + step))
+        return None if other is None or _plain(other.text) in seen or _plain(other.text) in given else other
     floor = STOP * ordered[0].score if ordered else 0.0
     for sentence in ordered:
         if sentence.score < MIN_SCORE:
@@ -243,11 +252,10 @@ def pick(sentences: list[Sentence], budget: int, count_tokens, already: str, ope
         if plain in seen or plain in given:
             continue
         group = [sentence]
-        while len(group) < BACK_CHAIN and _BACK.match(group[0].text):
-            prior = before.get((sentence.source, sentence.paragraph, group[0].position - 1))
-            if prior is None or _plain(prior.text) in seen or _plain(prior.text) in given:
-                break
+        while len(group) < BACK_CHAIN and (prior := neighbour(group[0], -1)) and _leans_on(prior.text, group[0].text):
             group.insert(0, prior)
+        while len(group) < BACK_CHAIN and _open_quote(group[-1].text) and (after := neighbour(group[-1], 1)):
+            group.append(after)
         cost = sum(count_tokens(s.text) + LINE_COST for s in group)
         if opening is not None and sentence.source not in opened:
             cost += opening(sentence.source)
@@ -259,6 +267,30 @@ def pick(sentences: list[Sentence], budget: int, count_tokens, already: str, ope
             chosen.append(member)
         spent += cost
     return sorted(chosen, key=lambda s: (s.source, s.line, s.position))
+
+
+def _leans_on(prior: str, text: str) -> bool:
+    """Does `text` need the sentence before it to be understood: it points back ("This",
+    "Thus"), goes on with a quotation the one before opened, or is a quotation standing alone
+    after one that holds a quotation (its speaker named there: '"..." says Early. "..."')?"""
+    return bool(_BACK.match(text)) or _open_quote(prior) or (_quotation(text) and _quote_marks(prior) > 0)
+
+
+def _quote_marks(text: str) -> int:
+    return text.count('"') + text.count("\u201c") + text.count("\u201d")
+
+
+def _open_quote(text: str) -> bool:
+    """Does the sentence end inside a quotation (the sentence splitter cut a quoted passage)?
+    A straight quotation mark opens where a word begins after it, and otherwise closes."""
+    opening = len(_OPENING_QUOTE.findall(text)) + text.count("\u201c")
+    return opening > _quote_marks(text) - opening
+
+
+def _quotation(text: str) -> bool:
+    """Is the sentence one quotation and nothing else (no speaker of its own)?"""
+    text = text.strip()
+    return len(text) > 2 and text[0] in '"\u201c' and text[-1] in '"\u201d' and _quote_marks(text) == 2
 
 
 def grouped(sentences: list[Sentence]) -> dict[str, list[tuple[str, str]]]:
