@@ -28,6 +28,14 @@ the fixture model (tests/fixture_model.py), then scores the wiki on disk against
   extraction lies within a line of: what asking could reach);
 - a no-change rerun's requests, and the requests of adding one source to a compiled vault.
 
+Notes. A claim filed under one concept that names another of its source is that one's too
+(kbc/compile/extract.py naming_claims, at most 5 a concept, none restating one it has): related
+pairs linked 75 -> 76 of 79, cross-source 28 -> 29 of 29, multi-source and claims judged unchanged
+(31/34, 14 accepted, once claim judging asks such a claim once), 34 of 98 pages gain evidence
+(Paxos Acceptor: its proposer's and chosen value's claims), prompt tokens per source token
+1.385 -> 1.403 (write 0.238 -> 0.257), 38 requests (was 37), no-change rerun 0. Without the
+restatement check, two pages repeated a claim in other words and fell back to their claims.
+
 Run: .venv/bin/python benchmarks/wiki_quality.py [--json]
 """
 from __future__ import annotations

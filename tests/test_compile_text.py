@@ -110,6 +110,46 @@ def test_claims_the_source_does_not_carry_are_dropped_at_extraction():
     assert len(members) == 1 and len(kept) == 2 and all("Zookeeper" not in t and "algorithm" not in t for t in kept)
 
 
+def test_a_claim_filed_under_one_concept_and_naming_another_is_that_ones_too():
+    """A real model filed Tim Cook's own words under Apple Inc.: his page lacked them."""
+    from kbc.compile.extract import NAMING_CLAIMS, members_of
+    from kbc.compile.sources import Source
+
+    lines = ["Tim Cook spoke at Dreamforce.", "Cook said Apple was pulled into the enterprise by its users.",
+             "Apple sells phones to businesses.", "Tim Cook thanked Marc Benioff for the invitation."]
+    source = Source("raw/cook.md", "Tim Cook at Dreamforce", "\n".join(lines) + "\n", "x")
+    data = {"title": "Tim Cook at Dreamforce", "summary": "A talk.", "concepts": [
+        {"name": "Apple Inc.", "aliases": ["Apple"], "category": "organization", "definition": "A company.",
+         "claims": [{"text": "Tim Cook said Apple was pulled into the enterprise by its users.", "lines": "2"},
+                    {"text": "Apple sells phones to businesses.", "lines": "3"}]},
+        {"name": "Tim Cook", "aliases": ["Cook"], "category": "person", "definition": "Apple's chief executive.",
+         "claims": [{"text": "Tim Cook thanked Marc Benioff for the invitation.", "lines": "4"}]}]}
+    _, claims = members_of(source, data)
+    by_member = {}
+    for claim in claims:
+        by_member.setdefault(claim.member.split("::")[1], []).append((claim.kind, claim.text, claim.lines))
+    assert by_member["tim cook"] == [
+        ("definition", "Apple's chief executive.", ""),
+        ("claim", "Tim Cook thanked Marc Benioff for the invitation.", "4"),
+        ("claim", "Tim Cook said Apple was pulled into the enterprise by its users.", "2")]
+    # Tim Cook's one claim does not name Apple: Apple's page gets nothing more.
+    assert [t for _, t, _ in by_member["apple inc"]] == [
+        "A company.", "Tim Cook said Apple was pulled into the enterprise by its users.",
+        "Apple sells phones to businesses."]
+    # Bounded: a concept named in every claim of a long source gets only a few of them.
+    said = [f"Tim Cook praised the {a} {b} of {c} at the keynote." for a, b, c in zip(
+        ["quiet", "bold", "swift", "humble", "vivid", "steady", "clever"],
+        ["design", "pricing", "support", "privacy", "battery", "camera", "display"],
+        ["phones", "laptops", "watches", "tablets", "servers", "speakers", "headsets"])]
+    # ...and one that says again what another said: it adds nothing, so it is not taken
+    said.insert(1, "Tim Cook praised the quiet design of phones at the keynote again.")
+    many = dict(data, concepts=[dict(data["concepts"][0], claims=[{"text": t, "lines": "2"} for t in said]),
+                                data["concepts"][1]])
+    _, claims = members_of(Source("raw/cook.md", "Tim Cook at Dreamforce", "\n".join(lines + said) + "\n", "x"), many)
+    taken = [c.text for c in claims if c.member.endswith("::tim cook") and c.kind == "claim"][1:]
+    assert taken == [said[0]] + said[2:1 + NAMING_CLAIMS]
+
+
 def test_a_claim_may_use_what_the_prompt_said_about_its_source():
     """The author, site and date the extract prompt gives ("About the source") ground a claim
     as the lines do (a real model dated a Dreamforce talk from them); an invented one does not."""

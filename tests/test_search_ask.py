@@ -219,6 +219,13 @@ def test_a_claim_lends_its_line_to_the_sentence_it_restates(knowledge):
     # A page citing the line cannot tell its sentences apart; the claim can.
     assert plain["The default extension is 12s."] == plain["Clients renew it with KeepAlives."]
     assert bridged["The default extension is 12s."] > bridged["Clients renew it with KeepAlives."]
+    # The same claim filed under a second concept it names (compile's naming claims) votes once.
+    with knowledge.db_lock, knowledge.db.conn:
+        knowledge.db.execute("insert into concepts (key, name, page) values ('lease', 'Lease', 'Lease')")
+        knowledge.db.execute("insert into claims (source_path, concept_key, kind, text, lines) values "
+                             "('raw/Lease notes.md', 'lease', 'claim', 'By default a lease extension lasts 12s.', '4')")
+    assert scores(True) == bridged
+    assert [len(v) for v in claims({source: "Lease notes"}).values()] == [1]
     # A sentence of a source the question is less about than another keeps only part of its score.
     (knowledge.root / "raw" / "Garden notes.md").write_text("---\ntitle: Garden notes\n---\nChubby tomatoes grow well in summer.\n")
     page(knowledge.root, "sources", "Garden notes (source)", "title: Garden notes\nkind: source-summary\n"

@@ -90,7 +90,7 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     # and how rare each is among them.
     involved = set(neighbours) | {other for n in neighbours.values() for _, other in n}
     words = {id(c): set(_words(c.text)) for k in involved for c in by_key.get(k, [])}
-    idf = _idf(list(words.values()))
+    idf = _idf(list({c.text: words[id(c)] for k in involved for c in by_key.get(k, [])}.values()))
     asked_at = {c.source_path for k in involved for c in by_key.get(k, [])}  # the claims asked about's sources
     subjects = TitleSubjects(concepts, by_key, titles or {}, {path: keys_at[path] for path in asked_at})
     found: dict[str, list[Question]] = {}
@@ -112,10 +112,11 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
     for key, found_for in found.items():
         found_for.sort(key=lambda q: (-q.score, q.claim_id))
         searched: dict[str, bool] = {}  # source path -> the page draws on it already
-        picked, per_neighbour = [], {}
+        picked, per_neighbour, texts = [], {}, set()
         for q in found_for:
             neighbour, path = member_key[q.claim.member], q.claim.source_path
-            if per_neighbour.get(neighbour, 0) >= PER_PAIR:
+            # a claim naming a second concept of its source is that one's too (extract.naming_claims)
+            if per_neighbour.get(neighbour, 0) >= PER_PAIR or (path, q.claim.text) in texts:
                 continue
             if path not in searched:
                 searched[path] = bool(drawn(key, [path]))
@@ -124,6 +125,7 @@ def questions(near: Neighbourhood, concepts: dict[str, Concept], member_key: dic
             # A claim about another subject still takes its place: the concept's best claims
             # were not about it, those ranked below them are not searched for a better one.
             per_neighbour[neighbour] = per_neighbour.get(neighbour, 0) + 1
+            texts.add((path, q.claim.text))
             picked.append(q)
             if len(picked) >= PER_CONCEPT:
                 break

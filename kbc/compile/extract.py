@@ -6,9 +6,10 @@ import copy
 from dataclasses import dataclass
 
 from kbc.compile.concepts import ConceptMatcher, concept_key
+from kbc.compile.evidence import name_pattern
 from kbc.compile.names import CATEGORIES, category, is_name, is_source_title, name_text
 from kbc.compile.rows import Claim, Member
-from kbc.compile.grounding import repetition, ungrounded
+from kbc.compile.grounding import content_stems, repetition, ungrounded
 from kbc.compile.sources import Source, numbered_lines, split_to_fit
 from kbc.errors import KbcError
 from kbc.llm import Request
@@ -20,6 +21,8 @@ MIN_CONCEPTS, MAX_CONCEPTS = 8, 24
 TOKENS_PER_EXTRA_CONCEPT = 800  # a longer source is asked for more concepts, up to MAX_CONCEPTS
 ANSWER_TOKENS_PER_CONCEPT = 175  # a concept with its definition and a few claims, in the answer
 TOKENS_PER_CONCEPT = 250  # the room asked for one: a real model's paper concepts ran to ~200 each
+NAMING_CLAIMS = 5  # claims of the source's other concepts that a concept's name gives it
+RESTATED = 0.7  # ... unless this share of its words is in a claim the concept has already
 
 # "12", "12-15" or a few scattered lines "77, 98": bounded, so a small model cannot loop in it.
 LINES = {"type": "string", "maxLength": 40}
@@ -134,7 +137,34 @@ def members_of(source: Source, data: dict) -> tuple[list[Member], list[Claim]]:
                     and not _unsupported(text, source, [name, *aliases]):
                 seen.add((member_id, text.casefold()))
                 claims.append(Claim(source.path, member_id, "claim", text, claim["lines"].strip()))
-    return list(members.values()), claims
+    return list(members.values()), claims + naming_claims(list(members.values()), claims)
+
+
+def naming_claims(members: list[Member], claims: list[Claim]) -> list[Claim]:
+    """Each member's share of the source's claims filed under another of its concepts but
+    naming it ("Cook said Apple was pulled into the enterprise" under Apple Inc. is also Tim
+    Cook's): a model files a fact under one concept, and the page of the other would otherwise
+    lack what its own source says of it. Source-local: work in proportion to one source."""
+    out = []
+    for member in members:
+        pattern = name_pattern([member.name, *member.aliases])
+        if pattern is None:
+            continue
+        said = [set(content_stems(c.text)) for c in claims if c.member == member.id]
+        taken = 0
+        for claim in claims:
+            if taken == NAMING_CLAIMS:
+                break
+            if claim.kind != "claim" or claim.member == member.id or not pattern.search(claim.text):
+                continue
+            words = set(content_stems(claim.text))
+            # one the concept says already, in its own claims or one taken here, adds nothing
+            if any(len(words & other) >= RESTATED * len(words) for other in said):
+                continue
+            said.append(words)
+            out.append(Claim(claim.source_path, member.id, "claim", claim.text, claim.lines))
+            taken += 1
+    return out
 
 
 def _unsupported(claim: str, source: Source, names: list[str]) -> str:

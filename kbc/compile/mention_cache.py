@@ -52,8 +52,8 @@ class MentionCache:
         out = Material()
         updates = []
         for key, concept in concepts.items():
-            own_claims = sorted((c for member in concept.members for c in claims.get(member, [])),
-                                key=lambda c: c.source_path)  # by source, in the order extracted
+            own_claims = _unique(sorted((c for member in concept.members for c in claims.get(member, [])),
+                                        key=lambda c: c.source_path))  # by source, in the order extracted
             own_paths = {c.source_path for c in own_claims}
             own_values = repr([(pages.get(c.source_path, ""), c.text, c.lines, c.kind) for c in own_claims])
             # a repr, not JSON: a tenth of a second at 10,000
@@ -92,6 +92,18 @@ class MentionCache:
                 self.db.conn.executemany("insert or replace into mention_sources (path, sha256, page) "
                                          "values (?, ?, ?)", [(p, *current[p]) for p in changed if p in current])
         return out
+
+
+def _unique(claims: list[Claim]) -> list[Claim]:
+    """One of each claim of a source: a claim naming another concept is that one's too
+    (extract.naming_claims), and the two may be one concept."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for claim in claims:
+        if (mark := (claim.source_path, claim.kind, claim.text.casefold())) not in seen:
+            seen.add(mark)
+            out.append(claim)
+    return out
 
 
 def _named_in(concept: Concept, fresh: list[tuple[Source, set[str]]], words: set[str], own: set[str]) -> bool:

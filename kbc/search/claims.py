@@ -30,11 +30,14 @@ def line_claims(vault: Vault, notes: dict[str, str], terms: dict[str, float], to
             "select k.source_path, k.lines, k.text, coalesce(c.name, ''), coalesce(c.page, '') from claims k "
             "left join concepts c on c.key = k.concept_key where k.lines != '' "
             "order by k.source_path, k.id").fetchall()
-    found = []
+    found, seen = [], set()
     for path, lines, text, name, page in rows:
         source = notes.get(link_key(Path(path).stem))
         numbers = _numbers(lines)
-        if source and numbers:
+        # A claim naming a second concept of its source is filed under both (compile's naming
+        # claims, stored after the extraction's own): it votes once, as its own concept's.
+        if source and numbers and (path, lines, text) not in seen:
+            seen.add((path, lines, text))
             weight = min(pages.get(link_key(page or name), 0.0), 1.0)
             found.append((source, numbers, tokens(f"{name} {text}"), weight, frozenset(tokens(text))))
     if not found:
