@@ -145,25 +145,26 @@ def naming_claims(members: list[Member], claims: list[Claim]) -> list[Claim]:
     naming it ("Cook said Apple was pulled into the enterprise" under Apple Inc. is also Tim
     Cook's): a model files a fact under one concept, and the page of the other would otherwise
     lack what its own source says of it. Source-local: work in proportion to one source."""
+    stems = {id(c): set(content_stems(c.text)) for c in claims}
     out = []
     for member in members:
         pattern = name_pattern([member.name, *member.aliases])
         if pattern is None:
             continue
-        said = [set(content_stems(c.text)) for c in claims if c.member == member.id]
-        taken = 0
+        said = [stems[id(c)] for c in claims if c.member == member.id]
+        mine = []
         for claim in claims:
-            if taken == NAMING_CLAIMS:
+            if len(mine) == NAMING_CLAIMS:
                 break
             if claim.kind != "claim" or claim.member == member.id or not pattern.search(claim.text):
                 continue
-            words = set(content_stems(claim.text))
+            words = stems[id(claim)]
             # one the concept says already, in its own claims or one taken here, adds nothing
             if any(len(words & other) >= RESTATED * len(words) for other in said):
                 continue
             said.append(words)
-            out.append(Claim(claim.source_path, member.id, "claim", claim.text, claim.lines))
-            taken += 1
+            mine.append(Claim(claim.source_path, member.id, "claim", claim.text, claim.lines))
+        out += mine
     return out
 
 
